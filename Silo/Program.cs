@@ -1,12 +1,13 @@
+using Fabric.Silo.Hosting;
 using Orleans.Dashboard;
+
 var builder = WebApplication.CreateBuilder(args);
-builder.UseOrleans(silo =>
-{
-    silo.UseLocalhostClustering();
-    silo.AddMemoryGrainStorage("fabric");
-    silo.AddDashboard();
-});
+var fabric = builder.AddFabricSiloOptions();
+builder.UseOrleans(silo => silo
+    .UseFabricCluster(fabric)
+    .AddDashboard());
+
 var app = builder.Build();
+app.MapFabricHealth();
 app.MapOrleansDashboard();
-app.MapGet("/healthz", () => "ok");
 app.Run();

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what Fabric's processes and tests need on a fresh Debian 12 machine (as root).
+# Idempotent: a second run installs nothing new. Used by test.sh, run.sh and .ci/run.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+apt_packages=(libpcap0.8 iproute2 iputils-ping tshark iperf3 ethtool procps psmisc)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "prerequisites: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # tshark asks whether non-root users may capture; answer no without a prompt.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Azurite (Azure Table storage emulator) for the Storage and Cluster tests.
+if [[ -f "$repo/tests/azurite/package.json" && ! -x "$repo/tests/azurite/node_modules/.bin/azurite-table" ]]; then
+  echo "prerequisites: installing azurite (npm)"
+  if [[ -f "$repo/tests/azurite/package-lock.json" ]]; then
+    npm ci --prefix "$repo/tests/azurite" --no-audit --no-fund --loglevel=error
+  else
+    npm install --prefix "$repo/tests/azurite" --no-audit --no-fund --loglevel=error
+  fi
+fi
+
+dotnet restore "$repo/Fabric.sln" --verbosity quiet

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs Fabric's test suite: installs prerequisites, builds, runs every test project.
+# Extra arguments go to `dotnet test`, e.g. ./test.sh --filter Category=Unit
+# Categories: Unit, Cluster, Storage, Lab, Interop, Chaos.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$repo"
+bash deploy/prerequisites.sh
+dotnet build Fabric.sln -c Release --no-restore --verbosity quiet -nologo
+
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+dotnet test Fabric.sln -c Release --no-build --verbosity quiet -nologo \
+  --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
+
+# One closing line over all test projects, so a reader (or CI) sees the total.
+passed=$(grep -Eo 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+failed=$(grep -Eo 'Failed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+skipped=$(grep -Eo 'Skipped: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+if [[ $status -eq 0 && $passed -eq 0 ]]; then
+  echo "no test ran" >&2
+  exit 1
+fi
+exit $status
