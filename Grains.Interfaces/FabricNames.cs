@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Fabric.Grains;
 
 /// <summary>
@@ -8,7 +10,7 @@ public static class FabricNames
 {
     public const int MaxLength = 64;
 
-    public static bool IsValid(string? name)
+    public static bool IsValid([NotNullWhen(true)] string? name)
     {
         if (string.IsNullOrEmpty(name) || name.Length > MaxLength)
         {

@@ -1,0 +1,240 @@
+using System.Net;
+using Fabric.Grains.Hosting;
+using Fabric.Grains.Validation;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Fabric.Grains.Hosts;
+
+[GenerateSerializer, Alias("fabric.host-state")]
+public sealed class HostState
+{
+    [Id(0)] public bool Registered { get; set; }
+
+    [Id(1)] public IPAddress Vtep { get; set; } = IPAddress.None;
+
+    [Id(2)] public string AgentVersion { get; set; } = "";
+
+    [Id(3)] public string Switch { get; set; } = "";
+
+    [Id(4)] public List<HostPort> Ports { get; set; } = [];
+
+    /// <summary>The VNIs whose flood lists this host is in (while alive) or was in (while dead).</summary>
+    [Id(5)] public SortedSet<uint> Vnis { get; set; } = [];
+
+    [Id(6)] public bool Alive { get; set; }
+
+    [Id(7)] public long AppliedGeneration { get; set; }
+
+    /// <summary>As of the last write; the live value is kept in memory, not written per heartbeat.</summary>
+    [Id(8)] public DateTimeOffset LastHeartbeat { get; set; }
+}
+
+/// <summary>
+/// A host's identity, ports and liveness. Calls out to the switch, segment, MAC table and directory
+/// grains, none of which call back, so there is no cycle. A timer declares the host dead when its
+/// heartbeats stop; like an EVPN withdraw, its MACs go and it leaves every flood list.
+/// </summary>
+public sealed partial class HostGrain(
+    [PersistentState("host", "fabric")] IPersistentState<HostState> state,
+    IOptions<HostLivenessOptions> livenessOptions,
+    TimeProvider time,
+    ILogger<HostGrain> logger) : Grain, IHostGrain
+{
+    private readonly HostLivenessOptions _liveness = livenessOptions.Value;
+    private IGrainTimer? _livenessTimer;
+    private DateTimeOffset _lastHeartbeat;
+
+    private HostState State => state.State;
+
+    private string Id => this.GetPrimaryKeyString();
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // A new activation (for instance after the silo that held it died) gives the agent a full
+        // DeadAfter to be heard from, rather than trusting a heartbeat time from another activation.
+        _lastHeartbeat = time.GetUtcNow();
+        if (State.Registered && State.Alive)
+        {
+            StartLivenessTimer();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task<HostInfo> RegisterAsync(HostRegistration registration)
+    {
+        Guard.Name(Id, "hostId");
+        Guard.NotNull(registration, "registration");
+        Guard.Vtep(registration.Vtep);
+        if (string.IsNullOrWhiteSpace(registration.AgentVersion) || registration.AgentVersion.Length > 64)
+        {
+            Guard.Throw("agentVersion", "agentVersion is required, at most 64 characters.");
+        }
+
+        Guard.Name(registration.Switch, "switch");
+        Guard.NotNull(registration.Ports, "ports");
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < registration.Ports.Count; i++)
+        {
+            var port = registration.Ports[i];
+            Guard.NotNull(port, $"ports[{i}]");
+            Guard.Name(port.Name, $"ports[{i}].name");
+            Guard.Name(port.PortGroup, $"ports[{i}].portGroup");
+            if (!names.Add(port.Name))
+            {
+                Guard.Throw($"ports[{i}].name", $"port '{port.Name}' is listed twice.");
+            }
+        }
+
+        // The switch checks the port groups exist and records that they are in use, in one turn.
+        var portGroups = registration.Ports.Select(p => p.PortGroup).Distinct(StringComparer.Ordinal).ToList();
+        var config = await GrainFactory.GetGrain<ISwitchGrain>(registration.Switch).AttachHostPortsAsync(Id, portGroups);
+        if (State.Registered && State.Switch != registration.Switch)
+        {
+            await GrainFactory.GetGrain<ISwitchGrain>(State.Switch).DetachHostPortsAsync(Id);
+        }
+
+        var vniOf = config.PortGroups.ToDictionary(pg => pg.Name, pg => pg.Vni.Value, StringComparer.Ordinal);
+        var wanted = new SortedSet<uint>(portGroups.Select(pg => vniOf[pg]));
+        bool vtepChanged = State.Registered && !State.Vtep.Equals(registration.Vtep);
+
+        // Segments no longer used: out of the flood list, MACs withdrawn. With a new VTEP, every MAC
+        // learned at the old one is stale, so withdraw those too; the agent publishes them again.
+        var dropped = State.Vnis.Where(v => !wanted.Contains(v) || vtepChanged).ToList();
+        await Task.WhenAll(dropped.Select(v => WithdrawAsync(v, leave: !wanted.Contains(v))));
+        await Task.WhenAll(wanted.Select(v => GrainFactory.GetGrain<ISegmentGrain>(v).JoinAsync(Id, registration.Vtep)));
+        await GrainFactory.GetGrain<IFabricDirectoryGrain>(IFabricDirectoryGrain.Key).RegisterHostAsync(Id);
+
+        _lastHeartbeat = time.GetUtcNow();
+        bool wasAlive = State.Registered && State.Alive;
+        State.Registered = true;
+        State.Vtep = registration.Vtep;
+        State.AgentVersion = registration.AgentVersion;
+        State.Switch = registration.Switch;
+        State.Ports = [.. registration.Ports];
+        State.Vnis = wanted;
+        State.Alive = true;
+        State.LastHeartbeat = _lastHeartbeat;
+        await WriteAsync();
+        StartLivenessTimer();
+        Log.Registered(logger, Id, registration.Vtep, registration.Switch, registration.Ports.Count, wanted.Count, wasAlive);
+        return Info();
+    }
+
+    public async Task<HeartbeatAck> HeartbeatAsync(long appliedGeneration)
+    {
+        EnsureRegistered();
+        _lastHeartbeat = time.GetUtcNow();
+        bool revived = !State.Alive;
+        if (revived)
+        {
+            await Task.WhenAll(State.Vnis.Select(v => GrainFactory.GetGrain<ISegmentGrain>(v).JoinAsync(Id, State.Vtep)));
+            State.Alive = true;
+            StartLivenessTimer();
+            Log.Revived(logger, Id);
+        }
+
+        if (revived || appliedGeneration != State.AppliedGeneration)
+        {
+            State.AppliedGeneration = appliedGeneration;
+            State.LastHeartbeat = _lastHeartbeat;
+            await WriteAsync();
+        }
+
+        return new HeartbeatAck(revived);
+    }
+
+    public async Task UnregisterAsync()
+    {
+        EnsureRegistered();
+        StopLivenessTimer();
+        await Task.WhenAll(State.Vnis.Select(v => WithdrawAsync(v, leave: true)));
+        await GrainFactory.GetGrain<ISwitchGrain>(State.Switch).DetachHostPortsAsync(Id);
+        await GrainFactory.GetGrain<IFabricDirectoryGrain>(IFabricDirectoryGrain.Key).UnregisterHostAsync(Id);
+        await state.ClearStateAsync();
+        Log.Unregistered(logger, Id);
+    }
+
+    public Task<HostInfo?> GetAsync() => Task.FromResult(State.Registered ? Info() : null);
+
+    private HostInfo Info()
+        => new(Id, State.Vtep, State.AgentVersion, State.Switch, [.. State.Ports], _lastHeartbeat, State.Alive, State.AppliedGeneration);
+
+    private void EnsureRegistered()
+    {
+        if (!State.Registered)
+        {
+            Guard.NotFound("host", Id);
+        }
+    }
+
+    private Task WithdrawAsync(uint vni, bool leave)
+    {
+        var macs = GrainFactory.GetGrain<IMacTableGrain>(vni).WithdrawHostAsync(Id);
+        return leave ? Task.WhenAll(macs, GrainFactory.GetGrain<ISegmentGrain>(vni).LeaveAsync(Id)) : macs;
+    }
+
+    private void StartLivenessTimer()
+    {
+        if (_livenessTimer is not null)
+        {
+            return;
+        }
+
+        var interval = _liveness.EffectiveCheckInterval;
+
+        // KeepAlive: a live host's grain must stay active to notice silence; a dead one's timer stops.
+        _livenessTimer = this.RegisterGrainTimer(CheckLivenessAsync, new GrainTimerCreationOptions(interval, interval) { KeepAlive = true });
+    }
+
+    private void StopLivenessTimer()
+    {
+        _livenessTimer?.Dispose();
+        _livenessTimer = null;
+    }
+
+    private async Task CheckLivenessAsync(CancellationToken cancellationToken)
+    {
+        var silence = time.GetUtcNow() - _lastHeartbeat;
+        if (!State.Registered || !State.Alive || silence <= _liveness.DeadAfter)
+        {
+            return;
+        }
+
+        // Withdraw first: if a segment or MAC table call fails, the host is still alive and the next tick retries.
+        await Task.WhenAll(State.Vnis.Select(v => WithdrawAsync(v, leave: true)));
+        Log.Dead(logger, Id, silence);
+        StopLivenessTimer();
+        State.Alive = false;
+        await WriteAsync();
+    }
+
+    private async Task WriteAsync()
+    {
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            DeactivateOnIdle();
+            throw;
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1400, Level = LogLevel.Information, Message = "Host {HostId} registered: VTEP {Vtep}, switch {Switch}, {Ports} ports in {Segments} segments (was alive: {WasAlive})")]
+        public static partial void Registered(ILogger logger, string hostId, IPAddress vtep, string @switch, int ports, int segments, bool wasAlive);
+
+        [LoggerMessage(EventId = 1401, Level = LogLevel.Warning, Message = "Host {HostId} declared dead after {Silence} without a heartbeat: MACs withdrawn, left every flood list")]
+        public static partial void Dead(ILogger logger, string hostId, TimeSpan silence);
+
+        [LoggerMessage(EventId = 1402, Level = LogLevel.Information, Message = "Host {HostId} is heard from again: rejoined its flood lists")]
+        public static partial void Revived(ILogger logger, string hostId);
+
+        [LoggerMessage(EventId = 1403, Level = LogLevel.Information, Message = "Host {HostId} unregistered")]
+        public static partial void Unregistered(ILogger logger, string hostId);
+    }
+}

@@ -1,0 +1,110 @@
+using Fabric.Addressing;
+using Fabric.Grains.Validation;
+
+namespace Fabric.Grains.Switches;
+
+/// <summary>Turns a <see cref="PortGroupSpec"/> into a valid, normalised <see cref="PortGroup"/> or throws.</summary>
+internal static class PortGroupValidator
+{
+    public static PortGroup Validate(string name, PortGroupSpec? spec)
+    {
+        Guard.Name(name, "portGroup");
+        Guard.NotNull(spec, "spec");
+        Guard.Vni(spec.Vni);
+        return new PortGroup(name, spec.Vni, Validate(spec.Vlan ?? VlanPolicy.Untagged), Validate(spec.Security ?? SecurityPolicy.Default));
+    }
+
+    private static VlanPolicy Validate(VlanPolicy vlan)
+    {
+        var ranges = vlan.TrunkRanges ?? [];
+        switch (vlan.Mode)
+        {
+            case VlanMode.Access:
+                if (vlan.AccessVlan is { } access)
+                {
+                    Guard.Vlan(access, "vlan.accessVlan");
+                }
+
+                if (ranges.Count != 0)
+                {
+                    Guard.Throw("vlan.trunkRanges", "vlan.trunkRanges must be empty on an access port group.");
+                }
+
+                if (vlan.NativeVlan is not null)
+                {
+                    Guard.Throw("vlan.nativeVlan", "vlan.nativeVlan applies to trunk port groups only.");
+                }
+
+                return new VlanPolicy(VlanMode.Access, vlan.AccessVlan, [], null);
+
+            case VlanMode.Trunk:
+                if (vlan.AccessVlan is not null)
+                {
+                    Guard.Throw("vlan.accessVlan", "vlan.accessVlan applies to access port groups only.");
+                }
+
+                if (ranges.Count == 0)
+                {
+                    Guard.Throw("vlan.trunkRanges", "a trunk port group needs at least one VLAN range.");
+                }
+
+                var sorted = new List<VlanRange>(ranges.Count);
+                foreach (var range in ranges)
+                {
+                    Guard.NotNull(range, "vlan.trunkRanges");
+                    Guard.Vlan(range.First, "vlan.trunkRanges");
+                    Guard.Vlan(range.Last, "vlan.trunkRanges");
+                    if (range.First.Value > range.Last.Value)
+                    {
+                        Guard.Throw("vlan.trunkRanges", $"vlan.trunkRanges {range.First}-{range.Last} is inverted.");
+                    }
+
+                    sorted.Add(range);
+                }
+
+                sorted.Sort(static (a, b) => a.First.CompareTo(b.First));
+                for (int i = 1; i < sorted.Count; i++)
+                {
+                    if (sorted[i].First.Value <= sorted[i - 1].Last.Value)
+                    {
+                        Guard.Throw("vlan.trunkRanges", $"vlan.trunkRanges {sorted[i - 1].First}-{sorted[i - 1].Last} and {sorted[i].First}-{sorted[i].Last} overlap.");
+                    }
+                }
+
+                if (vlan.NativeVlan is { } native)
+                {
+                    Guard.Vlan(native, "vlan.nativeVlan");
+                    if (!sorted.Exists(r => r.First.Value <= native.Value && native.Value <= r.Last.Value))
+                    {
+                        Guard.Throw("vlan.nativeVlan", $"vlan.nativeVlan {native} is not in any trunk range.");
+                    }
+                }
+
+                return new VlanPolicy(VlanMode.Trunk, null, sorted, vlan.NativeVlan);
+
+            default:
+                Guard.Throw("vlan.mode", $"vlan.mode {(int)vlan.Mode} is neither access nor trunk.");
+                return null;
+        }
+    }
+
+    private static SecurityPolicy Validate(SecurityPolicy security)
+    {
+        if (security.MacLimit is < SecurityPolicy.MinMacLimit or > SecurityPolicy.MaxMacLimit)
+        {
+            Guard.Throw("security.macLimit", $"security.macLimit {security.MacLimit} is out of range {SecurityPolicy.MinMacLimit}..{SecurityPolicy.MaxMacLimit}.");
+        }
+
+        return security;
+    }
+
+    /// <summary>Value equality: the records' lists compare by reference.</summary>
+    public static bool SameAs(this PortGroup a, PortGroup b)
+        => a.Name == b.Name
+            && a.Vni == b.Vni
+            && a.Security == b.Security
+            && a.Vlan.Mode == b.Vlan.Mode
+            && a.Vlan.AccessVlan == b.Vlan.AccessVlan
+            && a.Vlan.NativeVlan == b.Vlan.NativeVlan
+            && a.Vlan.TrunkRanges.SequenceEqual(b.Vlan.TrunkRanges);
+}

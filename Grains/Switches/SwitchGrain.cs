@@ -1,0 +1,263 @@
+using Fabric.Grains.Validation;
+using Microsoft.Extensions.Logging;
+
+namespace Fabric.Grains.Switches;
+
+/// <summary>
+/// A switch's configuration: hard state, written before every call that changes it returns.
+/// Calls out only to the directory (which calls nobody), so host grains may call in freely.
+/// </summary>
+public sealed partial class SwitchGrain(
+    [PersistentState("switch", "fabric")] IPersistentState<SwitchState> state,
+    ILogger<SwitchGrain> logger) : Grain, ISwitchGrain
+{
+    private SwitchState State => state.State;
+
+    private string Name => this.GetPrimaryKeyString();
+
+    private IFabricDirectoryGrain Directory => GrainFactory.GetGrain<IFabricDirectoryGrain>(IFabricDirectoryGrain.Key);
+
+    public async Task<SwitchConfig> ConfigureAsync(SwitchSettings settings)
+    {
+        Guard.Name(Name, "name");
+        Guard.NotNull(settings, "settings");
+        if (settings.Mtu is < SwitchSettings.MinMtu or > SwitchSettings.MaxMtu)
+        {
+            Guard.Throw("mtu", $"mtu {settings.Mtu} is out of range {SwitchSettings.MinMtu}..{SwitchSettings.MaxMtu}.");
+        }
+
+        if (State.Created && State.Mtu == settings.Mtu)
+        {
+            return Snapshot();
+        }
+
+        bool creating = !State.Created;
+        if (creating)
+        {
+            // Listed before it exists rather than existing unlisted: a listed name with no config reads as absent.
+            await Directory.RegisterSwitchAsync(Name);
+        }
+
+        State.Created = true;
+        State.Mtu = settings.Mtu;
+        await CommitAsync();
+        if (creating)
+        {
+            Log.Created(logger, Name, State.Mtu, State.Version);
+        }
+
+        return Snapshot();
+    }
+
+    public Task<SwitchConfig?> GetAsync() => Task.FromResult(State.Created ? Snapshot() : null);
+
+    public async Task<SwitchConfig> SetPortGroupAsync(string portGroup, PortGroupSpec spec)
+    {
+        EnsureCreated();
+        var next = PortGroupValidator.Validate(portGroup, spec);
+        foreach (var other in State.PortGroups.Values)
+        {
+            if (other.Name != portGroup && other.Vni == next.Vni)
+            {
+                Guard.Throw("vni", $"vni {next.Vni} is already used by port group '{other.Name}' on this switch.");
+            }
+        }
+
+        State.PortGroups.TryGetValue(portGroup, out var previous);
+        if (previous is not null && previous.SameAs(next))
+        {
+            return Snapshot();
+        }
+
+        bool vniChanges = previous is null || previous.Vni != next.Vni;
+        if (previous is not null && vniChanges && UsersOf(portGroup).Count != 0)
+        {
+            Guard.Throw("vni", $"port group '{portGroup}' is in use by hosts {string.Join(", ", UsersOf(portGroup))}; its vni cannot change while ports use it.");
+        }
+
+        if (vniChanges)
+        {
+            await Directory.ClaimVniAsync(next.Vni, Name, portGroup);
+        }
+
+        State.PortGroups[portGroup] = next;
+        try
+        {
+            await CommitAsync();
+        }
+        catch when (vniChanges)
+        {
+            await Directory.ReleaseVniAsync(next.Vni, Name, portGroup);
+            throw;
+        }
+
+        if (previous is not null && vniChanges)
+        {
+            await Directory.ReleaseVniAsync(previous.Vni, Name, portGroup);
+        }
+
+        Log.PortGroupSet(logger, Name, portGroup, next.Vni.Value, State.Version);
+        return Snapshot();
+    }
+
+    public async Task<SwitchConfig> RemovePortGroupAsync(string portGroup)
+    {
+        EnsureCreated();
+        if (portGroup is null || !State.PortGroups.TryGetValue(portGroup, out var removed))
+        {
+            Guard.NotFound("port group", portGroup ?? "");
+            return null;
+        }
+
+        var users = UsersOf(portGroup);
+        if (users.Count != 0)
+        {
+            Guard.Throw("portGroup", $"port group '{portGroup}' is in use by ports of hosts {string.Join(", ", users)}.");
+        }
+
+        State.PortGroups.Remove(portGroup);
+        await CommitAsync();
+        await Directory.ReleaseVniAsync(removed.Vni, Name, portGroup);
+        Log.PortGroupRemoved(logger, Name, portGroup, State.Version);
+        return Snapshot();
+    }
+
+    public async Task<SwitchConfig> AddHostAsync(string hostId, string uplink)
+    {
+        EnsureCreated();
+        Guard.Name(hostId, "hostId");
+        Guard.Name(uplink, "uplink");
+        if (State.Members.TryGetValue(hostId, out var current) && current == uplink)
+        {
+            return Snapshot();
+        }
+
+        State.Members[hostId] = uplink;
+        await CommitAsync();
+        return Snapshot();
+    }
+
+    public async Task<SwitchConfig> RemoveHostAsync(string hostId)
+    {
+        EnsureCreated();
+        if (hostId is null || !State.Members.Remove(hostId))
+        {
+            Guard.NotFound("host", hostId ?? "");
+        }
+
+        await CommitAsync();
+        return Snapshot();
+    }
+
+    public async Task DeleteAsync()
+    {
+        EnsureCreated();
+        if (State.PortGroups.Count != 0)
+        {
+            Guard.Throw("portGroups", $"switch '{Name}' still has port groups {string.Join(", ", State.PortGroups.Keys)}; remove them first.");
+        }
+
+        if (State.AttachedHosts.Count != 0)
+        {
+            Guard.Throw("hosts", $"switch '{Name}' is in use by registered hosts {string.Join(", ", State.AttachedHosts.Keys)}.");
+        }
+
+        State.Created = false;
+        State.Mtu = 0;
+        State.Members.Clear();
+        await CommitAsync();
+        await Directory.UnregisterSwitchAsync(Name);
+        Log.Deleted(logger, Name, State.Version);
+    }
+
+    public async Task<SwitchConfig> AttachHostPortsAsync(string hostId, IReadOnlyList<string> portGroups)
+    {
+        EnsureCreated();
+        Guard.Name(hostId, "hostId");
+        Guard.NotNull(portGroups, "portGroups");
+        foreach (var portGroup in portGroups)
+        {
+            if (portGroup is null || !State.PortGroups.ContainsKey(portGroup))
+            {
+                Guard.NotFound("port group", portGroup ?? "");
+            }
+        }
+
+        var used = portGroups.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        if (!State.AttachedHosts.TryGetValue(hostId, out var current) || !current.SequenceEqual(used))
+        {
+            State.AttachedHosts[hostId] = used;
+            await WriteAsync();
+        }
+
+        return Snapshot();
+    }
+
+    public async Task DetachHostPortsAsync(string hostId)
+    {
+        if (hostId is not null && State.AttachedHosts.Remove(hostId))
+        {
+            await WriteAsync();
+        }
+    }
+
+    public Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> GetPortGroupUsageAsync()
+    {
+        var usage = State.PortGroups.Keys.ToDictionary(pg => pg, pg => (IReadOnlyList<string>)UsersOf(pg), StringComparer.Ordinal);
+        return Task.FromResult<IReadOnlyDictionary<string, IReadOnlyList<string>>>(usage);
+    }
+
+    private List<string> UsersOf(string portGroup)
+        => [.. State.AttachedHosts.Where(h => h.Value.Contains(portGroup, StringComparer.Ordinal)).Select(h => h.Key)];
+
+    private void EnsureCreated()
+    {
+        if (!State.Created)
+        {
+            Guard.NotFound("switch", Name);
+        }
+    }
+
+    private SwitchConfig Snapshot()
+        => new(Name, State.Mtu, State.Version, [.. State.PortGroups.Values], [.. State.Members.Select(m => new SwitchMember(m.Key, m.Value))]);
+
+    /// <summary>A configuration change: the next generation, persisted before the caller hears of it.</summary>
+    private Task CommitAsync()
+    {
+        State.Version++;
+        return WriteAsync();
+    }
+
+    private async Task WriteAsync()
+    {
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch (Exception exception)
+        {
+            // Memory is now ahead of storage: drop this activation so the next call reloads what was stored.
+            Log.WriteFailed(logger, exception, Name);
+            DeactivateOnIdle();
+            throw;
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Switch {Switch} created with MTU {Mtu} (version {Version})")]
+        public static partial void Created(ILogger logger, string @switch, int mtu, long version);
+
+        [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Switch {Switch}: port group {PortGroup} set on VNI {Vni} (version {Version})")]
+        public static partial void PortGroupSet(ILogger logger, string @switch, string portGroup, uint vni, long version);
+
+        [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Switch {Switch}: port group {PortGroup} removed (version {Version})")]
+        public static partial void PortGroupRemoved(ILogger logger, string @switch, string portGroup, long version);
+
+        [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Switch {Switch} deleted (version {Version})")]
+        public static partial void Deleted(ILogger logger, string @switch, long version);
+
+        [LoggerMessage(EventId = 1004, Level = LogLevel.Error, Message = "Switch {Switch}: writing state failed; the activation will reload")]
+        public static partial void WriteFailed(ILogger logger, Exception exception, string @switch);
+    }
+}
