@@ -226,6 +226,7 @@ cmd_up() {
     done
   done
 
+  if [[ ${FABRIC_LAB_INJECT_FAILURE:-} == after-hosts ]]; then die "injected failure (FABRIC_LAB_INJECT_FAILURE)"; fi
   write_state "$prefix" "$hosts" "$vms" "$groups" "$ul_net" "$ul_mtu" "$vm_mtu" "$offloads" "${vni_of[@]}"
   rm -f "$STATE_DIR/$prefix.building"
   UP_PREFIX=''
