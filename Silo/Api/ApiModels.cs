@@ -1,0 +1,191 @@
+using Fabric.Addressing;
+using Fabric.Grains;
+
+namespace Fabric.Silo.Api;
+
+// Requests carry raw JSON types (long?, string?) so that an out-of-range value reaches our
+// validation and gets an error naming its field, instead of a generic binding failure.
+
+public sealed record SwitchRequest(int? Mtu);
+
+public sealed record PortGroupRequest(long? Vni, VlanPolicyRequest? Vlan, SecurityPolicyRequest? Security);
+
+/// <summary><c>mode</c> is <c>access</c> (default) or <c>trunk</c>; trunk ranges are "100-199" or "42".</summary>
+public sealed record VlanPolicyRequest(string? Mode, long? AccessVlan, IReadOnlyList<string>? TrunkRanges, long? NativeVlan);
+
+public sealed record SecurityPolicyRequest(int? MacLimit, bool? AllowForgedTransmits, bool? AllowPromiscuous);
+
+public sealed record StaticMacRequest(string? HostId, string? Port);
+
+public sealed record SwitchView(string Name, int Mtu, long Version, IReadOnlyList<PortGroupView> PortGroups, IReadOnlyList<SwitchMemberView> Members, IReadOnlyList<HostGenerationView> Hosts, bool AppliedOnEveryHost)
+{
+    public static SwitchView From(SwitchConfig config, IReadOnlyList<HostGenerationView> hosts) => new(
+        config.Name,
+        config.Mtu,
+        config.Version,
+        config.PortGroups.Select(PortGroupView.From).ToArray(),
+        config.Members.Select(m => new SwitchMemberView(m.HostId, m.Uplink)).ToArray(),
+        hosts,
+        hosts.Where(h => h.Alive).All(h => h.AppliedGeneration >= config.Version));
+}
+
+public sealed record SwitchMemberView(string HostId, string Uplink);
+
+/// <summary>Which configuration generation a live host has applied (OVN's nb_cfg/hv_cfg idea).</summary>
+public sealed record HostGenerationView(string HostId, long AppliedGeneration, bool Alive);
+
+public sealed record PortGroupView(string Name, uint Vni, VlanPolicyView Vlan, SecurityPolicyView Security)
+{
+    public static PortGroupView From(PortGroup group) => new(
+        group.Name,
+        group.Vni.Value,
+        new VlanPolicyView(
+            group.Vlan.Mode == VlanMode.Trunk ? "trunk" : "access",
+            group.Vlan.AccessVlan?.Value,
+            group.Vlan.TrunkRanges.Select(r => r.First == r.Last ? $"{r.First.Value}" : $"{r.First.Value}-{r.Last.Value}").ToArray(),
+            group.Vlan.NativeVlan?.Value),
+        new SecurityPolicyView(group.Security.MacLimit, group.Security.AllowForgedTransmits, group.Security.AllowPromiscuous));
+}
+
+public sealed record VlanPolicyView(string Mode, ushort? AccessVlan, IReadOnlyList<string> TrunkRanges, ushort? NativeVlan);
+
+public sealed record SecurityPolicyView(int MacLimit, bool AllowForgedTransmits, bool AllowPromiscuous);
+
+public sealed record SegmentView(uint Vni, string? Switch, string? PortGroup, Guid Epoch, long Version, IReadOnlyList<FloodListEntryView> FloodList);
+
+public sealed record FloodListEntryView(string HostId, string Vtep);
+
+public sealed record MacTableView(uint Vni, Guid Epoch, long Version, IReadOnlyList<MacEntryView> Entries, IReadOnlyList<IpBindingView> IpBindings)
+{
+    public static MacTableView From(MacTableSnapshot snapshot) => new(
+        snapshot.Vni.Value,
+        snapshot.Epoch,
+        snapshot.Version,
+        snapshot.Entries.OrderBy(e => e.Mac).Select(MacEntryView.From).ToArray(),
+        snapshot.IpBindings.Select(b => new IpBindingView(b.Ip.ToString(), b.Mac.ToString())).ToArray());
+}
+
+public sealed record MacEntryView(string Mac, string HostId, string Vtep, string Port, long Sequence, DateTimeOffset LearnedAt, bool Static, bool Frozen)
+{
+    public static MacEntryView From(MacEntry e) => new(e.Mac.ToString(), e.HostId, e.Vtep.ToString(), e.Port, e.Sequence, e.LearnedAt, e.Static, e.Frozen);
+}
+
+public sealed record IpBindingView(string Ip, string Mac);
+
+public sealed record HostView(string Id, string Vtep, string AgentVersion, string Switch, IReadOnlyList<HostPortView> Ports, DateTimeOffset LastHeartbeat, bool Alive, long AppliedGeneration)
+{
+    public static HostView From(HostInfo h) => new(h.Id, h.Vtep.ToString(), h.AgentVersion, h.Switch, h.Ports.Select(p => new HostPortView(p.Name, p.PortGroup)).ToArray(), h.LastHeartbeat, h.Alive, h.AppliedGeneration);
+}
+
+public sealed record HostPortView(string Name, string PortGroup);
+
+/// <summary>Turns request bodies into grain records, naming the JSON field of any bad value.</summary>
+internal static class RequestMapping
+{
+    public static SwitchSettings ToSettings(SwitchRequest? request)
+    {
+        if (request?.Mtu is not { } mtu)
+        {
+            throw new FabricValidationException("mtu", "mtu is required, e.g. {\"mtu\":1450}.");
+        }
+
+        return new SwitchSettings(mtu);
+    }
+
+    public static PortGroupSpec ToSpec(PortGroupRequest? request)
+    {
+        if (request is null)
+        {
+            throw new FabricValidationException("body", "A port group needs a JSON body such as {\"vni\":5001}.");
+        }
+
+        if (request.Vni is not { } vniValue)
+        {
+            throw new FabricValidationException("vni", "vni is required.");
+        }
+
+        if (!Vni.TryCreate(vniValue, out var vni))
+        {
+            throw new FabricValidationException("vni", $"vni {vniValue} is out of range; a VNI is {Vni.MinValue}..{Vni.MaxValue} (24 bits, RFC 7348).");
+        }
+
+        return new PortGroupSpec(vni, ToVlan(request.Vlan), ToSecurity(request.Security));
+    }
+
+    private static VlanPolicy? ToVlan(VlanPolicyRequest? request)
+    {
+        if (request is null)
+        {
+            return null;
+        }
+
+        var mode = request.Mode?.ToLowerInvariant() switch
+        {
+            null or "access" => VlanMode.Access,
+            "trunk" => VlanMode.Trunk,
+            _ => throw new FabricValidationException("vlan.mode", $"vlan.mode '{request.Mode}' is not access or trunk."),
+        };
+
+        var ranges = new List<VlanRange>();
+        foreach (var text in request.TrunkRanges ?? [])
+        {
+            ranges.Add(ParseRange(text));
+        }
+
+        return new VlanPolicy(mode, ToVlanId("vlan.accessVlan", request.AccessVlan), ranges, ToVlanId("vlan.nativeVlan", request.NativeVlan));
+    }
+
+    private static VlanRange ParseRange(string? text)
+    {
+        var parts = (text ?? string.Empty).Split('-', StringSplitOptions.TrimEntries);
+        if (parts.Length is 1 or 2
+            && long.TryParse(parts[0], out long first)
+            && long.TryParse(parts[^1], out long last))
+        {
+            return new VlanRange(ToVlanId("vlan.trunkRanges", first)!.Value, ToVlanId("vlan.trunkRanges", last)!.Value);
+        }
+
+        throw new FabricValidationException("vlan.trunkRanges", $"vlan.trunkRanges entry '{text}' is not a VLAN id or a range such as 100-199.");
+    }
+
+    private static VlanId? ToVlanId(string field, long? value)
+    {
+        if (value is not { } v)
+        {
+            return null;
+        }
+
+        return VlanId.TryCreate(v, out var vlan)
+            ? vlan
+            : throw new FabricValidationException(field, $"{field} {v} is out of range; a VLAN id is {VlanId.MinValue}..{VlanId.MaxValue} (IEEE 802.1Q).");
+    }
+
+    private static SecurityPolicy? ToSecurity(SecurityPolicyRequest? request)
+    {
+        if (request is null)
+        {
+            return null;
+        }
+
+        var defaults = SecurityPolicy.Default;
+        return new SecurityPolicy(
+            request.MacLimit ?? defaults.MacLimit,
+            request.AllowForgedTransmits ?? defaults.AllowForgedTransmits,
+            request.AllowPromiscuous ?? defaults.AllowPromiscuous);
+    }
+
+    public static Vni ParseVni(string text)
+        => Vni.TryParse(text, out var vni)
+            ? vni
+            : throw new FabricValidationException("vni", $"'{text}' is not a VNI; a VNI is {Vni.MinValue}..{Vni.MaxValue}.");
+
+    public static MacAddress ParseMac(string text)
+        => MacAddress.TryParse(text, out var mac)
+            ? mac
+            : throw new FabricValidationException("mac", $"'{text}' is not a MAC address; expected six hex octets such as 02:00:00:00:00:01.");
+
+    public static string CheckName(string field, string name)
+        => FabricNames.IsValid(name)
+            ? name
+            : throw new FabricValidationException(field, $"{field} '{name}' is not a valid name: 1..{FabricNames.MaxLength} characters of letters, digits, '.', '_' or '-'.");
+}

@@ -1,0 +1,163 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Fabric.Grains;
+
+namespace Fabric.Silo.Api;
+
+/// <summary>The JSON management API under <c>/api</c>; README "Management API" documents it.</summary>
+public static class ManagementApi
+{
+    public static IServiceCollection AddFabricApi(this IServiceCollection services)
+    {
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
+            o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
+        });
+        // Let unreadable JSON reach ProblemMapping, which names the field, instead of a bare 400.
+        services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        return services;
+    }
+
+    public static IApplicationBuilder UseFabricProblemMapping(this IApplicationBuilder app) => app.UseMiddleware<ProblemMapping>();
+
+    public static IEndpointRouteBuilder MapFabricApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api");
+
+        api.MapGet("/switches", async (IGrainFactory grains) =>
+        {
+            var names = await grains.GetGrain<IFabricDirectoryGrain>(IFabricDirectoryGrain.Key).ListSwitchesAsync();
+            var views = new List<SwitchView>();
+            foreach (var name in names.Order(StringComparer.Ordinal))
+            {
+                if (await grains.GetGrain<ISwitchGrain>(name).GetAsync() is { } config)
+                {
+                    views.Add(SwitchView.From(config, await HostGenerationsAsync(grains, name)));
+                }
+            }
+
+            return Results.Ok(views);
+        });
+
+        api.MapGet("/switches/{name}", async (string name, IGrainFactory grains) =>
+        {
+            RequestMapping.CheckName("name", name);
+            var config = await grains.GetGrain<ISwitchGrain>(name).GetAsync() ?? throw new FabricNotFoundException("switch", name);
+            return Results.Ok(SwitchView.From(config, await HostGenerationsAsync(grains, name)));
+        });
+
+        api.MapPut("/switches/{name}", async (string name, SwitchRequest? body, IGrainFactory grains) =>
+        {
+            RequestMapping.CheckName("name", name);
+            var config = await grains.GetGrain<ISwitchGrain>(name).ConfigureAsync(RequestMapping.ToSettings(body));
+            return Results.Ok(SwitchView.From(config, await HostGenerationsAsync(grains, name)));
+        });
+
+        api.MapDelete("/switches/{name}", async (string name, IGrainFactory grains) =>
+        {
+            RequestMapping.CheckName("name", name);
+            await grains.GetGrain<ISwitchGrain>(name).DeleteAsync();
+            return Results.NoContent();
+        });
+
+        api.MapPut("/switches/{name}/portgroups/{portGroup}", async (string name, string portGroup, PortGroupRequest? body, IGrainFactory grains) =>
+        {
+            RequestMapping.CheckName("name", name);
+            RequestMapping.CheckName("portGroup", portGroup);
+            var config = await grains.GetGrain<ISwitchGrain>(name).SetPortGroupAsync(portGroup, RequestMapping.ToSpec(body));
+            var group = config.PortGroups.Single(g => g.Name == portGroup);
+            return Results.Ok(PortGroupView.From(group));
+        });
+
+        api.MapDelete("/switches/{name}/portgroups/{portGroup}", async (string name, string portGroup, IGrainFactory grains) =>
+        {
+            RequestMapping.CheckName("name", name);
+            RequestMapping.CheckName("portGroup", portGroup);
+            await grains.GetGrain<ISwitchGrain>(name).RemovePortGroupAsync(portGroup);
+            return Results.NoContent();
+        });
+
+        api.MapGet("/segments/{vni}", async (string vni, IGrainFactory grains) =>
+        {
+            var id = RequestMapping.ParseVni(vni);
+            var claim = await grains.GetGrain<IFabricDirectoryGrain>(IFabricDirectoryGrain.Key).FindVniAsync(id);
+            var snapshot = await grains.GetGrain<ISegmentGrain>(id.Value).GetAsync();
+            if (claim is null && snapshot.FloodList.Count == 0)
+            {
+                throw new FabricNotFoundException("segment", vni);
+            }
+
+            return Results.Ok(new SegmentView(
+                id.Value,
+                claim?.Switch,
+                claim?.PortGroup,
+                snapshot.Epoch,
+                snapshot.Version,
+                snapshot.FloodList.OrderBy(e => e.HostId, StringComparer.Ordinal).Select(e => new FloodListEntryView(e.HostId, e.Vtep.ToString())).ToArray()));
+        });
+
+        api.MapGet("/segments/{vni}/macs", async (string vni, IGrainFactory grains) =>
+        {
+            var id = RequestMapping.ParseVni(vni);
+            var snapshot = await grains.GetGrain<IMacTableGrain>(id.Value).GetSnapshotAsync();
+            return Results.Ok(MacTableView.From(snapshot));
+        });
+
+        api.MapPut("/segments/{vni}/macs/{mac}", async (string vni, string mac, StaticMacRequest? body, IGrainFactory grains) =>
+        {
+            var id = RequestMapping.ParseVni(vni);
+            var address = RequestMapping.ParseMac(mac);
+            string hostId = RequestMapping.CheckName("hostId", body?.HostId ?? string.Empty);
+            string port = RequestMapping.CheckName("port", body?.Port ?? string.Empty);
+            var host = await grains.GetGrain<IHostGrain>(hostId).GetAsync() ?? throw new FabricNotFoundException("host", hostId);
+            var entry = await grains.GetGrain<IMacTableGrain>(id.Value).SetStaticAsync(address, hostId, host.Vtep, port);
+            return Results.Ok(MacEntryView.From(entry));
+        });
+
+        api.MapDelete("/segments/{vni}/macs/{mac}", async (string vni, string mac, IGrainFactory grains) =>
+        {
+            var id = RequestMapping.ParseVni(vni);
+            var address = RequestMapping.ParseMac(mac);
+            return await grains.GetGrain<IMacTableGrain>(id.Value).RemoveAsync(address)
+                ? Results.NoContent()
+                : throw new FabricNotFoundException("MAC entry", mac);
+        });
+
+        api.MapGet("/hosts", async (IGrainFactory grains) =>
+        {
+            var ids = await grains.GetGrain<IFabricDirectoryGrain>(IFabricDirectoryGrain.Key).ListHostsAsync();
+            var views = new List<HostView>();
+            foreach (var id in ids.Order(StringComparer.Ordinal))
+            {
+                if (await grains.GetGrain<IHostGrain>(id).GetAsync() is { } host)
+                {
+                    views.Add(HostView.From(host));
+                }
+            }
+
+            return Results.Ok(views);
+        });
+
+        api.MapGet("/hosts/{id}", async (string id, IGrainFactory grains) =>
+        {
+            RequestMapping.CheckName("id", id);
+            var host = await grains.GetGrain<IHostGrain>(id).GetAsync() ?? throw new FabricNotFoundException("host", id);
+            return Results.Ok(HostView.From(host));
+        });
+
+        return app;
+    }
+
+    private static async Task<IReadOnlyList<HostGenerationView>> HostGenerationsAsync(IGrainFactory grains, string switchName)
+    {
+        var ids = await grains.GetGrain<IFabricDirectoryGrain>(IFabricDirectoryGrain.Key).ListHostsAsync();
+        var hosts = await Task.WhenAll(ids.Select(id => grains.GetGrain<IHostGrain>(id).GetAsync()));
+        return hosts
+            .Where(h => h is not null && h.Switch == switchName)
+            .Select(h => new HostGenerationView(h!.Id, h.AppliedGeneration, h.Alive))
+            .OrderBy(h => h.HostId, StringComparer.Ordinal)
+            .ToArray();
+    }
+}
