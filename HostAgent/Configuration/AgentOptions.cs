@@ -1,0 +1,113 @@
+using System.Net;
+using Fabric.Grains;
+using Microsoft.Extensions.Options;
+
+namespace Fabric.HostAgent.Configuration;
+
+/// <summary>One local interface (veth, tap) bound to a port group of the agent's switch.</summary>
+public sealed class PortBindingOptions
+{
+    /// <summary>The interface name on this host (inside <see cref="AgentOptions.NetworkNamespace"/> if set).</summary>
+    public string Interface { get; set; } = string.Empty;
+
+    public string PortGroup { get; set; } = string.Empty;
+}
+
+/// <summary>The agent's settings, bound from <c>Fabric:Agent</c> (file, environment, command line).</summary>
+public sealed class AgentOptions
+{
+    public const string SectionName = "Fabric:Agent";
+
+    public string HostId { get; set; } = Environment.MachineName;
+
+    /// <summary>This host's VTEP address on the underlay (IPv4).</summary>
+    public string VtepAddress { get; set; } = string.Empty;
+
+    /// <summary>RFC 7348 §5: 4789 is the IANA port.</summary>
+    public int VxlanPort { get; set; } = 4789;
+
+    public string Switch { get; set; } = string.Empty;
+
+    public List<PortBindingOptions> Ports { get; set; } = [];
+
+    /// <summary>
+    /// Optional network namespace (a name under /run/netns) whose interfaces and underlay the data
+    /// plane uses, while the Orleans client stays in the process's own namespace. Lets one machine
+    /// run several agents (the lab); on a real host leave it empty.
+    /// </summary>
+    public string? NetworkNamespace { get; set; }
+
+    /// <summary>If set, a JSON file rewritten every second with counters, flood lists and MAC tables.</summary>
+    public string? StatusFile { get; set; }
+
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often observer subscriptions are renewed; must be well inside the grains' expiry.</summary>
+    public TimeSpan SubscriptionRefreshInterval { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>How often newly learned MACs are published to the MAC table grains, as one batch per VNI.</summary>
+    public TimeSpan LearnPublishInterval { get; set; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>A learned local MAC not seen for this long is forgotten (802.1Q default ageing time).</summary>
+    public TimeSpan MacAgingTime { get; set; } = TimeSpan.FromSeconds(300);
+}
+
+internal sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
+{
+    public ValidateOptionsResult Validate(string? name, AgentOptions options)
+    {
+        var failures = new List<string>();
+        string s = AgentOptions.SectionName;
+        if (!FabricNames.IsValid(options.HostId))
+        {
+            failures.Add($"{s}:HostId '{options.HostId}' is not a valid name (1..64 letters, digits, '.', '_', '-').");
+        }
+
+        if (!IPAddress.TryParse(options.VtepAddress, out var vtep) || vtep.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+        {
+            failures.Add($"{s}:VtepAddress '{options.VtepAddress}' is not an IPv4 address.");
+        }
+
+        if (options.VxlanPort is < 1 or > 65535)
+        {
+            failures.Add($"{s}:VxlanPort must be 1..65535 (was {options.VxlanPort}).");
+        }
+
+        if (!FabricNames.IsValid(options.Switch))
+        {
+            failures.Add($"{s}:Switch '{options.Switch}' is not a valid switch name.");
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < options.Ports.Count; i++)
+        {
+            var port = options.Ports[i];
+            if (string.IsNullOrWhiteSpace(port.Interface) || port.Interface.Length > 15)
+            {
+                failures.Add($"{s}:Ports:{i}:Interface '{port.Interface}' is not an interface name (1..15 characters).");
+            }
+            else if (!seen.Add(port.Interface))
+            {
+                failures.Add($"{s}:Ports:{i}:Interface '{port.Interface}' is listed twice.");
+            }
+
+            if (!FabricNames.IsValid(port.PortGroup))
+            {
+                failures.Add($"{s}:Ports:{i}:PortGroup '{port.PortGroup}' is not a valid port group name.");
+            }
+        }
+
+        if (options.NetworkNamespace is { Length: > 0 } ns && !File.Exists(Path.Combine("/run/netns", ns)))
+        {
+            failures.Add($"{s}:NetworkNamespace '{ns}' does not exist (no /run/netns/{ns}).");
+        }
+
+        if (options.HeartbeatInterval <= TimeSpan.Zero || options.SubscriptionRefreshInterval <= TimeSpan.Zero
+            || options.LearnPublishInterval <= TimeSpan.Zero || options.MacAgingTime <= TimeSpan.Zero)
+        {
+            failures.Add($"{s}: intervals and MacAgingTime must be positive.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,149 @@
+using System.Collections.Frozen;
+using Fabric.Grains;
+using Fabric.HostAgent.Configuration;
+using Fabric.HostAgent.Forwarding;
+
+namespace Fabric.HostAgent.Control;
+
+/// <summary>
+/// Turns what the control plane knows (switch config, flood lists, MAC tables) into the immutable
+/// <see cref="ForwardingSnapshot"/> the data plane reads.
+/// </summary>
+internal static class ForwardingBuilder
+{
+    /// <summary>
+    /// The VNIs a port carries: an access port its port group's VNI; a trunk port its own port
+    /// group's VNI (untagged, unless a native VLAN is set) and the VNI of every port group whose
+    /// access VLAN falls in its trunk ranges (IEEE 802.1Q trunking of VDS-style port groups).
+    /// </summary>
+    public static PortForwarding BuildPort(int index, PortBindingOptions binding, SwitchConfig? config)
+    {
+        var group = config?.PortGroups.FirstOrDefault(g => g.Name == binding.PortGroup);
+        if (group is null)
+        {
+            return new PortForwarding { Index = index, Name = binding.Interface, Trunk = false, AccessVni = 0 };
+        }
+
+        if (group.Vlan.Mode != VlanMode.Trunk)
+        {
+            return new PortForwarding
+            {
+                Index = index,
+                Name = binding.Interface,
+                Trunk = false,
+                AccessVni = group.Vni.Value,
+                MacLimit = group.Security.MacLimit,
+            };
+        }
+
+        var vniByVid = new Dictionary<ushort, uint>();
+        foreach (var carried in config!.PortGroups)
+        {
+            if (carried.Vlan.Mode == VlanMode.Access && carried.Vlan.AccessVlan is { } vlan
+                && group.Vlan.TrunkRanges.Any(r => vlan.Value >= r.First.Value && vlan.Value <= r.Last.Value))
+            {
+                vniByVid[vlan.Value] = carried.Vni.Value;
+            }
+        }
+
+        uint native = group.Vni.Value;
+        if (group.Vlan.NativeVlan is { } nativeVlan)
+        {
+            native = vniByVid.TryGetValue(nativeVlan.Value, out uint nativeVni) ? nativeVni : 0;
+            vniByVid.Remove(nativeVlan.Value);
+        }
+
+        return new PortForwarding
+        {
+            Index = index,
+            Name = binding.Interface,
+            Trunk = true,
+            VniByVid = vniByVid.ToFrozenDictionary(),
+            VidByVni = vniByVid.ToFrozenDictionary(kv => kv.Value, kv => kv.Key),
+            NativeVni = native,
+            MacLimit = group.Security.MacLimit,
+        };
+    }
+
+    public static IEnumerable<uint> VnisOf(PortForwarding port)
+    {
+        if (!port.Trunk)
+        {
+            if (port.AccessVni != 0)
+            {
+                yield return port.AccessVni;
+            }
+
+            yield break;
+        }
+
+        if (port.NativeVni != 0)
+        {
+            yield return port.NativeVni;
+        }
+
+        foreach (uint vni in port.VniByVid.Values)
+        {
+            yield return vni;
+        }
+    }
+
+    public static ForwardingSnapshot Build(
+        PortForwarding[] ports,
+        long generation,
+        string hostId,
+        int vxlanPort,
+        IReadOnlyDictionary<uint, SegmentSnapshot> segments,
+        IReadOnlyDictionary<uint, IReadOnlyDictionary<Addressing.MacAddress, MacEntry>> macs,
+        DataPlaneCounters counters,
+        Dictionary<uint, RemoteVtep> vtepCache)
+    {
+        RemoteVtep Vtep(uint address)
+        {
+            if (!vtepCache.TryGetValue(address, out var vtep))
+            {
+                vtep = new RemoteVtep(address, vxlanPort);
+                vtepCache[address] = vtep;
+            }
+
+            return vtep;
+        }
+
+        var result = new Dictionary<uint, SegmentForwarding>();
+        var vnis = ports.SelectMany(VnisOf).Distinct();
+        foreach (uint vni in vnis)
+        {
+            var flood = segments.TryGetValue(vni, out var segment)
+                ? segment.FloodList.Where(e => e.HostId != hostId).Select(e => Wire.Ipv4Address.FromIPAddress(e.Vtep)).Distinct().ToArray()
+                : [];
+            var remote = new Dictionary<ulong, RemoteVtep>();
+            if (macs.TryGetValue(vni, out var table))
+            {
+                foreach (var entry in table.Values)
+                {
+                    if (entry.HostId != hostId)
+                    {
+                        remote[entry.Mac.Value] = Vtep(Wire.Ipv4Address.FromIPAddress(entry.Vtep));
+                    }
+                }
+            }
+
+            result[vni] = new SegmentForwarding
+            {
+                Vni = vni,
+                LocalPorts = ports.Where(p => VnisOf(p).Contains(vni)).Select(p => p.Index).ToArray(),
+                FloodList = flood.Select(Vtep).ToArray(),
+                Vteps = flood.Concat(remote.Values.Select(v => v.Address)).ToFrozenSet(),
+                RemoteMacs = remote.ToFrozenDictionary(),
+                Counters = counters.ForVni(vni),
+            };
+        }
+
+        return new ForwardingSnapshot
+        {
+            Ports = ports,
+            Segments = result.ToFrozenDictionary(),
+            Generation = generation,
+        };
+    }
+}

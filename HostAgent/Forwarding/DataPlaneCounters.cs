@@ -1,0 +1,108 @@
+using System.Collections.Concurrent;
+using Fabric.HostAgent.Wire;
+
+namespace Fabric.HostAgent.Forwarding;
+
+/// <summary>
+/// Plain counters the data plane increments with <see cref="Interlocked"/> and the metrics
+/// exporter and status endpoint read. One set per port, one per VNI, one for the VTEP.
+/// </summary>
+public sealed class TrafficCounters
+{
+    private static readonly int DropCount = Enum.GetValues<DataPlaneDrop>().Length;
+    private static readonly int MalformedCount = Enum.GetValues<DropReason>().Length;
+
+    private readonly long[] _drops = new long[DropCount];
+    private readonly long[] _malformed = new long[MalformedCount];
+    private long _received;
+    private long _delivered;
+    private long _encapsulated;
+    private long _flooded;
+
+    public long Received => Volatile.Read(ref _received);
+
+    public long Delivered => Volatile.Read(ref _delivered);
+
+    public long Encapsulated => Volatile.Read(ref _encapsulated);
+
+    public long Flooded => Volatile.Read(ref _flooded);
+
+    public long DropsOf(DataPlaneDrop reason) => Volatile.Read(ref _drops[(int)reason]);
+
+    public long MalformedOf(DropReason reason) => Volatile.Read(ref _malformed[(int)reason]);
+
+    public long TotalDrops
+    {
+        get
+        {
+            long sum = 0;
+            for (int i = 0; i < _drops.Length; i++)
+            {
+                sum += Volatile.Read(ref _drops[i]);
+            }
+
+            return sum;
+        }
+    }
+
+    public void CountReceived() => Interlocked.Increment(ref _received);
+
+    public void CountDelivered() => Interlocked.Increment(ref _delivered);
+
+    public void CountEncapsulated() => Interlocked.Increment(ref _encapsulated);
+
+    public void CountFlooded() => Interlocked.Increment(ref _flooded);
+
+    public void CountDrop(DataPlaneDrop reason) => Interlocked.Increment(ref _drops[(int)reason]);
+
+    public void CountMalformed(DropReason reason)
+    {
+        Interlocked.Increment(ref _drops[(int)DataPlaneDrop.Malformed]);
+        Interlocked.Increment(ref _malformed[(int)reason]);
+    }
+
+    public IReadOnlyDictionary<string, long> Snapshot()
+    {
+        var result = new SortedDictionary<string, long>(StringComparer.Ordinal)
+        {
+            ["received"] = Received,
+            ["delivered"] = Delivered,
+            ["encapsulated"] = Encapsulated,
+            ["flooded"] = Flooded,
+        };
+        foreach (var reason in Enum.GetValues<DataPlaneDrop>())
+        {
+            if (DropsOf(reason) is > 0 and var n)
+            {
+                result[$"drop.{reason}"] = n;
+            }
+        }
+
+        foreach (var reason in Enum.GetValues<DropReason>())
+        {
+            if (reason != DropReason.None && MalformedOf(reason) is > 0 and var n)
+            {
+                result[$"malformed.{reason}"] = n;
+            }
+        }
+
+        return result;
+    }
+}
+
+/// <summary>Every counter of the agent: per port (by index), per VNI, for the VTEP socket, and in total.</summary>
+public sealed class DataPlaneCounters(int portCount)
+{
+    private readonly ConcurrentDictionary<uint, TrafficCounters> _byVni = new();
+
+    public TrafficCounters Total { get; } = new();
+
+    public TrafficCounters Vtep { get; } = new();
+
+    public TrafficCounters[] Ports { get; } = Enumerable.Range(0, portCount).Select(_ => new TrafficCounters()).ToArray();
+
+    /// <summary>Created by the control plane when a segment appears, so the data plane only reads the dictionary.</summary>
+    public TrafficCounters ForVni(uint vni) => _byVni.GetOrAdd(vni, static _ => new TrafficCounters());
+
+    public IReadOnlyDictionary<uint, TrafficCounters> ByVni => _byVni;
+}

@@ -1,0 +1,44 @@
+namespace Fabric.HostAgent.Forwarding;
+
+/// <summary>Why the data plane dropped a frame or datagram; each is counted per port and per VNI.</summary>
+public enum DataPlaneDrop
+{
+    /// <summary>The frame or datagram did not parse (the codec's own reason is counted separately).</summary>
+    Malformed,
+
+    /// <summary>An 802.1Q-tagged frame on an access port.</summary>
+    TaggedOnAccessPort,
+
+    /// <summary>Two stacked tags (QinQ, 802.1ad): VLAN hopping is never forwarded.</summary>
+    StackedVlanTags,
+
+    /// <summary>A trunk frame whose VID is not in the port's trunk ranges, or untagged without a native VLAN.</summary>
+    VlanNotAllowed,
+
+    /// <summary>The port's port group is not (yet) known, so the frame has no VNI.</summary>
+    NoSegment,
+
+    /// <summary>Multicast or all-zero source MAC.</summary>
+    InvalidSourceMac,
+
+    /// <summary>A new source MAC beyond the port group's MAC limit (port security).</summary>
+    MacLimitExceeded,
+
+    /// <summary>Unicast to a MAC learned on the port it came from.</summary>
+    Hairpin,
+
+    /// <summary>A VXLAN datagram for a VNI this host has no port in.</summary>
+    UnknownVni,
+
+    /// <summary>A VXLAN datagram whose outer source is not a VTEP of the segment.</summary>
+    NotAVtepOfSegment,
+
+    /// <summary>An inner frame carrying an 802.1Q tag (RFC 7348 §6.1: decapsulated frames with an inner VLAN tag are discarded).</summary>
+    InnerVlanTagged,
+
+    /// <summary>The frame, encapsulated, would exceed what can be sent.</summary>
+    TooLong,
+
+    /// <summary>The kernel refused to send or inject.</summary>
+    SendFailed,
+}

@@ -1,0 +1,77 @@
+using System.Collections.Frozen;
+using System.Net;
+
+namespace Fabric.HostAgent.Forwarding;
+
+/// <summary>How one local port maps frames to VNIs and back (from its port group's VLAN policy).</summary>
+public sealed class PortForwarding
+{
+    public required int Index { get; init; }
+
+    public required string Name { get; init; }
+
+    public required bool Trunk { get; init; }
+
+    /// <summary>Access port: the VNI of untagged frames; 0 when the port group is unknown.</summary>
+    public uint AccessVni { get; init; }
+
+    /// <summary>Trunk port: VID → VNI of the port group that has that access VLAN.</summary>
+    public FrozenDictionary<ushort, uint> VniByVid { get; init; } = FrozenDictionary<ushort, uint>.Empty;
+
+    /// <summary>Trunk port: VNI → VID to tag frames with on egress (absent: the native VLAN, untagged).</summary>
+    public FrozenDictionary<uint, ushort> VidByVni { get; init; } = FrozenDictionary<uint, ushort>.Empty;
+
+    /// <summary>Trunk port: the VNI of untagged frames (the native VLAN's port group), 0 for none.</summary>
+    public uint NativeVni { get; init; }
+
+    public int MacLimit { get; init; } = 64;
+}
+
+/// <summary>A remote VTEP with its socket address built once, so sending allocates nothing.</summary>
+public sealed class RemoteVtep(uint address, int port)
+{
+    public uint Address { get; } = address;
+
+    public SocketAddress SocketAddress { get; } = new IPEndPoint(Wire.Ipv4Address.ToIPAddress(address), port).Serialize();
+}
+
+/// <summary>One segment as this host forwards it.</summary>
+public sealed class SegmentForwarding
+{
+    public required uint Vni { get; init; }
+
+    /// <summary>Local ports (indices) that carry this VNI.</summary>
+    public required int[] LocalPorts { get; init; }
+
+    /// <summary>Head-end replication list: every other VTEP of the segment.</summary>
+    public required RemoteVtep[] FloodList { get; init; }
+
+    /// <summary>Outer source addresses accepted for this VNI.</summary>
+    public required FrozenSet<uint> Vteps { get; init; }
+
+    /// <summary>Remote MAC → VTEP, from the MAC table grain.</summary>
+    public required FrozenDictionary<ulong, RemoteVtep> RemoteMacs { get; init; }
+
+    public required TrafficCounters Counters { get; init; }
+}
+
+/// <summary>
+/// Everything the data plane reads per frame, immutable and replaced whole by the control plane
+/// (copy-on-write), so readers never wait and never see half an update.
+/// </summary>
+public sealed class ForwardingSnapshot
+{
+    public static ForwardingSnapshot Empty(PortForwarding[] ports) => new()
+    {
+        Ports = ports,
+        Segments = FrozenDictionary<uint, SegmentForwarding>.Empty,
+        Generation = 0,
+    };
+
+    public required PortForwarding[] Ports { get; init; }
+
+    public required FrozenDictionary<uint, SegmentForwarding> Segments { get; init; }
+
+    /// <summary>The switch configuration version this snapshot was built from.</summary>
+    public required long Generation { get; init; }
+}

@@ -1,0 +1,107 @@
+using System.Net;
+using Fabric.HostAgent.Configuration;
+using Fabric.HostAgent.Control;
+using Fabric.HostAgent.Forwarding;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+
+namespace Fabric.HostAgent.Hosting;
+
+/// <summary>Where the agent finds the silos' gateways: section <c>Fabric:Cluster</c>, shared with the silo.</summary>
+public sealed class AgentClusterOptions
+{
+    public const string SectionName = "Fabric:Cluster";
+
+    /// <summary>Embedded: a static gateway list (default the local silo); AzureTable: the membership table.</summary>
+    public string Mode { get; set; } = "Embedded";
+
+    public string ClusterId { get; set; } = "fabric";
+
+    public string ServiceId { get; set; } = "fabric";
+
+    /// <summary>Static gateways, "address:port", used in Embedded mode; empty means the local silo, 127.0.0.1:30000.</summary>
+    public List<string> Gateways { get; set; } = [];
+}
+
+public static partial class AgentHostingExtensions
+{
+    /// <summary>Binds and validates <see cref="AgentOptions"/> at start; a bad setting stops the agent with a message naming it.</summary>
+    public static AgentOptions AddFabricAgentOptions(this HostApplicationBuilder builder)
+    {
+        var options = new AgentOptions();
+        builder.Configuration.GetSection(AgentOptions.SectionName).Bind(options);
+        var result = new AgentOptionsValidator().Validate(Options.DefaultName, options);
+        if (result.Failed)
+        {
+            throw new OptionsValidationException(Options.DefaultName, typeof(AgentOptions), result.Failures);
+        }
+
+        builder.Services.AddSingleton(Options.Create(options));
+        builder.Services.TryAddSingletonTimeProvider();
+        return options;
+    }
+
+    /// <summary>The data plane first: it forwards whether or not the cluster is reachable.</summary>
+    public static IServiceCollection AddFabricDataPlane(this IServiceCollection services)
+    {
+        services.AddSingleton<DataPlaneHost>();
+        services.AddHostedService(sp => sp.GetRequiredService<DataPlaneHost>());
+        return services;
+    }
+
+    /// <summary>The Orleans client of the silos' gateways, retrying until the cluster answers.</summary>
+    public static HostApplicationBuilder AddFabricClusterClient(this HostApplicationBuilder builder)
+    {
+        var cluster = new AgentClusterOptions();
+        builder.Configuration.GetSection(AgentClusterOptions.SectionName).Bind(cluster);
+        builder.UseOrleansClient(client =>
+        {
+            client.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = cluster.ClusterId;
+                o.ServiceId = cluster.ServiceId;
+            });
+            if (string.Equals(cluster.Mode, "AzureTable", StringComparison.OrdinalIgnoreCase))
+            {
+                Fabric.Providers.AzureTables.FabricTableClusteringExtensions.UseFabricTableClustering(client, builder.Configuration.GetSection("Fabric:Storage"));
+            }
+            else
+            {
+                var gateways = cluster.Gateways.Count > 0 ? cluster.Gateways : ["127.0.0.1:30000"];
+                var endpoints = gateways.Select(ParseGateway).ToArray();
+                client.UseStaticClustering(endpoints);
+            }
+
+            client.UseConnectionRetryFilter(RetryForeverAsync);
+        });
+        builder.Services.AddHostedService<ClusterSync>();
+        return builder;
+    }
+
+    private static bool s_reported;
+
+    private static async Task<bool> RetryForeverAsync(Exception exception, CancellationToken cancellationToken)
+    {
+        if (!s_reported)
+        {
+            s_reported = true;
+            Console.Error.WriteLine($"fabric-agent: cannot reach the cluster yet ({exception.Message.Split('\n')[0]}); retrying every 2 s, forwarding meanwhile.");
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+        return true;
+    }
+
+    private static IPEndPoint ParseGateway(string text)
+        => IPEndPoint.TryParse(text, out var endpoint) && endpoint.Port != 0
+            ? endpoint
+            : throw new OptionsValidationException(Options.DefaultName, typeof(AgentClusterOptions), [$"{AgentClusterOptions.SectionName}:Gateways entry '{text}' is not address:port."]);
+
+    private static void TryAddSingletonTimeProvider(this IServiceCollection services)
+    {
+        if (!services.Any(d => d.ServiceType == typeof(TimeProvider)))
+        {
+            services.AddSingleton(TimeProvider.System);
+        }
+    }
+}
