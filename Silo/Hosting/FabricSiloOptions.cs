@@ -30,11 +30,30 @@ public sealed class FabricSiloOptions
     /// <summary>Port that host agents and the CLI connect to.</summary>
     public int GatewayPort { get; set; } = 30000;
 
-    /// <summary>Address other silos and clients reach this silo on. Loopback in embedded mode.</summary>
+    /// <summary>
+    /// Address other silos and clients reach this silo on. Loopback when unset (embedded mode, or
+    /// several cluster-mode silos on one machine); set it to the host's underlay address for a real cluster.
+    /// </summary>
     public string? AdvertisedAddress { get; set; }
 
-    /// <summary>Azure Table storage connection string; required in <see cref="ClusterMode.AzureTable"/> mode.</summary>
+    /// <summary>
+    /// Cluster mode: listen for silo and gateway traffic on every local address rather than only on
+    /// <see cref="AdvertisedAddress"/> (behind NAT or in a container). Default: true when the advertised
+    /// address is not loopback, false otherwise.
+    /// </summary>
+    public bool? ListenOnAnyHostAddress { get; set; }
+
+    /// <summary>
+    /// No longer read: the connection string lives in <c>Fabric:Storage:ConnectionString</c>, shared
+    /// with the host agents' gateway lookup. Bound only so that an old setting is reported, not ignored.
+    /// </summary>
     public string? StorageConnectionString { get; set; }
+
+    /// <summary>The advertised address as an <see cref="IPAddress"/>: <see cref="AdvertisedAddress"/> or loopback.</summary>
+    public IPAddress AdvertisedIPAddress => AdvertisedAddress is { } text ? IPAddress.Parse(text) : IPAddress.Loopback;
+
+    /// <summary><see cref="ListenOnAnyHostAddress"/> with its default applied.</summary>
+    public bool ListensOnAnyHostAddress => ListenOnAnyHostAddress ?? !IPAddress.IsLoopback(AdvertisedIPAddress);
 }
 
 internal sealed class FabricSiloOptionsValidator : IValidateOptions<FabricSiloOptions>
@@ -69,9 +88,9 @@ internal sealed class FabricSiloOptionsValidator : IValidateOptions<FabricSiloOp
             failures.Add($"{FabricSiloOptions.SectionName}:AdvertisedAddress '{address}' is not an IP address.");
         }
 
-        if (options.Mode == ClusterMode.AzureTable && string.IsNullOrWhiteSpace(options.StorageConnectionString))
+        if (!string.IsNullOrWhiteSpace(options.StorageConnectionString))
         {
-            failures.Add($"{FabricSiloOptions.SectionName}:StorageConnectionString is required when Mode is AzureTable.");
+            failures.Add($"{FabricSiloOptions.SectionName}:StorageConnectionString has moved: set {FabricStorageSettings.ConnectionStringKey} instead.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
