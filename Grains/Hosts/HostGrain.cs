@@ -153,6 +153,7 @@ public sealed partial class HostGrain(
         await GrainFactory.GetGrain<ISwitchGrain>(State.Switch).DetachHostPortsAsync(Id);
         await GrainFactory.GetGrain<IFabricDirectoryGrain>(IFabricDirectoryGrain.Key).UnregisterHostAsync(Id);
         await state.ClearStateAsync();
+        state.State = new HostState(); // providers differ on what a cleared state holds
         Log.Unregistered(logger, Id);
     }
 

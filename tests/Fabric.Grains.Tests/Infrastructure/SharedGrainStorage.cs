@@ -48,6 +48,7 @@ public sealed class SharedGrainStorage(Serializer serializer) : IGrainStorage
     public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         Store.TryRemove(Key(stateName, grainId), out _);
+        grainState.State = Activator.CreateInstance<T>();
         grainState.ETag = null;
         grainState.RecordExists = false;
         return Task.CompletedTask;
