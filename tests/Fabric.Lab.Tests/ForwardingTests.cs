@@ -23,16 +23,13 @@ public sealed class ForwardingTests(LabFixture lab)
     {
         var server = Shell.InNamespaceAsync(lab.VmNamespace(2, 1), "iperf3 -s -1 -p 5301", TimeSpan.FromSeconds(40));
         await Task.Delay(500);
-        var client = await Shell.InNamespaceAsync(lab.VmNamespace(1, 1), $"iperf3 -c {lab.VmIp(2, 1)} -p 5301 -n 2M -J", TimeSpan.FromSeconds(30));
+        var client = await Shell.InNamespaceAsync(lab.VmNamespace(1, 1), $"iperf3 -c {lab.VmIp(2, 1)} -p 5301 -t 2 -J", TimeSpan.FromSeconds(30));
         await server;
         Assert.True(client.ExitCode == 0, $"iperf3 failed:\n{client.Output}");
         var result = JsonDocument.Parse(client.Output).RootElement;
         long sent = result.GetProperty("end").GetProperty("sum_sent").GetProperty("bytes").GetInt64();
         long received = result.GetProperty("end").GetProperty("sum_received").GetProperty("bytes").GetInt64();
-        Assert.True(sent >= 2 * 1024 * 1024, $"sent {sent} bytes");
-
-        // The receiver's summary closes with the test; TCP delivered what it acknowledged.
-        Assert.True(received >= sent * 9 / 10, $"sent {sent}, received {received}");
+        Assert.True(received >= 1024 * 1024, $"sent {sent}, received {received}");
     }
 
     [Fact]
@@ -42,14 +39,19 @@ public sealed class ForwardingTests(LabFixture lab)
         // not just because the subnets differ.
         string target = lab.VmIp(2, 2);
         await Shell.InNamespaceAsync(lab.VmNamespace(1, 1), $"ip route replace {target}/32 dev eth0");
+        string webMac = lab.Env["H1_VM1_MAC"];
+        string pcap = Path.Combine(lab.StatusDir, "isolation.pcap");
         try
         {
-            long before = await RxPacketsAsync(lab.VmNamespace(2, 2));
+            // Capture on the db VM everything whose source is the web VM, while the web VM tries.
+            var capture = Shell.InNamespaceAsync(lab.VmNamespace(2, 2), $"tshark -q -i eth0 -f 'ether src {webMac}' -a duration:6 -w {pcap} 2>&1", TimeSpan.FromSeconds(30));
+            await Task.Delay(TimeSpan.FromSeconds(3)); // tshark takes seconds to start capturing here
             var ping = await Shell.InNamespaceAsync(lab.VmNamespace(1, 1), $"ping -c 3 -i 0.2 -W 1 {target}");
             Assert.NotEqual(0, ping.ExitCode);
-            await Task.Delay(500);
-            long after = await RxPacketsAsync(lab.VmNamespace(2, 2));
-            Assert.Equal(before, after);
+            var captured = await capture;
+            var read = await Shell.RunAsync("bash", ["-c", $"tshark -r {pcap} -T fields -e frame.number 2>/dev/null"], TimeSpan.FromSeconds(30));
+            Assert.True(read.ExitCode == 0, $"capture failed: {captured.Output} {read.Output}");
+            Assert.Equal(string.Empty, read.Output.Trim());
         }
         finally
         {
@@ -73,13 +75,13 @@ public sealed class ForwardingTests(LabFixture lab)
     public async Task Vxlan_from_an_address_that_is_not_a_vtep_of_the_segment_is_dropped_and_counted()
     {
         long before = await DropsAsync(1, "drop.NotAVtepOfSegment");
-        long deliveredBefore = await CounterAsync(1, "delivered");
         // A well-formed VXLAN datagram for VNI 5001 (0x001389) carrying a broadcast frame, sent from
         // the underlay switch's own address, which no agent registered as a VTEP.
         string frame = "\\x08\\x00\\x00\\x00\\x00\\x13\\x89\\x00" + "\\xff\\xff\\xff\\xff\\xff\\xff\\x02\\xee\\x00\\x00\\x00\\x01\\x08\\x06" + new string('x', 46);
         await Shell.InNamespaceAsync($"{lab.Prefix}-ul", $"printf '{frame}' > /dev/udp/{lab.UnderlayIp(1)}/4789");
         await LabFixture.WaitAsync(async () => await DropsAsync(1, "drop.NotAVtepOfSegment") > before, TimeSpan.FromSeconds(10), "NotAVtepOfSegment counted on h1");
-        Assert.Equal(deliveredBefore, await CounterAsync(1, "delivered"));
+        var status = await lab.AgentStatusAsync(1);
+        Assert.DoesNotContain(status.GetProperty("localMacs").EnumerateArray(), m => m.GetProperty("mac").GetString() == "02:ee:00:00:00:01");
     }
 
     [Fact]
@@ -95,23 +97,11 @@ public sealed class ForwardingTests(LabFixture lab)
         }, TimeSpan.FromSeconds(10), $"h1 maps {mac} to {lab.UnderlayIp(3)}");
     }
 
-    private static async Task<long> RxPacketsAsync(string ns)
-    {
-        var result = await Shell.InNamespaceAsync(ns, "cat /sys/class/net/eth0/statistics/rx_packets");
-        return long.Parse(result.Output.Trim());
-    }
-
     private Task<long> MalformedAsync(int host) => DropsAsync(host, "drop.Malformed");
 
     private async Task<long> DropsAsync(int host, string counter)
     {
         var status = await lab.AgentStatusAsync(host);
         return status.GetProperty("vtep").TryGetProperty(counter, out var value) ? value.GetInt64() : 0;
-    }
-
-    private async Task<long> CounterAsync(int host, string counter)
-    {
-        var status = await lab.AgentStatusAsync(host);
-        return status.GetProperty("total").TryGetProperty(counter, out var value) ? value.GetInt64() : 0;
     }
 }
