@@ -11,7 +11,9 @@ dotnet build Fabric.sln -c Release --no-restore --verbosity quiet -nologo
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
-dotnet test Fabric.sln -c Release --no-build --verbosity quiet -nologo \
+# One test project at a time: the Lab, Cluster and Storage layers start real processes and
+# namespaces, and two cores are not enough to run them side by side without timing noise.
+dotnet test Fabric.sln -c Release --no-build --verbosity quiet -nologo -m:1 \
   --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
 
 # One closing line over all test projects, so a reader (or CI) sees the total.
