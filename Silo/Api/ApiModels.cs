@@ -15,7 +15,8 @@ public sealed record VlanPolicyRequest(string? Mode, long? AccessVlan, IReadOnly
 
 public sealed record SecurityPolicyRequest(int? MacLimit, bool? AllowForgedTransmits, bool? AllowPromiscuous);
 
-public sealed record StaticMacRequest(string? HostId, string? Port);
+/// <summary>Either a registered host and its port, or the address of an external VTEP.</summary>
+public sealed record StaticMacRequest(string? HostId, string? Port, string? Vtep);
 
 public sealed record SwitchView(string Name, int Mtu, long Version, IReadOnlyList<PortGroupView> PortGroups, IReadOnlyList<SwitchMemberView> Members, IReadOnlyList<HostGenerationView> Hosts, bool AppliedOnEveryHost)
 {
@@ -183,6 +184,13 @@ internal static class RequestMapping
         => MacAddress.TryParse(text, out var mac)
             ? mac
             : throw new FabricValidationException("mac", $"'{text}' is not a MAC address; expected six hex octets such as 02:00:00:00:00:01.");
+
+    public static System.Net.IPAddress ParseVtep(string text)
+        => System.Net.IPAddress.TryParse(text, out var address)
+            && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork
+            && !System.Net.IPAddress.IsLoopback(address) && !address.Equals(System.Net.IPAddress.Any) && !address.Equals(System.Net.IPAddress.Broadcast)
+            ? address
+            : throw new FabricValidationException("vtep", $"'{text}' is not a unicast IPv4 VTEP address.");
 
     public static string CheckName(string field, string name)
         => FabricNames.IsValid(name)

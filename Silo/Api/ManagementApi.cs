@@ -109,11 +109,38 @@ public static class ManagementApi
         {
             var id = RequestMapping.ParseVni(vni);
             var address = RequestMapping.ParseMac(mac);
-            string hostId = RequestMapping.CheckName("hostId", body?.HostId ?? string.Empty);
-            string port = RequestMapping.CheckName("port", body?.Port ?? string.Empty);
-            var host = await grains.GetGrain<IHostGrain>(hostId).GetAsync() ?? throw new FabricNotFoundException("host", hostId);
-            var entry = await grains.GetGrain<IMacTableGrain>(id.Value).SetStaticAsync(address, hostId, host.Vtep, port);
+            MacEntry entry;
+            if (body?.Vtep is { } vtepText)
+            {
+                // A MAC behind an external VTEP (a kernel VXLAN device, a hardware VTEP).
+                var vtep = RequestMapping.ParseVtep(vtepText);
+                entry = await grains.GetGrain<IMacTableGrain>(id.Value).SetStaticAsync(address, ExternalVteps.HostId(vtep), vtep, ExternalVteps.Port);
+            }
+            else
+            {
+                string hostId = RequestMapping.CheckName("hostId", body?.HostId ?? string.Empty);
+                string port = RequestMapping.CheckName("port", body?.Port ?? string.Empty);
+                var host = await grains.GetGrain<IHostGrain>(hostId).GetAsync() ?? throw new FabricNotFoundException("host", hostId);
+                entry = await grains.GetGrain<IMacTableGrain>(id.Value).SetStaticAsync(address, hostId, host.Vtep, port);
+            }
+
             return Results.Ok(MacEntryView.From(entry));
+        });
+
+        api.MapPut("/segments/{vni}/vteps/{address}", async (string vni, string address, IGrainFactory grains) =>
+        {
+            var id = RequestMapping.ParseVni(vni);
+            var vtep = RequestMapping.ParseVtep(address);
+            var snapshot = await grains.GetGrain<ISegmentGrain>(id.Value).JoinAsync(ExternalVteps.HostId(vtep), vtep);
+            return Results.Ok(new { vni = id.Value, snapshot.Version, floodList = snapshot.FloodList.Select(e => new FloodListEntryView(e.HostId, e.Vtep.ToString())) });
+        });
+
+        api.MapDelete("/segments/{vni}/vteps/{address}", async (string vni, string address, IGrainFactory grains) =>
+        {
+            var id = RequestMapping.ParseVni(vni);
+            var vtep = RequestMapping.ParseVtep(address);
+            await grains.GetGrain<ISegmentGrain>(id.Value).LeaveAsync(ExternalVteps.HostId(vtep));
+            return Results.NoContent();
         });
 
         api.MapDelete("/segments/{vni}/macs/{mac}", async (string vni, string mac, IGrainFactory grains) =>
@@ -148,6 +175,17 @@ public static class ManagementApi
         });
 
         return app;
+    }
+
+    /// <summary>
+    /// VTEPs without a Fabric agent (a Linux kernel VXLAN device, a hardware VTEP) join a segment's
+    /// flood list under a host id of their own, which no liveness check withdraws: the operator does.
+    /// </summary>
+    private static class ExternalVteps
+    {
+        public const string Port = "external";
+
+        public static string HostId(System.Net.IPAddress vtep) => $"external-{vtep}";
     }
 
     private static async Task<IReadOnlyList<HostGenerationView>> HostGenerationsAsync(IGrainFactory grains, string switchName)

@@ -213,6 +213,41 @@ public sealed class ManagementApiTests(SiloProcessFixture silo)
     }
 
     [Fact]
+    public async Task An_external_vtep_joins_and_leaves_a_segment_flood_list_and_can_hold_static_macs()
+    {
+        string name = await NewSwitchAsync();
+        long vni = NextVni();
+        await PutAsync($"api/switches/{name}/portgroups/ext", $$"""{"vni":{{vni}}}""", HttpStatusCode.OK);
+
+        await PutAsync($"api/segments/{vni}/vteps/10.99.0.7", "{}", HttpStatusCode.OK);
+        var segment = await Http.GetFromJsonAsync<JsonElement>($"api/segments/{vni}");
+        Assert.Contains(segment.GetProperty("floodList").EnumerateArray(), e => e.GetProperty("vtep").GetString() == "10.99.0.7");
+
+        var entry = await PutAsync($"api/segments/{vni}/macs/02:00:00:00:07:01", """{"vtep":"10.99.0.7"}""", HttpStatusCode.OK);
+        Assert.True(entry.GetProperty("static").GetBoolean());
+        Assert.Equal("10.99.0.7", entry.GetProperty("vtep").GetString());
+
+        using (var leave = await Http.DeleteAsync($"api/segments/{vni}/vteps/10.99.0.7"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, leave.StatusCode);
+        }
+
+        segment = await Http.GetFromJsonAsync<JsonElement>($"api/segments/{vni}");
+        Assert.DoesNotContain(segment.GetProperty("floodList").EnumerateArray(), e => e.GetProperty("vtep").GetString() == "10.99.0.7");
+    }
+
+    [Theory]
+    [InlineData("not-an-ip")]
+    [InlineData("127.0.0.1")]
+    [InlineData("255.255.255.255")]
+    [InlineData("fe80::1")]
+    public async Task A_bad_external_vtep_address_gets_400_naming_the_field(string address)
+    {
+        var problem = await PutAsync($"api/segments/{NextVni()}/vteps/{Uri.EscapeDataString(address)}", "{}", HttpStatusCode.BadRequest);
+        Assert.Equal("vtep", problem.GetProperty("field").GetString());
+    }
+
+    [Fact]
     public async Task Host_list_is_a_json_array()
     {
         var hosts = await Http.GetFromJsonAsync<JsonElement>("api/hosts");
