@@ -46,6 +46,8 @@ public static partial class AgentHostingExtensions
     {
         services.AddSingleton<DataPlaneHost>();
         services.AddHostedService(sp => sp.GetRequiredService<DataPlaneHost>());
+        services.AddMetrics();
+        services.AddSingleton<DataPlaneMetrics>();
         return services;
     }
 
