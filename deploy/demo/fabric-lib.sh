@@ -51,28 +51,60 @@ fl_build_needed() {
   return 1
 }
 
-# Builds Fabric.sln in Release (retries: other builds may hold file locks). If the whole solution
-# does not build (e.g. a test project being edited), falls back to the two projects we run.
-# No MSBuild node reuse and no shared compiler server, so no build process outlives us.
+# Runs one build command in the background (so Ctrl-C/TERM reach our trap at once; the cleanup's
+# fl_stop ends it by PID), appending to $WORK/build.log; returns its exit status.
+fl_build_step() {
+  local rc=0
+  fl_start build "$WORK/build.step.log" "$REPO" timeout 900 "$@"
+  wait "${FL_PIDS[-1]}" || rc=$?
+  FL_PIDS[-1]=''
+  cat "$WORK/build.step.log" >>"$WORK/build.log"
+  return "$rc"
+}
+
+# True if the last step failed only for transient reasons (file locks of a concurrent build, timeout).
+fl_build_transient() {
+  grep -qE 'error (CS|NU|NETSDK)[0-9]+' "$WORK/build.step.log" && return 1
+  return 0
+}
+
+# Builds Fabric.sln in Release. Retries only transient failures (another build holding file locks);
+# a compile error elsewhere in the solution (e.g. a test project being edited) falls back to the two
+# projects we run; if those do not compile either but an older Release build exists, uses that with
+# a warning. No MSBuild node reuse and no shared compiler server, so no build process outlives us.
 fl_build() {
-  local log="$WORK/build.log" attempt args=(-c Release -nologo -v quiet -nodeReuse:false -p:UseSharedCompilation=false)
+  local attempt args=(-c Release -nologo -v quiet -nodeReuse:false -p:UseSharedCompilation=false)
+  : >"$WORK/build.log"
   for attempt in 1 2 3; do
-    fl_say "building Fabric.sln (Release), attempt $attempt; log $log"
-    if (cd "$REPO" && timeout 900 dotnet build Fabric.sln "${args[@]}") >>"$log" 2>&1; then return 0; fi
+    fl_say "building Fabric.sln (Release)$( ((attempt == 1)) || echo ", attempt $attempt"); log $WORK/build.log"
+    fl_build_step dotnet build Fabric.sln "${args[@]}" && return 0
+    fl_build_transient || break
     sleep $((attempt * 5))
   done
-  fl_say "Fabric.sln did not build (see $log); trying Silo and HostAgent alone"
+  grep -E 'error [A-Z]+[0-9]+' "$WORK/build.step.log" | sort -u | tail -3 >&2 || true
+  fl_say "Fabric.sln did not build; trying Silo and HostAgent alone"
   for attempt in 1 2; do
-    if (cd "$REPO" && timeout 900 dotnet build Silo/Fabric.Silo.csproj "${args[@]}" \
-          && timeout 900 dotnet build HostAgent/Fabric.HostAgent.csproj "${args[@]}") >>"$log" 2>&1; then
-      fl_say "warning: built Silo and HostAgent only (the solution has errors elsewhere; tail of $log below)"
-      grep -E 'error' "$log" | tail -5 >&2 || true
+    if fl_build_step dotnet build Silo/Fabric.Silo.csproj "${args[@]}" \
+       && fl_build_step dotnet build HostAgent/Fabric.HostAgent.csproj "${args[@]}"; then
+      fl_say "warning: built Silo and HostAgent only (the solution has errors elsewhere; see $WORK/build.log)"
       return 0
     fi
+    fl_build_transient || break
     sleep 10
   done
-  tail -30 "$log" >&2
-  fl_die "build failed (full log: $log)"
+  grep -E 'error [A-Z]+[0-9]+' "$WORK/build.step.log" | sort -u | tail -3 >&2 || true
+  if [[ -f $REPO/Silo/bin/Release/net10.0/Fabric.Silo.dll && -f $REPO/HostAgent/bin/Release/net10.0/Fabric.HostAgent.dll ]]; then
+    fl_say "warning: the current sources do not build; using the existing Release build of $(date -r "$REPO/HostAgent/bin/Release/net10.0/Fabric.HostAgent.dll" '+%F %T')"
+    return 0
+  fi
+  fl_die "build failed and there is no earlier Release build (full log: $WORK/build.log)"
+}
+
+# Stops every recorded process: agents, then the silo, then anything else (a build). Idempotent.
+fl_stop_all() {
+  fl_stop 'agent*' "${1:-10}"
+  fl_stop 'silo' "${1:-10}"
+  fl_stop '*' "${1:-10}"
 }
 
 # Copies the Release outputs into $WORK/bin, so a concurrent rebuild of the tree cannot change the

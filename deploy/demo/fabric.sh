@@ -60,8 +60,7 @@ cleanup() {
   trap '' INT TERM   # a second Ctrl-C must not interrupt the cleanup
   echo
   fl_say "stopping: agents, silo, lab '$prefix'"
-  fl_stop 'agent*' 10
-  fl_stop 'silo' 10
+  fl_stop_all 10
   if ((LAB_BUILT)) || ip netns list 2>/dev/null | awk '{print $1}' | grep -qE "^$prefix-(ul|h[0-9]+)"; then
     "$LAB" down --prefix "$prefix" --quiet || fl_say "warning: lab.sh down --prefix $prefix failed; run it again"
   fi
