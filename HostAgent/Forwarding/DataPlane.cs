@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Fabric.Addressing;
 using Fabric.HostAgent.Ports;
 using Fabric.HostAgent.Wire;
@@ -71,11 +72,15 @@ public sealed class DataPlane
         var frame = slot.Slice(start, length);
         if (!EthernetFrame.TryParse(frame, out var ethernet, out var reason))
         {
-            portCounters.CountMalformed(reason);
-            Counters.Total.CountMalformed(reason);
+            // Stacked tags are a policy drop with a reason of their own (VLAN hopping), counted once.
             if (reason == DropReason.StackedVlanTags)
             {
                 Drop(portCounters, null, DataPlaneDrop.StackedVlanTags);
+            }
+            else
+            {
+                portCounters.CountMalformed(reason);
+                Counters.Total.CountMalformed(reason);
             }
 
             return;
@@ -140,7 +145,7 @@ public sealed class DataPlane
         var destination = MacAddress.Read(frame);
         if (!destination.IsMulticast)
         {
-            if (Macs.TryGet(vni, destination.Value, out var local))
+            if (Macs.TryGet(vni, destination.Value, out var local) && Carries(snapshot.Ports[local.Port], vni))
             {
                 int target = local.Port;
                 if (target == portIndex)
@@ -206,14 +211,9 @@ public sealed class DataPlane
             return;
         }
 
-        if (!EthernetFrame.TryParse(inner, out var ethernet, out reason))
-        {
-            counters.CountMalformed(reason);
-            segment.Counters.CountMalformed(reason);
-            return;
-        }
-
-        if (ethernet.IsTagged)
+        // RFC 7348 §6.1: a decapsulated frame with an inner VLAN tag is discarded; an 802.1ad or
+        // stacked tag is one too. The decapsulator guarantees a whole Ethernet header.
+        if (EthernetFrame.IsTpid(BinaryPrimitives.ReadUInt16BigEndian(inner.Slice(EthernetFrame.EtherTypeOffset))))
         {
             Drop(counters, segment, DataPlaneDrop.InnerVlanTagged);
             return;
@@ -221,13 +221,14 @@ public sealed class DataPlane
 
         segment.Counters.CountReceived();
         var destination = MacAddress.Read(inner);
-        if (!destination.IsMulticast && Macs.TryGet(vni.Value, destination.Value, out var local))
+        if (!destination.IsMulticast && Macs.TryGet(vni.Value, destination.Value, out var local) && Carries(snapshot.Ports[local.Port], vni.Value))
         {
             DeliverLocal(snapshot.Ports[local.Port], vni.Value, inner, segment, scratch);
             return;
         }
 
         // Flood to local ports only: the sender already replicated to every VTEP (split horizon).
+        Counters.Total.CountFlooded();
         segment.Counters.CountFlooded();
         foreach (int port in segment.LocalPorts)
         {
@@ -268,7 +269,7 @@ public sealed class DataPlane
         var inner = slot.Slice(start, length);
         if (!_encapsulator.TryEncapsulate(inner, new Vni(vni), MacAddress.Zero, vtep.Address, scratch.NextIdentification++, destination, out int written, out var reason))
         {
-            Drop(Counters.Total, segment, reason == DropReason.InnerFrameTooLong ? DataPlaneDrop.TooLong : DataPlaneDrop.Malformed);
+            Drop(Counters.Vtep, segment, reason == DropReason.InnerFrameTooLong ? DataPlaneDrop.TooLong : DataPlaneDrop.Malformed);
             return;
         }
 
@@ -283,6 +284,14 @@ public sealed class DataPlane
             Drop(Counters.Vtep, segment, DataPlaneDrop.SendFailed);
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="port"/> carries <paramref name="vni"/> now. A MAC learned before its
+    /// port moved to another VNI (or a trunk stopped carrying it) stays in the table until it ages
+    /// out; it must not pull frames of the old VNI into the new one.
+    /// </summary>
+    private static bool Carries(PortForwarding port, uint vni)
+        => port.Trunk ? port.NativeVni == vni || port.VidByVni.ContainsKey(vni) : port.AccessVni == vni;
 
     private void Drop(TrafficCounters where, SegmentForwarding? segment, DataPlaneDrop reason)
     {

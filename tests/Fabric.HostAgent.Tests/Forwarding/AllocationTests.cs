@@ -1,0 +1,111 @@
+using Fabric.Addressing;
+using Fabric.HostAgent.Forwarding;
+using Fabric.HostAgent.Ports;
+using static Fabric.HostAgent.Tests.Forwarding.ForwardingLab;
+
+namespace Fabric.HostAgent.Tests.Forwarding;
+
+/// <summary>CONVENTIONS.md, "The hot path": no allocation per frame.</summary>
+[Trait("Category", "Unit")]
+public sealed class AllocationTests
+{
+    private const int Frames = 10_000;
+
+    private static readonly MacAddress Vm0 = Mac(0x100);
+    private static readonly MacAddress Vm1 = Mac(0x101);
+    private static readonly MacAddress Guest = Mac(0x444);
+
+    private enum Path
+    {
+        LocalDeliver,
+        RemoteUnicastEncapsulation,
+        Flood,
+        TrunkIngressEncapsulation,
+        DecapsulateAndDeliver,
+        DecapsulateAndDeliverTagged,
+        DecapsulateAndFlood,
+        DropTaggedOnAccessPort,
+        DropHairpin,
+        DropNotAVtep,
+        DropMalformedDatagram,
+    }
+
+    [Fact]
+    public void After_a_warm_up_no_forwarding_path_allocates()
+    {
+        var lab = new ForwardingLab();
+        lab.Output.Recording = false;
+        lab.Seed(1, VniA, Vm1);
+        lab.Seed(TrunkPort, VniB, Guest);
+        var slot = new byte[FrameBatch.SlotLength];
+        var scratch = new ForwardingScratch();
+        var inputs = new Dictionary<Path, byte[]>
+        {
+            [Path.LocalDeliver] = Frame(Vm1, Vm0),
+            [Path.RemoteUnicastEncapsulation] = Frame(RemoteA, Vm0),
+            [Path.Flood] = Broadcast(Vm0),
+            [Path.TrunkIngressEncapsulation] = Frame(RemoteB, Guest, vid: VidB),
+            [Path.DecapsulateAndDeliver] = Datagram(VniA, Frame(Vm1, RemoteA)),
+            [Path.DecapsulateAndDeliverTagged] = Datagram(VniB, Frame(Guest, RemoteB)),
+            [Path.DecapsulateAndFlood] = Datagram(VniA, Broadcast(RemoteA)),
+            [Path.DropTaggedOnAccessPort] = Frame(Vm1, Vm0, vid: VidA),
+            [Path.DropHairpin] = Frame(Vm1, Mac(0x102)),
+            [Path.DropNotAVtep] = Datagram(VniA, Frame(Vm1, RemoteA)),
+            [Path.DropMalformedDatagram] = Datagram(VniA, Frame(Vm1, RemoteA)).AsSpan(0, 12).ToArray(),
+        };
+
+        void Run(Path path, byte[] input)
+        {
+            input.CopyTo(slot.AsSpan(FrameBatch.Headroom));
+            switch (path)
+            {
+                case Path.LocalDeliver or Path.RemoteUnicastEncapsulation or Path.Flood or Path.DropTaggedOnAccessPort:
+                    lab.DataPlane.FromPort(0, slot, input.Length, scratch);
+                    break;
+                case Path.TrunkIngressEncapsulation:
+                    lab.DataPlane.FromPort(TrunkPort, slot, input.Length, scratch);
+                    break;
+                case Path.DropHairpin:
+                    lab.DataPlane.FromPort(1, slot, input.Length, scratch);
+                    break;
+                case Path.DecapsulateAndDeliverTagged:
+                    lab.DataPlane.FromVtep(PeerB, slot, input.Length, scratch);
+                    break;
+                case Path.DropNotAVtep:
+                    lab.DataPlane.FromVtep(Stranger, slot, input.Length, scratch);
+                    break;
+                default:
+                    lab.DataPlane.FromVtep(Peer2, slot, input.Length, scratch);
+                    break;
+            }
+        }
+
+        foreach (var (path, input) in inputs)
+        {
+            for (int i = 0; i < 1000; i++)
+            {
+                Run(path, input);
+            }
+        }
+
+        long sendsBefore = lab.Output.PortSends + lab.Output.VtepSends;
+        long dropsBefore = lab.Total.TotalDrops;
+        var allocated = new Dictionary<Path, long>();
+        foreach (var (path, input) in inputs)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < Frames; i++)
+            {
+                Run(path, input);
+            }
+
+            allocated[path] = GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+
+        Assert.True(allocated.Values.All(bytes => bytes == 0), string.Join(", ", allocated.Select(kv => $"{kv.Key}: {kv.Value} bytes")));
+
+        // The loops did the work they claim: 1+1+6+1+1+1+5 sends and 4 drops per round of paths.
+        Assert.Equal(16L * Frames, lab.Output.PortSends + lab.Output.VtepSends - sendsBefore);
+        Assert.Equal(4L * Frames, lab.Total.TotalDrops - dropsBefore);
+    }
+}

@@ -1,0 +1,113 @@
+using System.Buffers.Binary;
+using Fabric.Addressing;
+using Fabric.HostAgent.Forwarding;
+using Fabric.HostAgent.Wire;
+
+namespace Fabric.HostAgent.Tests.Forwarding;
+
+/// <summary>A frame the data plane injected into a local port.</summary>
+internal sealed record SentFrame(int Port, byte[] Frame)
+{
+    public bool IsTagged => BinaryPrimitives.ReadUInt16BigEndian(Frame.AsSpan(12)) == EtherType.Vlan;
+
+    public ushort Vid => IsTagged ? new VlanTag(BinaryPrimitives.ReadUInt16BigEndian(Frame.AsSpan(14))).Vid : (ushort)0;
+
+    /// <summary>The frame with its 802.1Q tag removed, if it had one.</summary>
+    public byte[] Untagged()
+    {
+        if (!IsTagged)
+        {
+            return Frame;
+        }
+
+        var untagged = new byte[Frame.Length - VlanTagging.TagLength];
+        Assert.True(VlanTagging.TryPop(Frame, untagged, out _, out _, out var reason), reason.ToString());
+        return untagged;
+    }
+}
+
+/// <summary>An outer IPv4 packet the data plane sent to a VTEP, decoded by the Wire codecs.</summary>
+internal sealed record SentDatagram(
+    RemoteVtep Vtep,
+    uint OuterSource,
+    uint OuterDestination,
+    ushort SourcePort,
+    ushort DestinationPort,
+    bool DontFragment,
+    uint Vni,
+    byte[] Inner);
+
+/// <summary>
+/// An in-memory <see cref="IDataPlaneOutput"/>: records copies of what was sent (off the hot path, so
+/// allocating is fine) or, with <see cref="Recording"/> off, only counts, so it allocates nothing.
+/// </summary>
+internal sealed class RecordingOutput(ushort vxlanPort = VxlanHeader.DefaultPort) : IDataPlaneOutput
+{
+    private readonly List<SentFrame> _frames = [];
+    private readonly List<SentDatagram> _datagrams = [];
+
+    public bool Recording { get; set; } = true;
+
+    /// <summary>What <see cref="SendToPort"/> and <see cref="SendToVtep"/> answer (false: the kernel refused).</summary>
+    public bool Accept { get; set; } = true;
+
+    public long PortSends { get; private set; }
+
+    public long VtepSends { get; private set; }
+
+    public IReadOnlyList<SentFrame> Frames => _frames;
+
+    public IReadOnlyList<SentDatagram> Datagrams => _datagrams;
+
+    public IEnumerable<int> PortsReached => _frames.Select(f => f.Port);
+
+    public void Clear()
+    {
+        _frames.Clear();
+        _datagrams.Clear();
+    }
+
+    public bool SendToPort(int port, ReadOnlySpan<byte> frame)
+    {
+        PortSends++;
+        if (Recording)
+        {
+            _frames.Add(new SentFrame(port, frame.ToArray()));
+        }
+
+        return Accept;
+    }
+
+    public bool SendToVtep(RemoteVtep vtep, ReadOnlySpan<byte> ipv4Packet)
+    {
+        VtepSends++;
+        if (Recording)
+        {
+            _datagrams.Add(Decode(vtep, ipv4Packet, vxlanPort));
+        }
+
+        return Accept;
+    }
+
+    /// <summary>
+    /// Decodes with the full validating decapsulator (IPv4 header checksum, UDP length, VXLAN port
+    /// and flags): the kernel adds only the outer Ethernet header, so a dummy one is put in front.
+    /// </summary>
+    private static SentDatagram Decode(RemoteVtep vtep, ReadOnlySpan<byte> ipv4Packet, ushort vxlanPort)
+    {
+        var frame = new byte[EthernetFrame.HeaderLength + ipv4Packet.Length];
+        EthernetFrame.WriteHeader(frame, MacAddress.Broadcast, MacAddress.Zero, EtherType.Ipv4);
+        ipv4Packet.CopyTo(frame.AsSpan(EthernetFrame.HeaderLength));
+        Assert.True(VxlanDecapsulator.TryDecapsulateFrame(frame, out var packet, out var reason, vxlanPort), $"the datagram sent to the VTEP does not decode: {reason}");
+        Assert.True(Ipv4Packet.TryParse(ipv4Packet, out var ipv4, out reason), reason.ToString());
+        return new SentDatagram(
+            vtep,
+            packet.OuterSource,
+            packet.OuterDestination,
+            packet.SourcePort,
+            packet.DestinationPort,
+            ipv4.DontFragment,
+            packet.Vni.Value,
+            packet.InnerFrame.ToArray());
+    }
+}
