@@ -8,6 +8,8 @@
 #                 [--vm-ipv6] [--quiet]
 #   lab.sh kernel --prefix P [--vni V[,V2...]] [--hosts-subset h1[,h2]] [--nolearning]
 #                 [--static-fdb MAC=IP[@VNI]]... [--remove]
+#   lab.sh port   --prefix P --host hH --name NAME
+#   lab.sh move   --prefix P --vm hH-vmK --to hJ --port NAME
 #   lab.sh down   --prefix P [--no-kill] | down --all-stale
 #   lab.sh show   --prefix P [--json]
 #   lab.sh list
@@ -434,6 +436,74 @@ cmd_kernel() {
   log "kernel VXLAN on ${hostlist[*]}: VNIs ${vni_of[*]} (group i -> VNI i), $learning, flood to every other host"
 }
 
+# ------------------------------------------------------------------------------------- port / move
+# A spare switch port on a host: veth NAME (the host side, like vmK: no IP, offloads off, up) whose
+# peer NAME-vm waits, down, in the same host namespace until `move` hands it to a VM.
+cmd_port() {
+  local prefix='' host='' name=''
+  while (($#)); do
+    case $1 in
+      --prefix) prefix=$2; shift 2 ;;
+      --host) host=$2; shift 2 ;;
+      --name) name=$2; shift 2 ;;
+      --quiet) QUIET=1; shift ;;
+      *) die "port: unknown option '$1'" ;;
+    esac
+  done
+  [[ -n $prefix && -n $host && -n $name ]] || die "port: --prefix P --host hH --name NAME"
+  valid_prefix "$prefix"
+  load_state "$prefix"
+  [[ $host =~ ^h([0-9]+)$ ]] && ((BASH_REMATCH[1] >= 1 && BASH_REMATCH[1] <= LAB_HOSTS)) || die "port: no host '$host' in lab '$prefix'"
+  [[ $name =~ ^[A-Za-z][A-Za-z0-9_]{0,11}$ ]] || die "port: --name must be a letter then up to 11 letters, digits or _"
+  local ns="$prefix-$host"
+  ! ip -n "$ns" link show "$name" >/dev/null 2>&1 || die "port: $ns already has an interface '$name'"
+  ip -n "$ns" link add "$name" mtu "$LAB_VM_MTU" type veth peer name "$name-vm" mtu "$LAB_VM_MTU"
+  if [[ $LAB_VM_OFFLOADS == off ]]; then
+    nsx "$ns" ethtool -K "$name" rx off tx off tso off gso off gro off >/dev/null 2>&1 \
+      || nsx "$ns" ethtool -K "$name" rx off tx off tso off gso off >/dev/null
+  fi
+  ip -n "$ns" link set "$name" up
+  log "spare port $name on $host (peer $name-vm parked in $ns)"
+}
+
+# Moves VM hH-vmK to host hJ: its eth0 (the veth to its old host, whose vmK goes with it) is
+# deleted and the parked peer of port NAME on hJ becomes its eth0, with the VM's MAC, IP and MTU.
+# The VM keeps its namespace name; the state file still describes the lab as built.
+cmd_move() {
+  local prefix='' vm='' to='' port=''
+  while (($#)); do
+    case $1 in
+      --prefix) prefix=$2; shift 2 ;;
+      --vm) vm=$2; shift 2 ;;
+      --to) to=$2; shift 2 ;;
+      --port) port=$2; shift 2 ;;
+      --quiet) QUIET=1; shift ;;
+      *) die "move: unknown option '$1'" ;;
+    esac
+  done
+  [[ -n $prefix && -n $vm && -n $to && -n $port ]] || die "move: --prefix P --vm hH-vmK --to hJ --port NAME"
+  valid_prefix "$prefix"
+  load_state "$prefix"
+  [[ $vm =~ ^h([0-9]+)-vm([0-9]+)$ ]] || die "move: --vm takes hH-vmK, got '$vm'"
+  local b="H${BASH_REMATCH[1]}_VM${BASH_REMATCH[2]}" v
+  v="${b}_NS"; local vmns=${!v:-}
+  [[ -n $vmns ]] || die "move: no VM '$vm' in lab '$prefix'"
+  v="${b}_IP"; local ip=${!v}; v="${b}_PREFIXLEN"; local plen=${!v}; v="${b}_MAC"; local mac=${!v}
+  [[ $to =~ ^h([0-9]+)$ ]] && ((BASH_REMATCH[1] >= 1 && BASH_REMATCH[1] <= LAB_HOSTS)) || die "move: no host '$to' in lab '$prefix'"
+  local hns="$prefix-$to"
+  ip -n "$hns" link show "$port-vm" >/dev/null 2>&1 || die "move: no parked port '$port-vm' in $hns (run: $0 port --prefix $prefix --host $to --name $port)"
+  ip -n "$vmns" link del eth0 2>/dev/null || true
+  ip -n "$hns" link set "$port-vm" netns "$vmns"
+  ip -n "$vmns" link set "$port-vm" name eth0
+  ip -n "$vmns" link set eth0 address "$mac" mtu "$LAB_VM_MTU"
+  ip -n "$vmns" addr add "$ip/$plen" dev eth0
+  if [[ $LAB_VM_OFFLOADS == off ]]; then
+    nsx "$vmns" ethtool -K eth0 tx off tso off gso off >/dev/null
+  fi
+  ip -n "$vmns" link set eth0 up
+  log "moved $vm ($mac, $ip) to $to, port $port"
+}
+
 # ---------------------------------------------------------------------------------------------- main
 main() {
   (($#)) || { usage; exit 2; }
@@ -441,6 +511,8 @@ main() {
   case $cmd in
     up) cmd_up "$@" ;;
     kernel) cmd_kernel "$@" ;;
+    port) cmd_port "$@" ;;
+    move) cmd_move "$@" ;;
     down)
       local prefix='' kill=yes stale=0
       while (($#)); do
@@ -489,7 +561,7 @@ main() {
       exec ip netns exec "$prefix-$sfx" "$@"
       ;;
     -h|--help|help) usage ;;
-    *) die "unknown command '$cmd' (up, kernel, down, show, list, exec)" ;;
+    *) die "unknown command '$cmd' (up, kernel, port, move, down, show, list, exec)" ;;
   esac
 }
 
