@@ -74,6 +74,9 @@ public static partial class AgentHostingExtensions
                 client.UseStaticClustering(endpoints);
             }
 
+            // Learn of silos that joined or died within seconds, not the default minute, so a
+            // killed gateway is replaced quickly.
+            client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
             client.UseConnectionRetryFilter(RetryForeverAsync);
         });
         builder.Services.AddHostedService<ClusterSync>();
