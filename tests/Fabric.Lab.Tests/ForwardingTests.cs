@@ -65,7 +65,7 @@ public sealed class ForwardingTests(LabFixture lab)
         long before = await MalformedAsync(1);
         // Wrong flags (I bit clear) and a truncated header, sent from host 2's underlay address.
         await Shell.InNamespaceAsync(lab.HostNamespace(2), $"printf '\\x00\\x00\\x00\\x00\\x00\\x13\\x89\\x00abcdefghijklmnop' > /dev/udp/{lab.UnderlayIp(1)}/4789; printf '\\x08\\x00' > /dev/udp/{lab.UnderlayIp(1)}/4789");
-        await LabFixture.WaitAsync(async () => await MalformedAsync(1) >= before + 2, TimeSpan.FromSeconds(10), "two malformed drops counted on h1");
+        await LabFabric.WaitAsync(async () => await MalformedAsync(1) >= before + 2, TimeSpan.FromSeconds(10), "two malformed drops counted on h1");
 
         var ping = await Shell.InNamespaceAsync(lab.VmNamespace(2, 1), $"ping -c 2 -i 0.2 -W 2 {lab.VmIp(1, 1)}");
         Assert.Equal(0, ping.ExitCode);
@@ -79,7 +79,7 @@ public sealed class ForwardingTests(LabFixture lab)
         // the underlay switch's own address, which no agent registered as a VTEP.
         string frame = "\\x08\\x00\\x00\\x00\\x00\\x13\\x89\\x00" + "\\xff\\xff\\xff\\xff\\xff\\xff\\x02\\xee\\x00\\x00\\x00\\x01\\x08\\x06" + new string('x', 46);
         await Shell.InNamespaceAsync($"{lab.Prefix}-ul", $"printf '{frame}' > /dev/udp/{lab.UnderlayIp(1)}/4789");
-        await LabFixture.WaitAsync(async () => await DropsAsync(1, "drop.NotAVtepOfSegment") > before, TimeSpan.FromSeconds(10), "NotAVtepOfSegment counted on h1");
+        await LabFabric.WaitAsync(async () => await DropsAsync(1, "drop.NotAVtepOfSegment") > before, TimeSpan.FromSeconds(10), "NotAVtepOfSegment counted on h1");
         var status = await lab.AgentStatusAsync(1);
         Assert.DoesNotContain(status.GetProperty("localMacs").EnumerateArray(), m => m.GetProperty("mac").GetString() == "02:ee:00:00:00:01");
     }
@@ -89,7 +89,7 @@ public sealed class ForwardingTests(LabFixture lab)
     {
         await Shell.InNamespaceAsync(lab.VmNamespace(3, 1), $"ping -c 1 -W 2 {lab.VmIp(1, 1)}");
         string mac = lab.Env["H3_VM1_MAC"];
-        await LabFixture.WaitAsync(async () =>
+        await LabFabric.WaitAsync(async () =>
         {
             var status = await lab.AgentStatusAsync(1);
             var web = status.GetProperty("segments").EnumerateArray().Single(s => s.GetProperty("vni").GetInt64() == LabFixture.WebVni);
