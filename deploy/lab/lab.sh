@@ -467,7 +467,8 @@ cmd_port() {
 }
 
 # Moves VM hH-vmK to host hJ: its eth0 (the veth to its old host, whose vmK goes with it) is
-# deleted and the parked peer of port NAME on hJ becomes its eth0, with the VM's MAC, IP and MTU.
+# deleted and the parked peer of port NAME on hJ becomes its eth0, with the VM's MAC, IP and MTU;
+# coming up, it announces itself with a gratuitous ARP (arp_notify), as a migrated VM does.
 # The VM keeps its namespace name; the state file still describes the lab as built.
 cmd_move() {
   local prefix='' vm='' to='' port=''
@@ -500,6 +501,9 @@ cmd_move() {
   if [[ $LAB_VM_OFFLOADS == off ]]; then
     nsx "$vmns" ethtool -K eth0 tx off tso off gso off >/dev/null
   fi
+  # Like a migrated VM (a hypervisor sends RARP/GARP), announce the MAC at its new port: arp_notify
+  # makes the kernel send a gratuitous ARP when eth0 comes up.
+  sysctl_ns "$vmns" net.ipv4.conf.eth0.arp_notify=1
   ip -n "$vmns" link set eth0 up
   log "moved $vm ($mac, $ip) to $to, port $port"
 }
