@@ -114,7 +114,7 @@ run_agent() {
   fl_say "round $i/$repeat: Fabric agents (lab $p)"
   "$LAB" up --prefix "$p" --hosts 2 --vms 1 --groups 1 --vni-map "0=$VNI" --quiet >"$WORK/logs/agent-$i.log" 2>&1 || return 1
   # shellcheck disable=SC1090
-  source "/run/fabric-lab/$p.env"
+  source "${FABRIC_LAB_STATE_DIR:-/run/fabric-lab}/$p.env"
   for h in 1 2; do
     ip="H${h}_IP"
     fl_start_agent "agent-r$i-h$h" "r$i-h$h" "${!ip}" "$p-h$h" "$gw_port" "$cluster" "$WORK/status/r$i-h$h.json" vm1=web

@@ -10,7 +10,7 @@ FL_PIDS=()
 FL_NAMES=()
 FL_LOGS=()
 
-fl_die() { echo "$ME: error: $*" >&2; exit 1; }
+fl_die() { echo "$ME: error: $*" >&2; exit "${FL_DIE_RC:-1}"; }
 fl_say() { echo "$ME: $*" >&2; }
 
 # Bounded wait: fl_wait SECONDS "what" cmd args...   (polls every 0.5 s; returns 1 on timeout)
@@ -174,7 +174,7 @@ fl_stop() {
   fi
   for ((i = 0; i < ${#FL_PIDS[@]}; i++)); do
     [[ -n ${FL_PIDS[i]} && ${FL_NAMES[i]} == $pattern ]] || continue
-    wait "${FL_PIDS[i]}" 2>/dev/null || true
+    { wait "${FL_PIDS[i]}"; } 2>/dev/null || true   # no "Aborted"/"Killed" job notices
     FL_PIDS[i]=''
   done
 }

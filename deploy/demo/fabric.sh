@@ -51,7 +51,7 @@ WORK=$(mktemp -d /tmp/fabric-demo.XXXXXX)
 mkdir -p "$WORK/logs" "$WORK/status"
 LAB_BUILT=0
 CLEANED=0
-RESULT=2   # exit status: 0 all pings as expected, 1 a ping not as expected, 2 did not come up
+FL_DIE_RC=2   # exit status: 0 all pings as expected, 1 a ping not as expected, 2 did not come up
 
 cleanup() {
   local rc=$?
@@ -111,7 +111,7 @@ LAB_BUILT=1
 "$LAB" up --prefix "$prefix" --hosts "$hosts" --vms 2 --groups 2 --vni-map 0=5001,1=5002 --quiet \
   || fl_die "lab.sh up failed"
 # shellcheck disable=SC1090
-source "/run/fabric-lab/$prefix.env"
+source "${FABRIC_LAB_STATE_DIR:-/run/fabric-lab}/$prefix.env"
 
 # ---- silo, switch, port groups
 fl_start_silo "$http_port" "$silo_port" "$gw_port" "$cluster" "$timeout"
