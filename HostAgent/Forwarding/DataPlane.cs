@@ -87,7 +87,8 @@ public sealed class DataPlane
         }
 
         uint vni;
-        if (ethernet.IsTagged)
+        bool priorityTagged = ethernet.IsTagged && ethernet.Tag.IsPriorityTag;
+        if (ethernet.IsTagged && !priorityTagged)
         {
             if (!port.Trunk)
             {
@@ -100,26 +101,32 @@ public sealed class DataPlane
                 Drop(portCounters, null, DataPlaneDrop.VlanNotAllowed);
                 return;
             }
-
-            // The overlay carries untagged frames (RFC 7348 §6.1): pop the tag in place; the frame
-            // keeps its start and loses 4 bytes.
-            if (!VlanTagging.TryPopInPlace(slot.Slice(start), length, out _, out int untagged, out reason))
-            {
-                portCounters.CountMalformed(reason);
-                return;
-            }
-
-            length = untagged;
-            frame = slot.Slice(start, length);
         }
         else
         {
+            // Untagged, or priority-tagged (VID 0), which IEEE 802.1Q classifies like an untagged
+            // frame: the tag carries only a priority.
             vni = port.Trunk ? port.NativeVni : port.AccessVni;
             if (vni == 0)
             {
                 Drop(portCounters, null, port.Trunk ? DataPlaneDrop.VlanNotAllowed : DataPlaneDrop.NoSegment);
                 return;
             }
+        }
+
+        if (ethernet.IsTagged)
+        {
+            // The overlay carries untagged frames (RFC 7348 §6.1): pop the tag in place; the frame
+            // keeps its start and loses 4 bytes.
+            if (!VlanTagging.TryPopInPlace(slot.Slice(start), length, out _, out int untagged, out reason))
+            {
+                portCounters.CountMalformed(reason);
+                Counters.Total.CountMalformed(reason);
+                return;
+            }
+
+            length = untagged;
+            frame = slot.Slice(start, length);
         }
 
         if (!snapshot.Segments.TryGetValue(vni, out var segment))

@@ -98,6 +98,23 @@ public sealed class AccessPortTests
         Assert.Equal(0, lab.Macs.Count);
     }
 
+    [Fact]
+    public void A_priority_tagged_frame_on_an_access_port_is_forwarded_as_untagged_in_the_ports_vni()
+    {
+        // IEEE 802.1Q: VID 0 carries only a priority; the frame belongs to the port's untagged VLAN.
+        var lab = new ForwardingLab();
+        lab.Seed(1, VniA, Vm1);
+        byte[] untagged = Frame(Vm1, Vm0);
+        byte[] priorityTagged = Frame(Vm1, Vm0, vid: 0);
+
+        lab.FromPort(0, priorityTagged);
+
+        var sent = Assert.Single(lab.Output.Frames);
+        Assert.Equal(1, sent.Port);
+        Assert.Equal(untagged, sent.Frame);
+        Assert.Equal(0, lab.Total.TotalDrops);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
