@@ -57,7 +57,13 @@ public sealed class LocalMacTable(int portCount)
             int previous = entry.Port;
             if (previous != port)
             {
-                // Moved between two local ports.
+                // Moved between two local ports: the new port's limit holds for moves too, or a
+                // port could collect other ports' MACs beyond its limit.
+                if (Volatile.Read(ref _perPort[port]) >= macLimit)
+                {
+                    return false;
+                }
+
                 Interlocked.Decrement(ref _perPort[previous]);
                 Interlocked.Increment(ref _perPort[port]);
                 entry.Port = port;

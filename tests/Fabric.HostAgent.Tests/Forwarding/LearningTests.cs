@@ -130,6 +130,21 @@ public sealed class LearningTests
     }
 
     [Fact]
+    public void A_mac_moving_onto_a_port_at_its_limit_is_dropped_and_stays_where_it_was()
+    {
+        var lab = new ForwardingLab(macLimit: 1);
+        lab.FromPort(0, Broadcast(Mac(1)));
+        lab.FromPort(2, Broadcast(Mac(2)));
+
+        lab.FromPort(0, Broadcast(Mac(2)));
+
+        Assert.True(lab.Macs.TryGet(VniA, Mac(2).Value, out var entry));
+        Assert.Equal(2, entry.Port);
+        Assert.Equal(1, lab.Macs.CountOnPort(0));
+        Assert.Equal(1, lab.Counters.Ports[0].DropsOf(DataPlaneDrop.MacLimitExceeded));
+    }
+
+    [Fact]
     public void A_forgotten_mac_frees_its_place_under_the_limit()
     {
         var lab = new ForwardingLab(macLimit: 1);
