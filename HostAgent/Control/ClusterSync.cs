@@ -186,6 +186,16 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
         }
 
         _subscribed = ports.SelectMany(ForwardingBuilder.VnisOf).ToHashSet();
+
+        // A port moved to another port group: what it learned in its old VNI is not its anymore.
+        foreach (var (key, entry) in _host.DataPlane.Macs.Entries)
+        {
+            if (!ForwardingBuilder.VnisOf(ports[entry.Port]).Contains(key.Vni))
+            {
+                _host.DataPlane.Macs.Forget(key.Vni, key.Mac);
+            }
+        }
+
         await SubscribeAllAsync();
 
         // The MAC tables may have lost us (host declared dead, or a silo restarted on memory
