@@ -90,7 +90,7 @@ fi
 fl_snapshot_binaries
 
 # ---- one silo for the whole run (also running during the kernel runs, so both see the same load)
-http_port=$(fl_free_port); silo_port=$(fl_free_port); gw_port=$(fl_free_port)
+http_port=$(fl_free_port); silo_port=$(fl_free_port "$http_port"); gw_port=$(fl_free_port "$http_port" "$silo_port")
 cluster="bench-$prefix"
 fl_start_silo "$http_port" "$silo_port" "$gw_port" "$cluster" "$timeout"
 fl_put api/switches/dvs '{"mtu":1450}' || fl_die "could not create the switch"

@@ -28,11 +28,13 @@ fl_wait() {
 fl_port_busy() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
 fl_udp_busy() { ss -Hlun "sport = :$1" 2>/dev/null | grep -q .; }
 
-# A TCP port that is free now (random, 20000..59999; the kernel's ephemeral range starts above).
+# A TCP port that is free now (random, 20000..59999) and not one of the arguments (ports already
+# chosen but not yet bound).
 fl_free_port() {
   local p i
   for ((i = 0; i < 200; i++)); do
     p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    [[ " $* " == *" $p "* ]] && continue
     fl_port_busy "$p" || { echo "$p"; return 0; }
   done
   fl_die "no free TCP port found"

@@ -101,8 +101,8 @@ elif fl_port_busy 8080; then
 else
   http_port=8080
 fi
-silo_port=11111; fl_port_busy $silo_port && silo_port=$(fl_free_port)
-gw_port=30000; fl_port_busy $gw_port && gw_port=$(fl_free_port)
+silo_port=11111; fl_port_busy $silo_port && silo_port=$(fl_free_port "$http_port")
+gw_port=30000; fl_port_busy $gw_port && gw_port=$(fl_free_port "$http_port" "$silo_port")
 cluster="demo-$prefix"
 
 # ---- lab
