@@ -257,7 +257,7 @@ if [[ -n $json ]]; then
     printf '  },\n  "agent_over_kernel": {'
     sep=''
     for m in "${metrics[@]}"; do
-      [[ ${ratio[$m]} =~ ^[0-9.eE+-]+$ ]] || continue
+      [[ ${ratio[$m]} =~ ^-?[0-9][0-9.eE+-]*$ ]] || continue   # not "-" (both 0) or "inf"
       printf '%s"%s": {"ratio": %s, "better": "%s"}' "$sep" "$m" "${ratio[$m]}" "${better[$m]}"; sep=', '
     done
     printf '}\n}\n'
