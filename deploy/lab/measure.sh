@@ -82,7 +82,7 @@ ip netns exec "$from" ping -q -c 3 -i 0.2 -W 2 "$to_ip" >/dev/null 2>&1 || die "
 if ! skipped ping; then
   note "ip netns exec $from ping -c $count -i 0.01 -q $to_ip"
   out=$(ip netns exec "$from" ping -c "$count" -i 0.01 -q -W 2 "$to_ip" 2>&1 || true)
-  rtt=$(sed -nE 's#^(rtt|round-trip) [^=]*= ([0-9.]+)/([0-9.]+)/([0-9.]+)/([0-9.]+) ms#\3 \2 \4#p' <<<"$out")
+  rtt=$(sed -nE 's#^(rtt|round-trip) [^=]*= ([0-9.]+)/([0-9.]+)/([0-9.]+)/([0-9.]+) ms.*#\3 \2 \4#p' <<<"$out")
   loss=$(sed -nE 's/.* ([0-9.]+)% packet loss.*/\1/p' <<<"$out")
   [[ -n $rtt ]] || die "ping gave no RTT: $out"
   read -r avg min max <<<"$rtt"
