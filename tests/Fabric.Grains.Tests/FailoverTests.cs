@@ -1,31 +1,56 @@
+using System.Diagnostics;
+using Fabric.Addressing;
 using Fabric.Grains.Tests.Infrastructure;
-using Orleans.TestingHost;
+using Xunit.Abstractions;
 
 namespace Fabric.Grains.Tests;
 
 [Collection(ClusterCollection.Name)]
 [Trait("Category", "Cluster")]
-public sealed class FailoverTests(ClusterFixture fixture) : ClusterTest(fixture)
+public sealed class FailoverTests(ClusterFixture fixture, ITestOutputHelper output) : ClusterTest(fixture)
 {
     [Fact]
     public async Task Switch_config_survives_killing_the_silo_that_hosts_it_and_segments_come_back_with_a_new_epoch()
     {
-        var (sw, pg, vni) = await NewPortGroupAsync();
+        var management = Grains.GetGrain<IManagementGrain>(0);
+        var secondaries = Fixture.Cluster.SecondarySilos.Select(s => s.SiloAddress).ToList();
+
+        // Placement decides where a grain lives (and TestCluster.MigrateAsync was seen to hang when a
+        // move is declined), so create switches until one lands on a secondary silo: the primary is
+        // what the test cluster's membership leans on, so it is never the one killed.
+        string sw = "";
+        SiloAddress? victimAddress = null;
+        for (int attempt = 0; attempt < 40 && victimAddress is null; attempt++)
+        {
+            (sw, _, _) = await NewPortGroupAsync();
+            var at = await management.GetActivationAddress(Switch(sw));
+            victimAddress = secondaries.FirstOrDefault(s => s.Equals(at));
+        }
+
+        Assert.NotNull(victimAddress);
+        var victim = Fixture.Cluster.SecondarySilos.Single(s => s.SiloAddress.Equals(victimAddress));
+
+        // And a segment on the same silo, its flood list filled straight in.
+        Vni vni = default;
+        for (int attempt = 0; attempt < 60; attempt++)
+        {
+            vni = Names.NextVni();
+            await Segment(vni).JoinAsync("esx1", Vtep(1));
+            if (victimAddress.Equals(await management.GetActivationAddress(Segment(vni))))
+            {
+                break;
+            }
+        }
+
+        Assert.Equal(victimAddress, await management.GetActivationAddress(Segment(vni)));
         await Switch(sw).AddHostAsync("esx1", "eth1");
-        string host = Names.Unique("host");
-        await RegisterAsync(host, sw, Vtep(1), ("vm1", pg));
         var before = await Switch(sw).GetAsync();
         var segmentBefore = await Segment(vni).GetAsync();
+        Note("both grains on the victim silo");
 
-        // Put both grains on one secondary silo (never the primary, which the test cluster's membership leans on), then kill it.
-        var victim = Fixture.Cluster.SecondarySilos[0];
-        await Fixture.Cluster.MigrateAsync(Switch(sw), victim.SiloAddress);
-        await Fixture.Cluster.MigrateAsync(Segment(vni), victim.SiloAddress);
-        var management = Grains.GetGrain<IManagementGrain>(0);
-        await WaitUntilAsync(async () => Equals(await management.GetActivationAddress(Switch(sw)), victim.SiloAddress)
-                                          && Equals(await management.GetActivationAddress(Segment(vni)), victim.SiloAddress));
-
+        var clock = Stopwatch.StartNew();
         await Fixture.Cluster.KillSiloAsync(victim);
+        Note($"killed {victim.SiloAddress} in {clock.Elapsed}");
         try
         {
             var after = await RetryAsync(() => Switch(sw).GetAsync());
@@ -35,7 +60,9 @@ public sealed class FailoverTests(ClusterFixture fixture) : ClusterTest(fixture)
             Assert.Equal(before.Members, after.Members);
             Assert.NotEqual(victim.SiloAddress, await management.GetActivationAddress(Switch(sw)));
 
+            Note($"switch answered again after {clock.Elapsed}");
             var segmentAfter = await RetryAsync(() => Segment(vni).GetAsync());
+            Note($"segment answered again after {clock.Elapsed}");
             Assert.NotEqual(segmentBefore.Epoch, segmentAfter.Epoch);
             Assert.Equal(segmentBefore.Version, segmentAfter.Version);
             Assert.Equal(segmentBefore.FloodList, segmentAfter.FloodList);
@@ -44,10 +71,13 @@ public sealed class FailoverTests(ClusterFixture fixture) : ClusterTest(fixture)
         {
             // Leave three silos for the tests that follow.
             await Fixture.Cluster.StartAdditionalSiloAsync();
+            Note($"replacement silo started after {clock.Elapsed}");
         }
     }
 
-    private static async Task<T> RetryAsync<T>(Func<Task<T>> call)
+    private void Note(string message) => output.WriteLine(message);
+
+    private async Task<T> RetryAsync<T>(Func<Task<T>> call)
     {
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         while (true)
@@ -56,20 +86,12 @@ public sealed class FailoverTests(ClusterFixture fixture) : ClusterTest(fixture)
             {
                 return await call();
             }
-            catch (Exception) when (!deadline.IsCancellationRequested)
+            catch (Exception exception) when (!deadline.IsCancellationRequested)
             {
+                Note($"retrying after {exception.GetType().Name}: {exception.Message}");
                 // Until membership declares the silo dead, calls routed to it fail; that is what failover looks like.
                 await Task.Delay(200);
             }
-        }
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        while (!await condition())
-        {
-            await Task.Delay(100, deadline.Token);
         }
     }
 }
