@@ -103,7 +103,7 @@ public sealed class UnderlayTests(UnderlayFixture lab)
         await using var capture = await Underlay.CaptureAsync(lab, "decode");
         await Shell.CheckedAsync(lab.VmNamespace(1, 1), $"ping -c 3 -i 0.2 -W 3 -s 1400 {lab.VmIp(3, 1)}");
         await Shell.CheckedAsync(lab.VmNamespace(2, 2), $"ping -c 3 -i 0.2 -W 3 {lab.VmIp(1, 2)}");
-        await TcpAsync(lab.VmNamespace(2, 1), lab.VmNamespace(1, 1), lab.VmIp(1, 1), 5311);
+        await Traffic.TcpAsync(lab.VmNamespace(2, 1), lab.VmNamespace(1, 1), lab.VmIp(1, 1), 5311);
         await capture.StopAsync();
         var all = await Underlay.ReadAsync(capture);
         Assert.True(all.Count >= 20, $"too little captured:\n{Underlay.Describe(all)}");
@@ -210,17 +210,5 @@ public sealed class UnderlayTests(UnderlayFixture lab)
         {
             await Shell.CheckedAsync(lab.VmNamespace(host, vm), "ip neigh flush all");
         }
-    }
-
-    /// <summary>A short iperf3 TCP transfer from <paramref name="clientNs"/> to a one-off server in <paramref name="serverNs"/>.</summary>
-    internal static async Task TcpAsync(string clientNs, string serverNs, string serverIp, int port)
-    {
-        var server = Shell.InNamespaceAsync(serverNs, $"iperf3 -s -1 -p {port}", TimeSpan.FromSeconds(40));
-        await LabFabric.WaitAsync(
-            async () => (await Shell.InNamespaceAsync(serverNs, $"ss -Htln 'sport = :{port}'")).Output.Contains("LISTEN", StringComparison.Ordinal),
-            TimeSpan.FromSeconds(20), $"iperf3 listening in {serverNs}");
-        var client = await Shell.InNamespaceAsync(clientNs, $"iperf3 -c {serverIp} -p {port} -n 256K --connect-timeout 5000", TimeSpan.FromSeconds(30));
-        var served = await server;
-        Assert.True(client.ExitCode == 0, $"iperf3 {clientNs} → {serverIp}:{port} failed:\n{client.Output}\nserver:\n{served.Output}");
     }
 }

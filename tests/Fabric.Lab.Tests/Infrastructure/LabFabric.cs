@@ -139,6 +139,28 @@ public abstract class LabFabric(LabShape shape) : IAsyncLifetime
                 return true;
             }, TimeSpan.FromSeconds(60), "every agent in the flood lists of its segments");
 
+            // ... and every agent's own tables (status file) have the other agents of its segments.
+            await WaitAsync(async () =>
+            {
+                foreach (var (host, _) in Shape.Agents)
+                {
+                    var status = await AgentStatusAsync(host);
+                    var floods = status.GetProperty("segments").EnumerateArray().ToDictionary(
+                        s => s.GetProperty("vni").GetInt64(),
+                        s => s.GetProperty("floodList").EnumerateArray().Select(v => v.GetString()!).Order().ToArray());
+                    foreach (var (vni, hosts) in Shape.FloodLists.Where(f => f.Value.Contains(host)))
+                    {
+                        var expected = hosts.Where(h => h != host).Select(UnderlayIp).Order().ToArray();
+                        if (!floods.TryGetValue(vni, out var actual) || !expected.SequenceEqual(actual))
+                        {
+                            return false;
+                        }
+                    }
+                }
+
+                return true;
+            }, TimeSpan.FromSeconds(60), "every agent's flood lists (status file) hold the other agents of its segments");
+
             if (Shape.AfterConverged is { } after)
             {
                 await after(this);
@@ -271,27 +293,54 @@ public abstract class LabFabric(LabShape shape) : IAsyncLifetime
         Assert.True(response.IsSuccessStatusCode, $"PUT {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
     }
 
-    private void Start(string name, string dll, params string[] args)
+    /// <summary>
+    /// Starts a helper process inside <paramref name="ns"/>, kept (and ended by PID) with the lab,
+    /// and waits until its output contains <paramref name="ready"/>.
+    /// </summary>
+    public async Task StartInNamespaceAsync(string name, string ns, string ready, params string[] command)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var process = StartProcess(name, "ip", ["netns", "exec", ns, .. command], line =>
+        {
+            if (line.Contains(ready, StringComparison.Ordinal))
+            {
+                seen.TrySetResult();
+            }
+        });
+        var done = await Task.WhenAny(seen.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60)));
+        Assert.True(done == seen.Task, $"{name} did not say '{ready}':\n{LogTail()}");
+    }
+
+    private void Start(string name, string dll, params string[] args) => StartProcess(name, "dotnet", [dll, .. args], null, Path.GetDirectoryName(dll));
+
+    private Process StartProcess(string name, string file, string[] args, Action<string>? onLine, string? directory = null)
+    {
+        var start = new ProcessStartInfo(file)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
+            WorkingDirectory = directory ?? AppContext.BaseDirectory,
         };
-        start.ArgumentList.Add(dll);
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {name}");
-        process.OutputDataReceived += (_, e) => Append(name, e.Data);
+        process.OutputDataReceived += (_, e) =>
+        {
+            Append(name, e.Data);
+            if (e.Data is { } line)
+            {
+                onLine?.Invoke(line);
+            }
+        };
         process.ErrorDataReceived += (_, e) => Append(name, e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _processes.Add(process);
+        return process;
     }
 
     private void Append(string name, string? line)

@@ -17,8 +17,13 @@ public sealed record UnderlayDatagram(
     string InnerDestinationMac,
     string Protocols,
     string ArpTarget,
-    string[] UdpDestinationPorts)
+    string[] UdpDestinationPorts,
+    string InnerIpSource,
+    string ArpSource)
 {
+    /// <summary>The inner frame's sender address: IPv4 source, or ARP sender.</summary>
+    public string InnerSender => InnerIpSource.Length > 0 ? InnerIpSource : ArpSource;
+
     public bool IsArpRequestFor(string ip) => Protocols.Contains(":arp", StringComparison.Ordinal) && ArpTarget == ip && InnerDestinationMac == "ff:ff:ff:ff:ff:ff";
 
     public bool IsIcmp => Protocols.Contains(":icmp", StringComparison.Ordinal);
@@ -46,7 +51,7 @@ public static class Underlay
     public static async Task<IReadOnlyList<UnderlayDatagram>> ReadAsync(Capture capture)
     {
         var rows = await Pcap.FieldsAsync(capture.File, "udp.port == 4789",
-            "frame.number", "ip.src", "ip.dst", "udp.srcport", "udp.dstport", "vxlan.vni", "eth.src", "eth.dst", "frame.protocols", "arp.dst.proto_ipv4");
+            "frame.number", "ip.src", "ip.dst", "udp.srcport", "udp.dstport", "vxlan.vni", "eth.src", "eth.dst", "frame.protocols", "arp.dst.proto_ipv4", "arp.src.proto_ipv4");
         return rows.Select(r =>
         {
             string[] Occurrences(int i) => r[i].Split('|');
@@ -63,7 +68,9 @@ public static class Underlay
                 Second(7),
                 r[8],
                 r[9],
-                Occurrences(4).Skip(1).ToArray());
+                Occurrences(4).Skip(1).ToArray(),
+                Second(1),
+                r[10]);
         }).ToList();
     }
 
