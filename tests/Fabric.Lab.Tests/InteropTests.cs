@@ -1,0 +1,131 @@
+namespace Fabric.Lab.Tests;
+
+/// <summary>
+/// 3 hosts: h1 and h2 run agents (vm1 → web 5001, vm2 → db 5002); h3 is a Linux kernel VTEP
+/// (vxlan5001/vxlan5002 with bridges, learning, flooding to h1 and h2). h3 joins both segments
+/// as an external VTEP through the API, and its VMs' MACs are static entries behind it.
+/// </summary>
+public sealed class InteropFixture() : LabFabric(DefaultShape)
+{
+    public const long WebVni = 5001;
+    public const long DbVni = 5002;
+
+    public static LabShape DefaultShape { get; } = new()
+    {
+        Stem = "fi",
+        Hosts = 3,
+        PortGroups = [new("web", $$"""{"vni":{{WebVni}}}"""), new("db", $$"""{"vni":{{DbVni}}}""")],
+        Agents = new Dictionary<int, IReadOnlyList<PortBinding>> { [1] = LabShape.WebAndDb, [2] = LabShape.WebAndDb },
+        FloodLists = new Dictionary<long, int[]> { [WebVni] = [1, 2], [DbVni] = [1, 2] },
+        Kernel = ["--vni", $"{WebVni},{DbVni}", "--hosts-subset", "h3", "--quiet"],
+        AfterConverged = async lab =>
+        {
+            string kernel = lab.UnderlayIp(3);
+            foreach (var (vni, vm) in new[] { (WebVni, 1), (DbVni, 2) })
+            {
+                await lab.PutAsync($"api/segments/{vni}/vteps/{kernel}", "{}");
+                await lab.PutAsync($"api/segments/{vni}/macs/{lab.VmMac(3, vm)}", $$"""{"vtep":"{{kernel}}"}""");
+            }
+
+            await WaitAsync(async () =>
+            {
+                foreach (int host in new[] { 1, 2 })
+                {
+                    foreach (var (vni, vm) in new[] { (WebVni, 1), (DbVni, 2) })
+                    {
+                        if (await lab.RemoteMacAsync(host, vni, lab.VmMac(3, vm)) != kernel)
+                        {
+                            return false;
+                        }
+                    }
+                }
+
+                return true;
+            }, TimeSpan.FromSeconds(30), "both agents map h3's VMs to the kernel VTEP");
+        },
+    };
+}
+
+[CollectionDefinition(Name)]
+public sealed class InteropCollection : ICollectionFixture<InteropFixture>
+{
+    public const string Name = "interop lab";
+}
+
+/// <summary>The agents and a Linux kernel VXLAN device carry each other's frames in both directions.</summary>
+[Collection(InteropCollection.Name)]
+[Trait("Category", "Interop")]
+public sealed class InteropTests(InteropFixture lab)
+{
+    [Theory]
+    [InlineData(3, 1, 1)]
+    [InlineData(1, 3, 1)]
+    [InlineData(3, 2, 2)]
+    [InlineData(2, 3, 2)]
+    public async Task Vms_behind_the_kernel_and_behind_an_agent_reach_each_other_by_ping(int from, int to, int vm)
+    {
+        var ping = await Shell.InNamespaceAsync(lab.VmNamespace(from, vm), $"ping -c 3 -i 0.2 -W 3 {lab.VmIp(to, vm)}");
+        Assert.True(ping.ExitCode == 0, $"ping h{from}-vm{vm} → h{to}-vm{vm} failed:\n{ping.Output}\n{lab.LogTail()}");
+    }
+
+    [Theory]
+    [InlineData(3, 1, 5501)]
+    [InlineData(1, 3, 5502)]
+    public async Task Tcp_carries_data_between_the_kernel_and_an_agent(int client, int server, int port)
+        => await Traffic.TcpAsync(lab.VmNamespace(client, 1), lab.VmNamespace(server, 1), lab.VmIp(server, 1), port);
+
+    [Fact]
+    public async Task The_agents_datagrams_decode_as_vxlan_and_the_kernels_are_accepted_by_the_agent()
+    {
+        await Shell.CheckedAsync(lab.VmNamespace(3, 1), "ip neigh flush all");
+        await Shell.CheckedAsync(lab.VmNamespace(1, 1), "ip neigh flush all");
+        var before = await CountersAsync();
+
+        await using var capture = await Underlay.CaptureAsync(lab, "interop");
+        await Shell.CheckedAsync(lab.VmNamespace(3, 1), $"ping -c 5 -i 0.2 -W 3 {lab.VmIp(1, 1)}");
+        await capture.StopAsync();
+        var all = await Underlay.ReadAsync(capture);
+        string h1 = lab.UnderlayIp(1), h3 = lab.UnderlayIp(3);
+
+        // The agent's replies, as tshark reads them: VXLAN, VNI 5001, inner frame from h1-vm1 to h3-vm1.
+        var fromAgent = all.Where(d => d.Source == h1 && d.Destination == h3).ToList();
+        Assert.True(fromAgent.Count(d => d.IsIcmp) >= 5, $"the agent's ICMP replies are not on the underlay:\n{Underlay.Describe(all)}");
+        Assert.All(fromAgent, d => Assert.Equal((InteropFixture.WebVni, 4789, lab.VmMac(1, 1)), (d.Vni!.Value, d.DestinationPort, d.InnerSourceMac)));
+        Assert.All(fromAgent, d => Assert.InRange(d.SourcePort, 49152, 65535));
+
+        // The kernel's requests ...
+        var fromKernel = all.Where(d => d.Source == h3 && d.Destination == h1).ToList();
+        Assert.True(fromKernel.Count(d => d.IsIcmp) >= 5, $"the kernel's ICMP requests are not on the underlay:\n{Underlay.Describe(all)}");
+        Assert.All(fromKernel, d => Assert.Equal(InteropFixture.WebVni, d.Vni));
+
+        // tshark judges the agents' datagrams whole. (The kernel's carry partial outer UDP checksums
+        // in this capture: its host's uplink veth offloads them, so they are completed after br0.)
+        var complaints = await Pcap.ComplaintsAsync(capture.File, $"udp.port == 4789 && (ip.src == {h1} || ip.src == {lab.UnderlayIp(2)})");
+        if (complaints.Count > 0)
+        {
+            Assert.Fail($"tshark complains about {capture.Keep()}:\n{string.Join('\n', complaints)}");
+        }
+
+        // ... were accepted by h1's agent (received, delivered to vm1, no new drop) ...
+        await LabFabric.WaitAsync(async () =>
+        {
+            var now = await CountersAsync();
+            return now.Received - before.Received >= fromKernel.Count && now.Delivered - before.Delivered >= 5;
+        }, TimeSpan.FromSeconds(10), $"h1's agent counts the kernel's {fromKernel.Count} datagrams received and 5 frames delivered to vm1");
+        var after = await CountersAsync();
+        Assert.True(after.Drops == before.Drops, $"h1's VTEP dropped datagrams: {before.Drops} → {after.Drops}\n{(await lab.AgentStatusAsync(1)).GetProperty("vtep")}");
+
+        // ... and the kernel learned h1-vm1 behind h1 from the agent's datagrams.
+        string fdb = await Shell.CheckedAsync(lab.HostNamespace(3), $"bridge fdb show dev vxlan{InteropFixture.WebVni}");
+        Assert.Contains($"{lab.VmMac(1, 1)} dst {h1}", fdb, StringComparison.OrdinalIgnoreCase);
+    }
+
+    private async Task<(long Received, long Delivered, long Drops)> CountersAsync()
+    {
+        var status = await lab.AgentStatusAsync(1);
+        var vtep = status.GetProperty("vtep");
+        long drops = vtep.EnumerateObject().Where(p => p.Name.StartsWith("drop.", StringComparison.Ordinal)).Sum(p => p.Value.GetInt64());
+        var vm1 = status.GetProperty("ports").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "vm1");
+        return (vtep.GetProperty("received").GetInt64(), vm1.GetProperty("counters").GetProperty("delivered").GetInt64(), drops);
+    }
+}
