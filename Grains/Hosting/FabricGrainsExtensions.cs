@@ -27,6 +27,7 @@ public static class FabricGrainsExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<HostLivenessOptions>, HostLivenessOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MacMobilityOptions>, MacMobilityOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ObserverOptions>, ObserverOptionsValidator>());
+        services.AddHostedService<HostLivenessSweep>();
         return services;
     }
 }
