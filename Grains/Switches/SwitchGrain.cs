@@ -61,6 +61,12 @@ public sealed partial class SwitchGrain(
             {
                 Guard.Throw("vni", $"vni {next.Vni} is already used by port group '{other.Name}' on this switch.");
             }
+
+            // A trunk maps each VLAN id to one port group, so two port groups cannot share one.
+            if (other.Name != portGroup && next.Vlan.AccessVlan is { } vlan && other.Vlan.AccessVlan == vlan)
+            {
+                Guard.Throw("vlan.accessVlan", $"vlan.accessVlan {vlan} is already used by port group '{other.Name}' on this switch.");
+            }
         }
 
         State.PortGroups.TryGetValue(portGroup, out var previous);

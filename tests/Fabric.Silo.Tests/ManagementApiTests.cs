@@ -131,6 +131,18 @@ public sealed class ManagementApiTests(SiloProcessFixture silo)
         Assert.Equal("vni", across.GetProperty("field").GetString());
     }
 
+    [Fact]
+    public async Task An_access_vlan_already_used_by_another_port_group_of_the_switch_is_rejected()
+    {
+        string name = await NewSwitchAsync();
+        await PutAsync($"api/switches/{name}/portgroups/a", $$$"""{"vni":{{{NextVni()}}},"vlan":{"mode":"access","accessVlan":100}}""", HttpStatusCode.OK);
+        long before = await SwitchVersionAsync(name);
+
+        var problem = await PutAsync($"api/switches/{name}/portgroups/b", $$$"""{"vni":{{{NextVni()}}},"vlan":{"mode":"access","accessVlan":100}}""", HttpStatusCode.BadRequest);
+        Assert.Equal("vlan.accessVlan", problem.GetProperty("field").GetString());
+        Assert.Equal(before, await SwitchVersionAsync(name));
+    }
+
     [Theory]
     [InlineData("""{"mtu":100}""", "mtu")]
     [InlineData("""{"mtu":65536}""", "mtu")]
