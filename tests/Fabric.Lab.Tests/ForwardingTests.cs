@@ -22,7 +22,9 @@ public sealed class ForwardingTests(LabFixture lab)
     public async Task Tcp_connects_and_carries_data_between_hosts()
     {
         var server = Shell.InNamespaceAsync(lab.VmNamespace(2, 1), "iperf3 -s -1 -p 5301", TimeSpan.FromSeconds(40));
-        await Task.Delay(500);
+        await LabFabric.WaitAsync(
+            async () => (await Shell.InNamespaceAsync(lab.VmNamespace(2, 1), "ss -Htln 'sport = :5301'")).Output.Contains("LISTEN", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(20), "iperf3 listening on h2-vm1");
         var client = await Shell.InNamespaceAsync(lab.VmNamespace(1, 1), $"iperf3 -c {lab.VmIp(2, 1)} -p 5301 -t 2 -J", TimeSpan.FromSeconds(30));
         await server;
         Assert.True(client.ExitCode == 0, $"iperf3 failed:\n{client.Output}");
@@ -40,18 +42,15 @@ public sealed class ForwardingTests(LabFixture lab)
         string target = lab.VmIp(2, 2);
         await Shell.InNamespaceAsync(lab.VmNamespace(1, 1), $"ip route replace {target}/32 dev eth0");
         string webMac = lab.Env["H1_VM1_MAC"];
-        string pcap = Path.Combine(lab.StatusDir, "isolation.pcap");
         try
         {
             // Capture on the db VM everything whose source is the web VM, while the web VM tries.
-            var capture = Shell.InNamespaceAsync(lab.VmNamespace(2, 2), $"tshark -q -i eth0 -f 'ether src {webMac}' -a duration:6 -w {pcap} 2>&1", TimeSpan.FromSeconds(30));
-            await Task.Delay(TimeSpan.FromSeconds(3)); // tshark takes seconds to start capturing here
+            await using var capture = await Traffic.CaptureFromAsync(lab, lab.VmNamespace(2, 2), lab.VmIp(2, 2), lab.VmIp(3, 2), webMac, "isolation");
             var ping = await Shell.InNamespaceAsync(lab.VmNamespace(1, 1), $"ping -c 3 -i 0.2 -W 1 {target}");
+            await capture.StopAsync();
             Assert.NotEqual(0, ping.ExitCode);
-            var captured = await capture;
-            var read = await Shell.RunAsync("bash", ["-c", $"tshark -r {pcap} -T fields -e frame.number 2>/dev/null"], TimeSpan.FromSeconds(30));
-            Assert.True(read.ExitCode == 0, $"capture failed: {captured.Output} {read.Output}");
-            Assert.Equal(string.Empty, read.Output.Trim());
+            var frames = await Pcap.FieldsAsync(capture.File, $"eth.src == {webMac}", "frame.number", "eth.dst", "frame.protocols");
+            Assert.True(frames.Count == 0, $"the db VM saw frames of the web VM:\n{string.Join('\n', frames.Select(f => string.Join(' ', f)))}");
         }
         finally
         {

@@ -37,7 +37,9 @@ internal static class BuiltOutputs
             }
 
             string configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
-            string source = Path.Combine(repoRoot, project, "bin", configuration, "net10.0");
+            // FABRIC_LAB_BUILD_ROOT runs the lab on another tree's build (a mutant, to see a test fail).
+            string root = Environment.GetEnvironmentVariable("FABRIC_LAB_BUILD_ROOT") is { Length: > 0 } other ? other : repoRoot;
+            string source = Path.Combine(root, project, "bin", configuration, "net10.0");
             string target = Path.Combine(Root.Value, project);
             string stem = Path.GetFileNameWithoutExtension(dll);
             string[] required = [dll, $"{stem}.deps.json", $"{stem}.runtimeconfig.json"];
