@@ -12,7 +12,25 @@ internal static class BuiltOutputs
     private static readonly Dictionary<string, string> Copies = new(StringComparer.Ordinal);
     private static readonly Lazy<string> Root = new(() =>
     {
-        string root = Directory.CreateTempSubdirectory("fabric-lab-bin-").FullName;
+        // One directory per test process, named by its PID; a test host is often killed rather
+        // than exited, so each run removes the copies of runs whose process is gone.
+        const string Stem = "fabric-lab-bin-";
+        foreach (string stale in Directory.GetDirectories(Path.GetTempPath(), Stem + "*"))
+        {
+            if (int.TryParse(Path.GetFileName(stale)[Stem.Length..], out int pid) && pid != Environment.ProcessId && !IsAlive(pid))
+            {
+                try
+                {
+                    Directory.Delete(stale, recursive: true);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                }
+            }
+        }
+
+        string root = Path.Combine(Path.GetTempPath(), Stem + Environment.ProcessId);
+        Directory.CreateDirectory(root);
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
             try
@@ -25,6 +43,8 @@ internal static class BuiltOutputs
         };
         return root;
     });
+
+    private static bool IsAlive(int pid) => Directory.Exists($"/proc/{pid}");
 
     /// <summary>The path of <paramref name="dll"/> in a private copy of <paramref name="project"/>'s output.</summary>
     public static string Dll(string repoRoot, string project, string dll)
