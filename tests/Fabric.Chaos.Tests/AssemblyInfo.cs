@@ -1,0 +1,2 @@
+// One shared fabric; the cases kill and pause its processes, so nothing runs in parallel.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]

@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using System.Net;
+using Fabric.Lab.Tests;
+
+namespace Fabric.Chaos.Tests;
+
+public sealed partial class ChaosTests
+{
+    /// <summary>Case 1: kill -9 a silo every 20 s (3 kills, ~60 s) under a 10 ms ping; each restarted right after.</summary>
+    [Fact(Skip = "Product bug: a grain re-activated from Azure Table storage cannot read its state back (Newtonsoft cannot convert the persisted \"10.x.0.2\" to System.Net.IPAddress, FabricTableGrainStorage.ReadStateAsync), so after a silo dies its host/segment/MAC-table grains fail every call and agents never re-sync. Unskip when fixed.")]
+    [Order(40)]
+    public async Task Silo_kills_under_traffic_lose_no_frames_and_new_macs_are_unicast_again()
+    {
+        const string Case = "1 silo kill under traffic";
+        const int Kills = 3;
+        var interval = TimeSpan.FromSeconds(20);
+        Ping? ping = null;
+        try
+        {
+            ping = Ping.Start(fabric.VmNamespace(1, 1), fabric.VmIp(2, 1), 0.01);
+            await Task.Delay(1000);
+            var relearn = new List<double>();
+            for (int k = 0; k < Kills; k++)
+            {
+                var round = Stopwatch.StartNew();
+                int index = k % fabric.Silos.Length;
+                fabric.KillSilo(index);
+                fabric.StartSilo(index);
+
+                // A MAC nobody has seen talks right after the kill: how long until the other hosts forward to it unicast?
+                string mac = $"02:c1:00:00:00:{k + 1:x2}";
+                var learnClock = Stopwatch.StartNew();
+                await RawFrames.SendAsync(fabric.WorkDir, fabric.VmNamespace(2, 2), "flap", 1, mac);
+                await ChaosFabric.WaitAsync(async () => await fabric.RemoteMacAsync(1, ChaosFabric.DbVni, mac) == fabric.UnderlayIp(2)
+                    && await fabric.RemoteMacAsync(3, ChaosFabric.DbVni, mac) == fabric.UnderlayIp(2), TimeSpan.FromSeconds(60), $"h1 and h3 forward {mac} to h2", 50);
+                relearn.Add(learnClock.Elapsed.TotalSeconds);
+                Report(Case, $"kill {k + 1}: silo{index + 1} kill -9, restarted; new MAC {mac} unicast on h1 and h3 after {learnClock.Elapsed.TotalSeconds:F2} s (status files, 1 s granularity)");
+                if (k < Kills - 1 && interval - round.Elapsed is { Ticks: > 0 } rest)
+                {
+                    await Task.Delay(rest);
+                }
+            }
+
+            await ChaosFabric.WaitAsync(async () => (await Task.WhenAll(fabric.Silos.Select(s => s.HealthyAsync()))).All(h => h), TimeSpan.FromSeconds(90), "every silo healthy again");
+            await Task.Delay(1000);
+            var summary = await ping.StopAsync();
+            Report(Case, $"{Kills} kills in {Kills * interval.TotalSeconds:F0} s (shortened from 6 in 120 s); ping h1-vm1→h2-vm1 every 10 ms: {summary} (goal 0 lost); newly learned MAC unicast again after {string.Join(", ", relearn.Select(r => $"{r:F2}"))} s");
+            Assert.Equal(0, summary.LostWithin);
+        }
+        finally
+        {
+            ping?.Dispose();
+            await RestoreAsync();
+        }
+    }
+
+    /// <summary>Case 2: every silo down for 15 s: the data plane forwards on its cache, a new VM is reachable by flooding, agents re-sync.</summary>
+    [Fact(Skip = "Product bug: a grain re-activated from Azure Table storage cannot read its state back (Newtonsoft cannot convert the persisted \"10.x.0.2\" to System.Net.IPAddress, FabricTableGrainStorage.ReadStateAsync), so after a silo dies its host/segment/MAC-table grains fail every call and agents never re-sync. Unskip when fixed.")]
+    [Order(50)]
+    public async Task With_every_silo_down_established_flows_and_a_new_vm_keep_working_and_agents_resync()
+    {
+        const string Case = "2 control plane down";
+        var outage = TimeSpan.FromSeconds(15);
+        string newNs = $"{fabric.Prefix}-h{ChaosFabric.SpareHost}-vm9";
+        const string NewMac = "02:c2:00:00:00:29";
+        const string NewIp = "192.168.100.29";
+        Ping? ping = null;
+        bool moved = false;
+        try
+        {
+            ping = Ping.Start(fabric.VmNamespace(1, 1), fabric.VmIp(2, 1), 0.01);
+            await Task.Delay(1000);
+            var down = Stopwatch.StartNew();
+            for (int i = 0; i < fabric.Silos.Length; i++)
+            {
+                fabric.KillSilo(i);
+            }
+
+            // A VM that appears during the outage: h2's spare port's peer in a namespace of its own.
+            string hostNs = fabric.HostNamespace(ChaosFabric.SpareHost);
+            var add = await Shell.RunAsync("ip", ["netns", "add", newNs], TimeSpan.FromSeconds(10));
+            Assert.True(add.ExitCode == 0, add.Output);
+            await Shell.CheckedAsync(hostNs, $"ip link set {ChaosFabric.SparePort}-vm netns {newNs}");
+            moved = true;
+            await Shell.CheckedAsync(newNs, $"ip link set {ChaosFabric.SparePort}-vm name eth0 && ip link set eth0 address {NewMac} mtu 1450 && ethtool -K eth0 tx off tso off gso off >/dev/null 2>&1; ip addr add {NewIp}/24 dev eth0 && ip link set eth0 up && ip link set lo up");
+            await Task.Delay(500);
+            var fresh = await Shell.InNamespaceAsync(newNs, $"ping -c 5 -i 0.2 -W 1 {fabric.VmIp(3, 1)}");
+            var freshBack = await Shell.InNamespaceAsync(fabric.VmNamespace(1, 3), $"ping -c 5 -i 0.2 -W 1 {NewIp}");
+            if (outage - down.Elapsed is { Ticks: > 0 } rest)
+            {
+                await Task.Delay(rest);
+            }
+
+            double outageSeconds = down.Elapsed.TotalSeconds;
+            var back = Stopwatch.StartNew();
+            for (int i = 0; i < fabric.Silos.Length; i++)
+            {
+                fabric.StartSilo(i);
+            }
+
+            await ChaosFabric.WaitAsync(async () => (await Task.WhenAll(fabric.Silos.Select(s => s.HealthyAsync()))).All(h => h), TimeSpan.FromSeconds(120), "every silo healthy");
+            double healthy = back.Elapsed.TotalSeconds;
+            var summary = await ping.StopAsync();
+
+            // Re-synced: every live MAC in the MAC tables at its host, both flood lists full, every agent's table has the new VM.
+            var live = new Dictionary<string, (long Vni, int Host)>();
+            for (int h = 1; h <= ChaosFabric.Hosts; h++)
+            {
+                live[fabric.VmMac(h, 1)] = (ChaosFabric.WebVni, h);
+                live[fabric.VmMac(h, 2)] = (ChaosFabric.DbVni, h);
+                live[fabric.VmMac(h, 3)] = (ChaosFabric.WebVni, h);
+            }
+
+            live[NewMac] = (ChaosFabric.WebVni, ChaosFabric.SpareHost);
+            var hostIds = new Dictionary<int, string> { [1] = "h1", [2] = "h2", [3] = "h3" };
+            string missing = string.Empty;
+            await ChaosFabric.WaitAsync(async () =>
+            {
+                var web = await fabric.MacTableAsync(ChaosFabric.WebVni);
+                var db = await fabric.MacTableAsync(ChaosFabric.DbVni);
+                var absent = live.Where(kv =>
+                {
+                    var table = kv.Value.Vni == ChaosFabric.WebVni ? web : db;
+                    return !table.TryGetValue(kv.Key, out var e) || e.GetProperty("hostId").GetString() != hostIds[kv.Value.Host];
+                }).Select(kv => kv.Key).ToList();
+                missing = string.Join(",", absent);
+                return absent.Count == 0 && await fabric.RemoteMacAsync(1, ChaosFabric.WebVni, NewMac) == fabric.UnderlayIp(ChaosFabric.SpareHost);
+            }, TimeSpan.FromSeconds(60), "every live MAC back in the MAC tables", 100);
+            await fabric.WaitConvergedAsync(TimeSpan.FromSeconds(30));
+            double resync = back.Elapsed.TotalSeconds;
+
+            Report(Case, $"all 3 silos kill -9 for {outageSeconds:F1} s (shortened from 30 s); ping h1-vm1→h2-vm1 every 10 ms across outage and restart: {summary} (goal 0 lost)");
+            Report(Case, $"VM appearing during the outage ({NewMac} on h2): its ping to h3-vm1 {(fresh.ExitCode == 0 ? "answered" : "FAILED")}, h1-vm3's ping to it {(freshBack.ExitCode == 0 ? "answered" : "FAILED")} ({Received(fresh.Output)}/5, {Received(freshBack.Output)}/5)");
+            Report(Case, $"silos restarted, all healthy after {healthy:F1} s; full re-sync (every live MAC at its host in both MAC tables, flood lists full, h1 forwards to the new VM) {resync:F1} s after restart, {resync - healthy:F1} s after healthy");
+            Assert.True(fresh.ExitCode == 0, $"a VM appearing during the outage could not reach h3-vm1:\n{fresh.Output}");
+            Assert.True(freshBack.ExitCode == 0, $"a VM appearing during the outage was not reachable from h1-vm3:\n{freshBack.Output}");
+            Assert.Equal(0, summary.LostWithin);
+        }
+        finally
+        {
+            ping?.Dispose();
+            if (moved)
+            {
+                string spare = $"{ChaosFabric.SparePort}-vm";
+                await Shell.InNamespaceAsync(newNs, $"ip link show {spare} >/dev/null 2>&1 || {{ ip link set eth0 down; ip link set eth0 name {spare}; }}; ip link set {spare} down; ip link set {spare} netns {fabric.HostNamespace(ChaosFabric.SpareHost)}");
+                await Shell.RunAsync("ip", ["netns", "del", newNs], TimeSpan.FromSeconds(10));
+            }
+
+            await RestoreAsync();
+        }
+    }
+
+    private static string Received(string pingOutput)
+        => System.Text.RegularExpressions.Regex.Match(pingOutput, @"(\d+) received") is { Success: true } m ? m.Groups[1].Value : "?";
+}
