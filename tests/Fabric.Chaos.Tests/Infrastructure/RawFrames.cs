@@ -11,13 +11,14 @@ namespace Fabric.Chaos.Tests;
 public static class RawFrames
 {
     private const string CounterScript = """
-        import json, os, select, socket, sys
+        import json, os, select, socket, sys, time
         iface, stop, prefixes = sys.argv[1], sys.argv[2], sys.argv[3].split(',')
         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
         s.bind((iface, 0))
         print('ready', flush=True)
         counts = {p: 0 for p in prefixes}
+        first = {}
         keys = [(p, int(p.split('@')[0]) if '@' in p else 6, bytes.fromhex(p.split('@')[-1])) for p in prefixes]
         def drain():
             while True:
@@ -30,11 +31,14 @@ public static class RawFrames
                 for p, off, want in keys:
                     if f[off:off + len(want)] == want:
                         counts[p] += 1
+                        if p not in first:
+                            first[p] = time.time()
         while not os.path.exists(stop):
             r, _, _ = select.select([s], [], [], 0.1)
             if r:
                 drain()
         drain()
+        print(json.dumps(first), flush=True)
         print(json.dumps(counts), flush=True)
         """;
 
@@ -92,15 +96,21 @@ public static class RawFrames
     {
         public string Namespace { get; } = ns;
 
+        /// <summary>After <see cref="StopAsync"/>: unix time of the first frame of each prefix that was seen.</summary>
+        public Dictionary<string, double> FirstSeen { get; private set; } = [];
+
+        public bool Stopped { get; private set; }
+
         public async Task<Dictionary<string, int>> StopAsync()
         {
+            Stopped = true;
             await File.WriteAllTextAsync(stop, "stop");
             await ChaosFabric.WaitAsync(() => Task.FromResult(process.HasExited), TimeSpan.FromSeconds(20), $"counter in {Namespace} done", 50);
-            string last = process.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last();
+            var lines = process.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.Contains('{')).ToArray();
             process.Dispose();
             File.Delete(stop);
-            string json = last[(last.IndexOf('{'))..];
-            return JsonSerializer.Deserialize<Dictionary<string, int>>(json)!;
+            FirstSeen = JsonSerializer.Deserialize<Dictionary<string, double>>(lines[^2][lines[^2].IndexOf('{')..])!;
+            return JsonSerializer.Deserialize<Dictionary<string, int>>(lines[^1][lines[^1].IndexOf('{')..])!;
         }
     }
 }
