@@ -145,6 +145,22 @@ public sealed class LearningTests
     }
 
     [Fact]
+    public void Ageing_forgets_only_macs_not_seen_since_the_cut_off_and_frees_their_places()
+    {
+        var macs = new LocalMacTable(portCount: 2);
+        Assert.True(macs.Learn(7, 0x0200_0000_0001, port: 0, macLimit: 2, now: 1_000));
+        Assert.True(macs.Learn(7, 0x0200_0000_0002, port: 0, macLimit: 2, now: 1_000));
+        Assert.True(macs.Learn(7, 0x0200_0000_0002, port: 0, macLimit: 2, now: 5_000));
+
+        Assert.Equal(1, macs.Age(olderThan: 3_000));
+
+        Assert.False(macs.TryGet(7, 0x0200_0000_0001, out _));
+        Assert.True(macs.TryGet(7, 0x0200_0000_0002, out _));
+        Assert.Equal(1, macs.CountOnPort(0));
+        Assert.True(macs.Learn(7, 0x0200_0000_0003, port: 0, macLimit: 2, now: 6_000));
+    }
+
+    [Fact]
     public void A_forgotten_mac_frees_its_place_under_the_limit()
     {
         var lab = new ForwardingLab(macLimit: 1);
