@@ -41,7 +41,12 @@ public static class FabricTableGrainStorageExtensions
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(configure);
         configure(services.AddOptions<FabricTableStorageOptions>(name));
-        services.AddTransient<IPostConfigureOptions<FabricTableStorageOptions>, DefaultStorageProviderSerializerOptionsConfigurator<FabricTableStorageOptions>>();
+        // Orleans' own binary serializer by default, not the silo's default JSON one: grain state is
+        // [GenerateSerializer] types (version tolerant by [Id]) holding values such as IPAddress and
+        // MacAddress dictionary keys that JSON cannot read back (found by the Chaos suite: grains
+        // re-activated after a silo died failed every call).
+        services.AddTransient<IPostConfigureOptions<FabricTableStorageOptions>>(sp => new PostConfigureOptions<FabricTableStorageOptions>(name, options =>
+            options.GrainStorageSerializer ??= new OrleansGrainStorageSerializer(sp.GetRequiredService<Orleans.Serialization.Serializer>())));
         services.AddSingleton<IConfigurationValidator>(sp => new FabricTableStorageOptionsValidator(
             sp.GetRequiredService<IOptionsMonitor<FabricTableStorageOptions>>().Get(name), name));
         return services.AddGrainStorage(name, FabricTableGrainStorage.Create);

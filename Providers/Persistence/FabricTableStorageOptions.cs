@@ -11,7 +11,7 @@ public sealed class FabricTableStorageOptions : FabricTableOptionsBase, IStorage
     /// </summary>
     public string? TableName { get; set; }
 
-    /// <summary>Serializer for grain state. Default: the silo's <see cref="IGrainStorageSerializer"/>.</summary>
+    /// <summary>Serializer for grain state. Default: Orleans' binary serializer (<see cref="OrleansGrainStorageSerializer"/>).</summary>
     public IGrainStorageSerializer GrainStorageSerializer { get; set; } = null!;
 
     /// <summary>

@@ -124,6 +124,10 @@ public sealed class ClusterModeTests(SiloClusterFixture cluster, ITestOutputHelp
             {
                 var vni = NextVni();
                 await PutAsync(via.Http, $"api/switches/{name}/portgroups/{group}", $$"""{"vni":{{vni}}}""");
+
+                // Flood lists and MAC tables hold IP addresses: state the storage serializer must read back.
+                await PutAsync(via.Http, $"api/segments/{vni}/vteps/10.77.0.{i + 1}", "{}");
+                await PutAsync(via.Http, $"api/segments/{vni}/macs/02:77:00:00:00:0{i + 1}", $$"""{"vtep":"10.77.0.{{i + 1}}"}""");
                 expected.Add((name, group, vni));
             }
         }
@@ -151,6 +155,11 @@ public sealed class ClusterModeTests(SiloClusterFixture cluster, ITestOutputHelp
             var segment = await GetJsonAsync(via.Http, $"api/segments/{vni}");
             Assert.Equal(name, segment.GetProperty("switch").GetString());
             Assert.Equal(group, segment.GetProperty("portGroup").GetString());
+            string vtep = $"10.77.0.{(i / 2) + 1}";
+            Assert.Contains(segment.GetProperty("floodList").EnumerateArray(), e => e.GetProperty("vtep").GetString() == vtep);
+
+            var fdb = await GetJsonAsync(via.Http, $"api/segments/{vni}/macs");
+            Assert.Contains(fdb.GetProperty("entries").EnumerateArray(), e => e.GetProperty("vtep").GetString() == vtep && e.GetProperty("static").GetBoolean());
         }
     }
 
