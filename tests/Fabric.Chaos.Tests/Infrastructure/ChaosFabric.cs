@@ -22,6 +22,7 @@ public sealed class ChaosFabric : IAsyncLifetime
     public const int WebMacLimit = 8;
     public const string SparePort = "mv";
     public const int SpareHost = 2;
+    public const string NewVmPort = "nv";
 
     private readonly StringBuilder _events = new();
 
@@ -78,6 +79,7 @@ public sealed class ChaosFabric : IAsyncLifetime
             }
 
             await LabAsync("port", "--host", $"h{SpareHost}", "--name", SparePort);
+            await LabAsync("port", "--host", $"h{SpareHost}", "--name", NewVmPort);
             Event($"lab up in {clock.Elapsed.TotalSeconds:F1} s");
             StartAzurite();
             await WaitAsync(() => Task.FromResult(TcpAnswers(AzuritePort)), TimeSpan.FromSeconds(60), "Azurite listening");
@@ -253,6 +255,7 @@ public sealed class ChaosFabric : IAsyncLifetime
         if (host == SpareHost)
         {
             ports.Add((SparePort, "web"));
+            ports.Add((NewVmPort, "web"));
         }
 
         for (int i = 0; i < ports.Count; i++)
@@ -303,6 +306,13 @@ public sealed class ChaosFabric : IAsyncLifetime
             return Agents.Skip(1).All(a => a is { HasExited: false });
         }, timeout, "both flood lists hold every host");
     }
+
+    /// <summary>
+    /// The known product bug: a re-activated grain cannot read its persisted state (Newtonsoft cannot
+    /// turn the stored VTEP string back into System.Net.IPAddress). True when a running silo logged it.
+    /// </summary>
+    public bool GrainStateUnreadable() => Silos.Any(s => s.Process is { } p && p.Output.Contains("during ReadStateAsync", StringComparison.Ordinal)
+        && p.Output.Contains("System.Net.IPAddress", StringComparison.Ordinal));
 
     // ---- API -----------------------------------------------------------------------------
 
