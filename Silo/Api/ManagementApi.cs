@@ -83,6 +83,17 @@ public static class ManagementApi
         {
             var id = RequestMapping.ParseVni(vni);
             var claim = await grains.GetGrain<IFabricDirectoryGrain>(IFabricDirectoryGrain.Key).FindVniAsync(id);
+            if (claim is not null)
+            {
+                // A claim whose port group write failed (storage down mid-call) names a port group the
+                // switch does not have: not a segment anyone configured, so not shown as one.
+                var owner = await grains.GetGrain<ISwitchGrain>(claim.Switch).GetAsync();
+                if (owner?.PortGroups.Any(g => g.Name == claim.PortGroup && g.Vni == id) != true)
+                {
+                    claim = null;
+                }
+            }
+
             var snapshot = await grains.GetGrain<ISegmentGrain>(id.Value).GetAsync();
             if (claim is null && snapshot.FloodList.Count == 0)
             {
