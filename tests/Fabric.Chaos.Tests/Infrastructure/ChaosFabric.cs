@@ -314,6 +314,11 @@ public sealed class ChaosFabric : IAsyncLifetime
     public bool GrainStateUnreadable() => Silos.Any(s => s.Process is { } p && p.Output.Contains("during ReadStateAsync", StringComparison.Ordinal)
         && p.Output.Contains("System.Net.IPAddress", StringComparison.Ordinal));
 
+    /// <summary>The grains the running silos could not re-activate (from their logs), e.g. "host/h1, mactable/1389".</summary>
+    public string UnreadableGrains() => string.Join(", ", Silos.Where(s => s.Process is not null)
+        .SelectMany(s => System.Text.RegularExpressions.Regex.Matches(s.Process!.Output, @"ReadStateAsync for grain (\S+?)(\(|\s|$)").Select(m => m.Groups[1].Value))
+        .Distinct().Order());
+
     // ---- API -----------------------------------------------------------------------------
 
     /// <summary>Sends to the first silo that answers (silos come and go in these tests).</summary>
