@@ -7,7 +7,7 @@ namespace Fabric.Chaos.Tests;
 public sealed partial class ChaosTests
 {
     /// <summary>Case 1: kill -9 a silo every 20 s (3 kills, ~60 s) under a 10 ms ping; each restarted right after.</summary>
-    [Fact(Skip = "Flaky: after a kill -9 the re-learn of a new MAC can exceed the 15 s wait (calls to grains of the dead silo wait out the 30 s response timeout), and intermittently never happens (grain-state bug). Figures in the report.")]
+    [Fact]
     [Order(80)]
     public async Task Silo_kills_under_traffic_lose_no_frames_and_new_macs_are_unicast_again()
     {
@@ -19,7 +19,7 @@ public sealed partial class ChaosTests
         {
             ping = Ping.Start(fabric.VmNamespace(1, 1), fabric.VmIp(2, 1), 0.01);
             await Task.Delay(1000);
-            var relearn = new List<double>();
+            var relearning = new List<Task<double>>();
             for (int k = 0; k < Kills; k++)
             {
                 var round = Stopwatch.StartNew();
@@ -27,23 +27,13 @@ public sealed partial class ChaosTests
                 fabric.KillSilo(index);
                 fabric.StartSilo(index);
 
-                // A MAC nobody has seen talks right after the kill: how long until the other hosts forward to it unicast?
+                // A MAC nobody has seen talks right after the kill: how long until the other hosts forward
+                // to it unicast? Measured in the background (up to 60 s) while the kills go on every 20 s.
                 string mac = $"02:c1:00:00:00:{k + 1:x2}";
-                var learnClock = Stopwatch.StartNew();
+                int kill = k + 1, silo = index + 1;
+                var sentAt = Stopwatch.StartNew();
                 await RawFrames.SendAsync(fabric.WorkDir, fabric.VmNamespace(2, 2), "flap", 1, mac);
-                try
-                {
-                    await ChaosFabric.WaitAsync(async () => await fabric.RemoteMacAsync(1, ChaosFabric.DbVni, mac) == fabric.UnderlayIp(2)
-                        && await fabric.RemoteMacAsync(3, ChaosFabric.DbVni, mac) == fabric.UnderlayIp(2), TimeSpan.FromSeconds(15), $"h1 and h3 forward {mac} to h2", 50);
-                    relearn.Add(learnClock.Elapsed.TotalSeconds);
-                    Report(Case, $"kill {k + 1}: silo{index + 1} kill -9, restarted; new MAC {mac} unicast on h1 and h3 after {learnClock.Elapsed.TotalSeconds:F2} s (status files, 1 s granularity)");
-                }
-                catch (TimeoutException) when (fabric.GrainStateUnreadable())
-                {
-                    relearn.Add(double.PositiveInfinity);
-                    Report(Case, $"kill {k + 1}: silo{index + 1} kill -9, restarted; new MAC {mac} NOT unicast on h1 and h3 within 15 s: grains re-activated after the kill cannot read their state (IPAddress grain-storage bug; silos could not re-activate: {fabric.UnreadableGrains()})");
-                }
-
+                relearning.Add(MeasureRelearnAsync(mac, kill, silo, sentAt));
                 if (k < Kills - 1 && interval - round.Elapsed is { Ticks: > 0 } rest)
                 {
                     await Task.Delay(rest);
@@ -51,10 +41,11 @@ public sealed partial class ChaosTests
             }
 
             await ChaosFabric.WaitAsync(async () => (await Task.WhenAll(fabric.Silos.Select(s => s.HealthyAsync()))).All(h => h), TimeSpan.FromSeconds(90), "every silo healthy again");
-            await Task.Delay(1000);
+            var relearn = await Task.WhenAll(relearning);
             var summary = await ping.StopAsync();
-            Report(Case, $"{Kills} kills in {Kills * interval.TotalSeconds:F0} s (shortened from 6 in 120 s); ping h1-vm1→h2-vm1 every 10 ms: {summary} (goal 0 lost); newly learned MAC unicast again after {string.Join(", ", relearn.Select(r => double.IsInfinity(r) ? "never (bug)" : $"{r:F2} s"))}");
+            Report(Case, $"{Kills} kills in {Kills * interval.TotalSeconds:F0} s (shortened from 6 in 120 s); ping h1-vm1→h2-vm1 every 10 ms: {summary} (goal 0 lost); newly learned MAC unicast again after {string.Join(", ", relearn.Select(r => double.IsInfinity(r) ? "never (60 s)" : $"{r:F1} s"))}");
             Assert.Equal(0, summary.LostWithin);
+            Assert.True(relearn.All(r => !double.IsInfinity(r)) || fabric.GrainStateUnreadable(), "a new MAC was never unicast after a kill, and not because of the known grain-state bug:\n" + fabric.Diagnostics());
         }
         finally
         {
@@ -175,6 +166,23 @@ public sealed partial class ChaosTests
             }
 
             await RestoreProcessesAsync();
+        }
+    }
+
+    private async Task<double> MeasureRelearnAsync(string mac, int kill, int silo, Stopwatch clock)
+    {
+        const string Case = "1 silo kill under traffic";
+        try
+        {
+            await ChaosFabric.WaitAsync(async () => await fabric.RemoteMacAsync(1, ChaosFabric.DbVni, mac) == fabric.UnderlayIp(2)
+                && await fabric.RemoteMacAsync(3, ChaosFabric.DbVni, mac) == fabric.UnderlayIp(2), TimeSpan.FromSeconds(60), $"h1 and h3 forward {mac} to h2", 50);
+            Report(Case, $"kill {kill}: silo{silo} kill -9, restarted; new MAC {mac} (sent once from h2-vm2 right after the kill) unicast on h1 and h3 after {clock.Elapsed.TotalSeconds:F2} s (status files, 1 s granularity)");
+            return clock.Elapsed.TotalSeconds;
+        }
+        catch (TimeoutException)
+        {
+            Report(Case, $"kill {kill}: silo{silo} kill -9, restarted; new MAC {mac} NOT unicast on h1 and h3 within 60 s; silos could not re-activate: [{fabric.UnreadableGrains()}] (IPAddress grain-storage bug when non-empty)");
+            return double.PositiveInfinity;
         }
     }
 
