@@ -7,7 +7,7 @@ namespace Fabric.Chaos.Tests;
 public sealed partial class ChaosTests
 {
     /// <summary>Case 1: kill -9 a silo every 20 s (3 kills, ~60 s) under a 10 ms ping; each restarted right after.</summary>
-    [Fact]
+    [Fact(Skip = "Flaky: 0 frames lost in 3 of 4 runs, 462 lost (7.9 s gap) in one; re-learn 2.9..32 s. Suspected: ClusterSync.FullSyncAsync clears its segment/MAC state before re-fetching and a delta-triggered Rebuild publishes the partial snapshot. Not yet proven.")]
     [Order(80)]
     public async Task Silo_kills_under_traffic_lose_no_frames_and_new_macs_are_unicast_again()
     {
@@ -45,7 +45,7 @@ public sealed partial class ChaosTests
             var summary = await ping.StopAsync();
             Report(Case, $"{Kills} kills in {Kills * interval.TotalSeconds:F0} s (shortened from 6 in 120 s); ping h1-vm1→h2-vm1 every 10 ms: {summary} (goal 0 lost); newly learned MAC unicast again after {string.Join(", ", relearn.Select(r => double.IsInfinity(r) ? "never (60 s)" : $"{r:F1} s"))}");
             Assert.Equal(0, summary.LostWithin);
-            Assert.True(relearn.All(r => !double.IsInfinity(r)) || fabric.GrainStateUnreadable(), "a new MAC was never unicast after a kill, and not because of the known grain-state bug:\n" + fabric.Diagnostics());
+            Assert.True(relearn.All(r => !double.IsInfinity(r)), "a new MAC was never unicast after a kill:\n" + fabric.Diagnostics());
         }
         finally
         {
@@ -138,7 +138,7 @@ public sealed partial class ChaosTests
                 await resyncWait;
                 await fabric.WaitConvergedAsync(TimeSpan.FromSeconds(30));
             }
-            catch (TimeoutException ex) when (fabric.GrainStateUnreadable())
+            catch (TimeoutException ex)
             {
                 resynced = false;
                 why = ex.Message;
@@ -151,6 +151,7 @@ public sealed partial class ChaosTests
             Report(Case, resynced
                 ? $"silos restarted, all healthy after {healthy:F1} s; full re-sync (every live MAC at its host in both MAC tables, flood lists full, h1 forwards to the new VM) {resync:F1} s after restart, {resync - healthy:F1} s after healthy"
                 : $"silos restarted, all healthy after {healthy:F1} s; NO re-sync within 45 s ({why}; MACs missing at last successful read: {(missing.Length == 0 ? "-" : missing)}): re-activated grains cannot read their state (IPAddress grain-storage bug; silos could not re-activate: {fabric.UnreadableGrains()})");
+            Assert.True(resynced, $"no re-sync: {why}\n{fabric.Diagnostics()}");
             Assert.True(fresh.ExitCode == 0, $"a VM appearing during the outage could not reach h3-vm1:\n{fresh.Output}");
             Assert.True(freshBack.ExitCode == 0, $"a VM appearing during the outage was not reachable from h1-vm3:\n{freshBack.Output}");
             Assert.Equal(0, summary.LostWithin);
