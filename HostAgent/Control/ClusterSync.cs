@@ -179,10 +179,6 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
         {
             _switch = config;
             _ports = ports;
-            _segments.Clear();
-            _macs.Clear();
-            _macVersions.Clear();
-            _stale.Clear();
         }
 
         _subscribed = ports.SelectMany(ForwardingBuilder.VnisOf).ToHashSet();
@@ -196,7 +192,7 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
             }
         }
 
-        await SubscribeAllAsync();
+        await SubscribeAllAsync(replace: true);
 
         // The MAC tables may have lost us (host declared dead, or a silo restarted on memory
         // storage): publish every MAC we hold; learning is idempotent at the grain.
@@ -212,20 +208,49 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
         stoppingToken.ThrowIfCancellationRequested();
     }
 
-    private async Task SubscribeAllAsync()
+    /// <summary>
+    /// Subscribes (or renews) on every segment and MAC table of our VNIs. The answers are collected
+    /// first and applied together: a failure half way leaves the cache as it was, never half
+    /// cleared, so the data plane keeps forwarding on the last complete tables.
+    /// </summary>
+    private async Task SubscribeAllAsync(bool replace = false)
     {
+        var segments = new List<SegmentSnapshot>();
+        var tables = new List<MacTableSnapshot>();
         foreach (uint vni in _subscribed)
         {
-            var segment = await _client.GetGrain<ISegmentGrain>(vni).SubscribeAsync(_segmentObserver!);
-            var table = await _client.GetGrain<IMacTableGrain>(vni).SubscribeAsync(_macObserver!);
-            lock (_gate)
+            segments.Add(await _client.GetGrain<ISegmentGrain>(vni).SubscribeAsync(_segmentObserver!));
+            tables.Add(await _client.GetGrain<IMacTableGrain>(vni).SubscribeAsync(_macObserver!));
+        }
+
+        lock (_gate)
+        {
+            if (replace)
             {
-                if (!_segments.TryGetValue(vni, out var known) || known.Epoch != segment.Epoch || known.Version < segment.Version)
+                // Drop VNIs we no longer carry; everything else is overwritten below.
+                foreach (uint vni in _segments.Keys.Concat(_macs.Keys).Where(v => !_subscribed.Contains(v)).ToArray())
+                {
+                    _segments.Remove(vni);
+                    _macs.Remove(vni);
+                    _macVersions.Remove(vni);
+                }
+
+                _stale.Clear();
+            }
+
+            foreach (var segment in segments)
+            {
+                uint vni = segment.Vni.Value;
+                if (replace || !_segments.TryGetValue(vni, out var known) || known.Epoch != segment.Epoch || known.Version < segment.Version)
                 {
                     _segments[vni] = segment;
                 }
+            }
 
-                if (!_macVersions.TryGetValue(vni, out var version) || version.Epoch != table.Epoch || version.Version < table.Version)
+            foreach (var table in tables)
+            {
+                uint vni = table.Vni.Value;
+                if (replace || !_macVersions.TryGetValue(vni, out var version) || version.Epoch != table.Epoch || version.Version < table.Version)
                 {
                     ApplyMacSnapshot(table);
                 }
