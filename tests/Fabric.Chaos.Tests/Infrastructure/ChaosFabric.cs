@@ -28,7 +28,7 @@ public sealed class ChaosFabric : IAsyncLifetime
 
     public string Prefix { get; } = $"cx{Environment.ProcessId % 1000:D3}{Random.Shared.Next(100):D2}";
 
-    public string RepoRoot { get; } = FindRepoRoot();
+    public string RepoRoot { get; } = TestEnvironment.FindRepoRoot();
 
     public string LabScript => Path.Combine(RepoRoot, "deploy", "lab", "lab.sh");
 
@@ -86,7 +86,7 @@ public sealed class ChaosFabric : IAsyncLifetime
 
             for (int i = 0; i < Silos.Length; i++)
             {
-                Silos[i] = new SiloSlot(i + 1, FreePort(), FreePort(), FreePort());
+                Silos[i] = new SiloSlot(i + 1, TestEnvironment.FreeTcpPort(), TestEnvironment.FreeTcpPort(), TestEnvironment.FreeTcpPort());
                 StartSilo(i);
             }
 
@@ -194,7 +194,7 @@ public sealed class ChaosFabric : IAsyncLifetime
         }
 
         Assert.True(File.Exists(binary), $"Azurite is not installed at {binary}: npm ci --prefix tests/azurite");
-        AzuritePort = FreePort();
+        AzuritePort = TestEnvironment.FreeTcpPort();
         string dir = Directory.CreateDirectory(Path.Combine(WorkDir, "azurite")).FullName;
         Azurite = ChaosProcess.Start("azurite", binary,
             ["--inMemoryPersistence", "--tableHost", "127.0.0.1", "--tablePort", AzuritePort.ToString(), "--skipApiVersionCheck", "--loose",
@@ -469,26 +469,6 @@ public sealed class ChaosFabric : IAsyncLifetime
         {
             return false;
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Fabric.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Fabric.sln not found above the test directory");
     }
 }
 

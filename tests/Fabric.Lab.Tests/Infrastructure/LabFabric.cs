@@ -23,7 +23,7 @@ public abstract class LabFabric(LabShape shape) : IAsyncLifetime
 
     public string Prefix { get; } = $"{shape.Stem}{Environment.ProcessId % 10000:D4}{Random.Shared.Next(100):D2}";
 
-    public string RepoRoot { get; } = FindRepoRoot();
+    public string RepoRoot { get; } = TestEnvironment.FindRepoRoot();
 
     public string LabScript => Path.Combine(RepoRoot, "deploy", "lab", "lab.sh");
 
@@ -88,7 +88,7 @@ public abstract class LabFabric(LabShape shape) : IAsyncLifetime
                 await prepare(this);
             }
 
-            int http = FreeTcpPort(), silo = FreeTcpPort(), gateway = FreeTcpPort();
+            int http = TestEnvironment.FreeTcpPort(), silo = TestEnvironment.FreeTcpPort(), gateway = TestEnvironment.FreeTcpPort();
             Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http}/"), Timeout = TimeSpan.FromSeconds(30) };
             Start("silo", BuiltOutputs.Dll(RepoRoot, "Silo", "Fabric.Silo.dll"),
                 "--urls", $"http://127.0.0.1:{http}",
@@ -352,25 +352,5 @@ public abstract class LabFabric(LabShape shape) : IAsyncLifetime
                 _log.Append(name).Append(": ").AppendLine(line);
             }
         }
-    }
-
-    private static int FreeTcpPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Fabric.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Fabric.sln not found above the test directory");
     }
 }
