@@ -57,6 +57,12 @@ public sealed record HostInfo(
     [property: Id(6)] bool Alive,
     [property: Id(7)] long AppliedGeneration);
 
-/// <summary><see cref="Revived"/>: the host had been declared dead and its MACs withdrawn; the agent should publish them again.</summary>
+/// <summary>
+/// <see cref="Revived"/>: the host had been declared dead and its MACs withdrawn; the agent should
+/// publish them again. <see cref="MembershipVersion"/>: the cluster membership version as the silo
+/// answering sees it. It changes when a silo joins or is declared dead; grains that lived on a dead
+/// silo come back as new activations without their observers, so an agent that sees it change
+/// renews its subscriptions at once instead of waiting for the periodic refresh.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("fabric.heartbeat-ack")]
-public sealed record HeartbeatAck([property: Id(0)] bool Revived);
+public sealed record HeartbeatAck([property: Id(0)] bool Revived, [property: Id(1)] long MembershipVersion = 0);

@@ -38,12 +38,18 @@ public sealed class HostState
 public sealed partial class HostGrain(
     [PersistentState("host", "fabric")] IPersistentState<HostState> state,
     IOptions<HostLivenessOptions> livenessOptions,
+    IClusterMembershipService membership,
     TimeProvider time,
     ILogger<HostGrain> logger) : Grain, IHostGrain
 {
     private readonly HostLivenessOptions _liveness = livenessOptions.Value;
     private IGrainTimer? _livenessTimer;
     private DateTimeOffset _lastHeartbeat;
+
+    // When this activation could hear heartbeats again after its last turn that waited on storage
+    // or other grains: while such a turn hangs (a storage outage, a call to a silo that just died),
+    // heartbeats wait in its queue, and that silence is not the agent's.
+    private DateTimeOffset _listeningSince;
 
     private HostState State => state.State;
 
@@ -64,6 +70,7 @@ public sealed partial class HostGrain(
 
     public async Task<HostInfo> RegisterAsync(HostRegistration registration)
     {
+        using var turn = new ListeningTurn(this);
         Guard.Name(Id, "hostId");
         Guard.NotNull(registration, "registration");
         Guard.Vtep(registration.Vtep);
@@ -124,6 +131,7 @@ public sealed partial class HostGrain(
 
     public async Task<HeartbeatAck> HeartbeatAsync(long appliedGeneration)
     {
+        using var turn = new ListeningTurn(this);
         EnsureRegistered();
         _lastHeartbeat = time.GetUtcNow();
         bool revived = !State.Alive;
@@ -142,7 +150,7 @@ public sealed partial class HostGrain(
             await WriteAsync();
         }
 
-        return new HeartbeatAck(revived);
+        return new HeartbeatAck(revived, membership.CurrentSnapshot.Version.Value);
     }
 
     public async Task UnregisterAsync()
@@ -197,7 +205,13 @@ public sealed partial class HostGrain(
 
     private async Task CheckLivenessAsync(CancellationToken cancellationToken)
     {
-        var silence = time.GetUtcNow() - _lastHeartbeat;
+        var now = time.GetUtcNow();
+        var silence = now - _lastHeartbeat;
+        if (now - _listeningSince < _liveness.DeadAfter)
+        {
+            return; // the grain itself was stalled (a slow storage write) for part of that silence
+        }
+
         if (!State.Registered || !State.Alive || silence <= _liveness.DeadAfter)
         {
             return;
@@ -222,6 +236,18 @@ public sealed partial class HostGrain(
             DeactivateOnIdle();
             throw;
         }
+        finally
+        {
+            MarkListening();
+        }
+    }
+
+    private void MarkListening() => _listeningSince = time.GetUtcNow();
+
+    /// <summary>Ends a turn that may wait on other grains or storage: the silence clock restarts after it.</summary>
+    private readonly struct ListeningTurn(HostGrain grain) : IDisposable
+    {
+        public void Dispose() => grain.MarkListening();
     }
 
     private static partial class Log

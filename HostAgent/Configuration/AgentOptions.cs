@@ -42,6 +42,14 @@ public sealed class AgentOptions
 
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long one call to the cluster may take before the agent gives up on it (Orleans' client
+    /// response timeout, 30 s by default). It must be well inside the silos' HostLiveness:DeadAfter
+    /// (15 s by default): a call stuck on a silo that was just killed must not keep the agent from
+    /// being heard until it is declared dead.
+    /// </summary>
+    public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How often observer subscriptions are renewed; must be well inside the grains' expiry.</summary>
     public TimeSpan SubscriptionRefreshInterval { get; set; } = TimeSpan.FromSeconds(20);
 
@@ -103,9 +111,10 @@ internal sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
         }
 
         if (options.HeartbeatInterval <= TimeSpan.Zero || options.SubscriptionRefreshInterval <= TimeSpan.Zero
-            || options.LearnPublishInterval <= TimeSpan.Zero || options.MacAgingTime <= TimeSpan.Zero)
+            || options.LearnPublishInterval <= TimeSpan.Zero || options.MacAgingTime <= TimeSpan.Zero
+            || options.CallTimeout <= TimeSpan.Zero)
         {
-            failures.Add($"{s}: intervals and MacAgingTime must be positive.");
+            failures.Add($"{s}: intervals, CallTimeout and MacAgingTime must be positive.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -43,6 +43,13 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
     private bool _everConnected;
     private bool _outageReported;
 
+    // Set by the heartbeat loop, taken by the sync loop (which alone touches the subscriptions).
+    private bool _registered; // since the first registration; heartbeats go on through outages
+    private string? _resyncReason;
+    private Exception? _heartbeatFailure;
+    private int _refreshRequested;
+    private long _membershipVersion = -1;
+
     public ClusterSync(IClusterClient client, IOptions<AgentOptions> options, DataPlaneHost host, TimeProvider time, ILogger<ClusterSync> logger)
     {
         _client = client;
@@ -62,10 +69,15 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
         _segmentObserver = _client.CreateObjectReference<ISegmentObserver>(this);
         _macObserver = _client.CreateObjectReference<IMacTableObserver>(this);
 
+        // Heartbeats run on their own: a sync call stuck on a silo that just died must not keep the
+        // host from being heard, or it would be declared dead and withdrawn while it forwards.
+        var heartbeats = HeartbeatLoopAsync(stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
+                Volatile.Write(ref _resyncReason, null);
+                Volatile.Write(ref _heartbeatFailure, null);
                 await FullSyncAsync(stoppingToken);
                 Log.Synchronized(_logger, _options.HostId, _subscribed.Count, _everConnected);
                 Volatile.Write(ref _connected, true);
@@ -98,38 +110,129 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
             }
         }
 
+        await heartbeats;
         await UnregisterObserversAsync();
+    }
+
+    /// <summary>
+    /// Every <see cref="AgentOptions.HeartbeatInterval"/> while registered: tells the host grain we
+    /// are alive and checks, from its answer, whether the sync loop must start over (declared dead
+    /// meanwhile, switch configuration changed), renew its subscriptions (a silo joined or died, so
+    /// grains may have new activations without our observers), or treat the cluster as unreachable.
+    /// </summary>
+    private async Task HeartbeatLoopAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_options.HeartbeatInterval, _time, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            if (!Volatile.Read(ref _registered))
+            {
+                continue; // not registered yet: the first registration counts as the first heartbeat
+            }
+
+            HeartbeatAck ack;
+            try
+            {
+                // Also while the sync loop retries after a failure: the host grain may well answer
+                // when another grain (a switch busy on a slow storage write) does not.
+                ack = await _client.GetGrain<IHostGrain>(_options.HostId).HeartbeatAsync(_host.DataPlane.Snapshot.Generation);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                if (Volatile.Read(ref _connected))
+                {
+                    // The sync loop reports the outage once and re-synchronizes.
+                    Volatile.Write(ref _heartbeatFailure, ex);
+                    _wake.Release();
+                }
+
+                continue;
+            }
+
+            long known = Interlocked.Exchange(ref _membershipVersion, ack.MembershipVersion);
+            if (ack.Revived)
+            {
+                // Declared dead meanwhile: our MACs were withdrawn; start over and publish them again.
+                RequestResync("the host was declared dead and is back");
+                continue;
+            }
+
+            if (known >= 0 && known != ack.MembershipVersion)
+            {
+                Interlocked.Exchange(ref _refreshRequested, 1);
+                _wake.Release();
+            }
+
+            try
+            {
+                var config = await _client.GetGrain<ISwitchGrain>(_options.Switch).GetAsync();
+                long? applied;
+                lock (_gate)
+                {
+                    applied = _switch?.Version;
+                }
+
+                if (config is null || config.Version != applied)
+                {
+                    RequestResync("the switch configuration changed");
+                }
+            }
+            catch (Exception) when (!stoppingToken.IsCancellationRequested)
+            {
+                // A switch grain that does not answer (say, stuck on a slow storage write) is asked
+                // again next beat; it is no reason to stop heartbeating.
+            }
+        }
+    }
+
+    private void RequestResync(string reason)
+    {
+        if (Volatile.Read(ref _connected))
+        {
+            Volatile.Write(ref _resyncReason, reason);
+            _wake.Release();
+        }
     }
 
     private async Task RunConnectedAsync(CancellationToken stoppingToken)
     {
         var now = _time.GetUtcNow();
-        var nextHeartbeat = now + _options.HeartbeatInterval;
         var nextRefresh = now + _options.SubscriptionRefreshInterval;
         var nextAging = now + TimeSpan.FromSeconds(Math.Max(1, _options.MacAgingTime.TotalSeconds / 10));
         while (!stoppingToken.IsCancellationRequested)
         {
-            // Wake for the next publish tick, or earlier when a delta reports a gap.
+            // Wake for the next publish tick, or earlier when a delta reports a gap or a heartbeat news.
             await _wake.WaitAsync(_options.LearnPublishInterval, stoppingToken);
+            if (Volatile.Read(ref _heartbeatFailure) is { } failure)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+            }
+
+            if (Volatile.Read(ref _resyncReason) is { } reason)
+            {
+                Log.Resync(_logger, reason);
+                return;
+            }
+
             await PublishLearnedAsync();
             await ResnapshotStaleAsync();
 
             now = _time.GetUtcNow();
-            if (now >= nextHeartbeat)
+            if (Interlocked.Exchange(ref _refreshRequested, 0) == 1 || now >= nextRefresh)
             {
-                nextHeartbeat = now + _options.HeartbeatInterval;
-                var ack = await _client.GetGrain<IHostGrain>(_options.HostId).HeartbeatAsync(_host.DataPlane.Snapshot.Generation);
-                var config = await _client.GetGrain<ISwitchGrain>(_options.Switch).GetAsync();
-                if (ack.Revived || config is null || config.Version != _switch?.Version)
-                {
-                    // Declared dead meanwhile (our MACs were withdrawn) or the switch changed: start over.
-                    Log.Resync(_logger, ack.Revived ? "the host was declared dead and is back" : "the switch configuration changed");
-                    return;
-                }
-            }
-
-            if (now >= nextRefresh)
-            {
+                // Renewing returns each grain's snapshot; one from a new activation replaces ours.
                 nextRefresh = now + _options.SubscriptionRefreshInterval;
                 await SubscribeAllAsync();
             }
@@ -174,6 +277,7 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
         }
 
         await _client.GetGrain<IHostGrain>(_options.HostId).RegisterAsync(new HostRegistration(_vtep, _version, _options.Switch, hostPorts));
+        Volatile.Write(ref _registered, true);
 
         lock (_gate)
         {

@@ -47,8 +47,12 @@ public sealed partial class ChaosTests
             // Goal 0 lost (met in the runs since the half-cleared-tables fix in ClusterSync; the figure is
             // reported). Asserted: under 1 % and no gap of a second, which the 7.9 s gap of that bug broke,
             // leaving room for scheduling noise on a 2-core machine that restarts a silo meanwhile.
-            Assert.True(summary.LostWithin <= summary.Transmitted / 100 && summary.MaxGapMs < 1000, $"established flow hurt by silo kills: {summary}");
-            Assert.True(relearn.All(r => !double.IsInfinity(r)), "a new MAC was never unicast after a kill:\n" + fabric.Diagnostics());
+            Assert.True(summary.LostWithin <= summary.Transmitted / 100 && summary.MaxGapMs < 1000, $"established flow hurt by silo kills: {summary}\n" + fabric.Diagnostics());
+
+            // A MAC table that lived on the killed silo comes back as a new activation without
+            // observers; agents renew their subscriptions when the heartbeat answer shows the
+            // membership changed (silo declared dead in ~2-4 s), not at the 20 s periodic refresh.
+            Assert.True(relearn.All(r => r <= 10), "a new MAC was not unicast within 10 s of a kill:\n" + fabric.Diagnostics());
         }
         finally
         {

@@ -44,6 +44,9 @@ public sealed class FailoverTests(ClusterFixture fixture, ITestOutputHelper outp
 
         Assert.Equal(victimAddress, await management.GetActivationAddress(Segment(vni)));
         await Switch(sw).AddHostAsync("esx1", "eth1");
+        string host = Names.Unique("esx");
+        await RegisterAsync(host, sw, Vtep(7), ("vm1", "web"));
+        var ackBefore = await Host(host).HeartbeatAsync(1);
         var before = await Switch(sw).GetAsync();
         var segmentBefore = await Segment(vni).GetAsync();
         Note("both grains on the victim silo");
@@ -66,6 +69,11 @@ public sealed class FailoverTests(ClusterFixture fixture, ITestOutputHelper outp
             Assert.NotEqual(segmentBefore.Epoch, segmentAfter.Epoch);
             Assert.Equal(segmentBefore.Version, segmentAfter.Version);
             Assert.Equal(segmentBefore.FloodList, segmentAfter.FloodList);
+
+            // The agents' cue to renew their subscriptions: the membership version in the heartbeat
+            // answer moves once the dead silo is declared so (the new segment activation has no observers).
+            var ackAfter = await RetryAsync(() => Host(host).HeartbeatAsync(1));
+            Assert.True(ackAfter.MembershipVersion > ackBefore.MembershipVersion, $"membership version {ackBefore.MembershipVersion} → {ackAfter.MembershipVersion}");
         }
         finally
         {

@@ -436,6 +436,24 @@ public sealed class ChaosFabric : IAsyncLifetime
             text.AppendLine("--- events").Append(_events);
         }
 
+        // What explains a data-plane gap: host deaths and revivals, agents losing and regaining the cluster.
+        string[] keys = ["declared dead", "heard from again", "Control plane unreachable", "Re-synchronizing", "synchronized with the cluster"];
+        text.AppendLine("--- control-plane events");
+        foreach (var (name, output) in Silos.Where(s => s?.Process is not null).Select(s => ($"silo{s.Number}", s.Process!.Output))
+            .Concat(Enumerable.Range(1, Hosts).Where(h => Agents[h] is not null).Select(h => ($"agent h{h}", Agents[h]!.Output))))
+        {
+            var logLines = output.Split('\n');
+            for (int i = 0; i < logLines.Length; i++)
+            {
+                if (keys.Any(k => logLines[i].Contains(k, StringComparison.Ordinal)))
+                {
+                    // The console logger puts the timestamp on the line before the message.
+                    string stamp = i > 0 ? logLines[i - 1].Split(' ', 2)[0] : "";
+                    text.Append(name).Append(' ').Append(stamp).Append(' ').AppendLine(logLines[i].Trim());
+                }
+            }
+        }
+
         foreach (var slot in Silos.Where(s => s?.Process is not null))
         {
             text.AppendLine($"--- silo{slot.Number} pid {slot.Process!.Pid} http {slot.HttpPort} exited={slot.Process.HasExited}").AppendLine(slot.Process.Tail(lines));
