@@ -14,6 +14,9 @@ public static class ManagementApi
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
             o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
+
+            // Numbers are numbers: the web defaults would take "vni":"5003" as 5003.
+            o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
         });
         // Let unreadable JSON reach ProblemMapping, which names the field, instead of a bare 400.
         services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);

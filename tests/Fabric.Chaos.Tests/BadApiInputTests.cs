@@ -21,6 +21,7 @@ public sealed partial class ChaosTests
             (HttpMethod.Put, "api/switches/dvs/portgroups/bad", """{"vni":-5}""", "negative VNI"),
             (HttpMethod.Put, "api/switches/dvs/portgroups/bad", """{"vni":99999999999}""", "VNI beyond int"),
             (HttpMethod.Put, "api/switches/dvs/portgroups/bad", """{"vni":"five"}""", "VNI as a word"),
+            (HttpMethod.Put, "api/switches/dvs/portgroups/bad", """{"vni":"5003"}""", "VNI as a string of digits"),
             (HttpMethod.Put, "api/switches/dvs/portgroups/bad", $$"""{"vni":{{ChaosFabric.WebVni}}}""", "VNI already used by web"),
             (HttpMethod.Put, "api/switches/dvs/portgroups/bad", """{"vni":5003,"vlan":{"mode":"access","accessVlan":4095}}""", "VLAN 4095"),
             (HttpMethod.Put, "api/switches/dvs/portgroups/bad", """{"vni":5003,"vlan":{"mode":"access","accessVlan":0}}""", "VLAN 0"),

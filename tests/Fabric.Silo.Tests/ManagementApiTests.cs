@@ -93,6 +93,8 @@ public sealed class ManagementApiTests(SiloProcessFixture silo)
     [InlineData("""{"vni":-5}""", "vni")]
     [InlineData("""{}""", "vni")]
     [InlineData("""{"vni":"five"}""", "vni")]
+    [InlineData("""{"vni":"7001"}""", "vni")]
+    [InlineData("""{"vni":7001,"vlan":{"mode":"access","accessVlan":"100"}}""", "vlan.accessVlan")]
     [InlineData("""{"vni":7001,"vlan":{"mode":"access","accessVlan":4095}}""", "vlan.accessVlan")]
     [InlineData("""{"vni":7001,"vlan":{"mode":"access","accessVlan":0}}""", "vlan.accessVlan")]
     [InlineData("""{"vni":7001,"vlan":{"mode":"trunk","trunkRanges":["10-5000"]}}""", "vlan.trunkRanges")]
