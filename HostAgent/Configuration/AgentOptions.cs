@@ -43,10 +43,10 @@ public sealed class AgentOptions
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// How long one call to the cluster may take before the agent gives up on it (Orleans' client
-    /// response timeout, 30 s by default). It must be well inside the silos' HostLiveness:DeadAfter
-    /// (15 s by default): a call stuck on a silo that was just killed must not keep the agent from
-    /// being heard until it is declared dead.
+    /// How long the agent waits on one call to the cluster before it gives up and retries. It must
+    /// be well inside the silos' HostLiveness:DeadAfter (15 s by default): a call stuck on a silo
+    /// that was just killed must not keep the agent from being heard until it is declared dead. The
+    /// call itself lives on until Orleans' response timeout (30 s), so a slow silo still answers.
     /// </summary>
     public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -28,6 +28,7 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
     private readonly Dictionary<uint, SegmentSnapshot> _segments = [];
     private readonly Dictionary<uint, Dictionary<MacAddress, MacEntry>> _macs = [];
     private readonly Dictionary<uint, (Guid Epoch, long Version)> _macVersions = [];
+    private readonly Dictionary<uint, Dictionary<IPAddress, MacAddress>> _bindings = [];
     private readonly HashSet<uint> _stale = [];
     private readonly Dictionary<MacKey, LearnedMac> _unpublished = [];
     private readonly Dictionary<uint, RemoteVtep> _vtepCache = [];
@@ -143,7 +144,7 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
             {
                 // Also while the sync loop retries after a failure: the host grain may well answer
                 // when another grain (a switch busy on a slow storage write) does not.
-                ack = await _client.GetGrain<IHostGrain>(_options.HostId).HeartbeatAsync(_host.DataPlane.Snapshot.Generation);
+                ack = await Bounded(_client.GetGrain<IHostGrain>(_options.HostId).HeartbeatAsync(_host.DataPlane.Snapshot.Generation));
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -177,7 +178,7 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
 
             try
             {
-                var config = await _client.GetGrain<ISwitchGrain>(_options.Switch).GetAsync();
+                var config = await Bounded(_client.GetGrain<ISwitchGrain>(_options.Switch).GetAsync());
                 long? applied;
                 lock (_gate)
                 {
@@ -227,6 +228,7 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
             }
 
             await PublishLearnedAsync();
+            await PublishBindingsAsync();
             await ResnapshotStaleAsync();
 
             now = _time.GetUtcNow();
@@ -251,7 +253,7 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
 
     private async Task FullSyncAsync(CancellationToken stoppingToken)
     {
-        var config = await _client.GetGrain<ISwitchGrain>(_options.Switch).GetAsync()
+        var config = await Bounded(_client.GetGrain<ISwitchGrain>(_options.Switch).GetAsync())
             ?? throw new FabricNotFoundException("switch", _options.Switch);
         var ports = _options.Ports.Select((p, i) => ForwardingBuilder.BuildPort(i, p, config)).ToArray();
         foreach (var port in ports.Where(p => p.AccessVni == 0 && !p.Trunk))
@@ -276,7 +278,7 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
             }
         }
 
-        await _client.GetGrain<IHostGrain>(_options.HostId).RegisterAsync(new HostRegistration(_vtep, _version, _options.Switch, hostPorts));
+        await Bounded(_client.GetGrain<IHostGrain>(_options.HostId).RegisterAsync(new HostRegistration(_vtep, _version, _options.Switch, hostPorts)));
         Volatile.Write(ref _registered, true);
 
         lock (_gate)
@@ -306,6 +308,8 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
             {
                 _unpublished[key] = new LearnedMac(key.Vni, key.Mac, entry.Port);
             }
+
+            entry.PublishedIpv4 = 0; // and their IP bindings, again
         }
 
         await PublishLearnedAsync();
@@ -323,8 +327,8 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
         var tables = new List<MacTableSnapshot>();
         foreach (uint vni in _subscribed)
         {
-            segments.Add(await _client.GetGrain<ISegmentGrain>(vni).SubscribeAsync(_segmentObserver!));
-            tables.Add(await _client.GetGrain<IMacTableGrain>(vni).SubscribeAsync(_macObserver!));
+            segments.Add(await Bounded(_client.GetGrain<ISegmentGrain>(vni).SubscribeAsync(_segmentObserver!)));
+            tables.Add(await Bounded(_client.GetGrain<IMacTableGrain>(vni).SubscribeAsync(_macObserver!)));
         }
 
         lock (_gate)
@@ -337,6 +341,7 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
                     _segments.Remove(vni);
                     _macs.Remove(vni);
                     _macVersions.Remove(vni);
+                    _bindings.Remove(vni);
                 }
 
                 _stale.Clear();
@@ -380,8 +385,8 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
 
         foreach (uint vni in stale)
         {
-            var segment = await _client.GetGrain<ISegmentGrain>(vni).GetAsync();
-            var table = await _client.GetGrain<IMacTableGrain>(vni).GetSnapshotAsync();
+            var segment = await Bounded(_client.GetGrain<ISegmentGrain>(vni).GetAsync());
+            var table = await Bounded(_client.GetGrain<IMacTableGrain>(vni).GetSnapshotAsync());
             lock (_gate)
             {
                 _segments[vni] = segment;
@@ -396,6 +401,7 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
     {
         _macs[table.Vni.Value] = table.Entries.ToDictionary(e => e.Mac);
         _macVersions[table.Vni.Value] = (table.Epoch, table.Version);
+        _bindings[table.Vni.Value] = table.IpBindings.ToDictionary(b => b.Ip, b => b.Mac);
         foreach (var entry in table.Entries)
         {
             if (entry.HostId != _options.HostId)
@@ -431,13 +437,52 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
 
         foreach (var (vni, batch) in batches)
         {
-            await _client.GetGrain<IMacTableGrain>(vni).LearnAsync(batch);
+            await Bounded(_client.GetGrain<IMacTableGrain>(vni).LearnAsync(batch));
             lock (_gate)
             {
                 foreach (var request in batch)
                 {
                     _unpublished.Remove(new MacKey(vni, request.Mac.Value));
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Publishes the IPv4 bindings the data plane snooped from its VMs' ARP packets (for ARP
+    /// suppression on every host), each once it changes and once its MAC is in the table.
+    /// </summary>
+    private async Task PublishBindingsAsync()
+    {
+        foreach (var (key, entry) in _host.DataPlane.Macs.Entries)
+        {
+            uint ip = entry.Ipv4;
+            if (ip == 0 || ip == entry.PublishedIpv4)
+            {
+                continue;
+            }
+
+            lock (_gate)
+            {
+                if (_unpublished.ContainsKey(key))
+                {
+                    continue; // the MAC first
+                }
+            }
+
+            try
+            {
+                await Bounded(_client.GetGrain<IMacTableGrain>(key.Vni).BindIpAsync(new MacAddress(key.Mac), Wire.Ipv4Address.ToIPAddress(ip)));
+                entry.PublishedIpv4 = ip;
+            }
+            catch (FabricNotFoundException)
+            {
+                // The table does not have the MAC (yet, or any more): try again next tick.
+            }
+            catch (FabricValidationException)
+            {
+                // Not a unicast address (a VM claimed 255.255.255.255, say): never bindable, not retried.
+                entry.PublishedIpv4 = ip;
             }
         }
     }
@@ -510,6 +555,22 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
                 }
             }
 
+            if (delta.IpBindings.Count > 0)
+            {
+                var bindings = _bindings.TryGetValue(vni, out var current) ? current : _bindings[vni] = [];
+                foreach (var binding in delta.IpBindings)
+                {
+                    if (binding.Mac is { } mac)
+                    {
+                        bindings[binding.Ip] = mac;
+                    }
+                    else
+                    {
+                        bindings.Remove(binding.Ip);
+                    }
+                }
+            }
+
             _macVersions[vni] = (delta.Epoch, delta.Version);
         }
 
@@ -527,7 +588,8 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
             }
 
             var macs = _macs.ToDictionary(kv => kv.Key, kv => (IReadOnlyDictionary<MacAddress, MacEntry>)kv.Value);
-            snapshot = ForwardingBuilder.Build(_ports, _switch.Version, _options.HostId, _options.VxlanPort, _segments, macs, _host.DataPlane.Counters, _vtepCache);
+            var bindings = _bindings.ToDictionary(kv => kv.Key, kv => (IReadOnlyDictionary<IPAddress, MacAddress>)kv.Value);
+            snapshot = ForwardingBuilder.Build(_ports, _switch.Version, _options.HostId, _options.VxlanPort, _segments, macs, _host.DataPlane.Counters, _vtepCache, bindings);
         }
 
         _host.DataPlane.Publish(snapshot);
@@ -549,6 +611,16 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
             // Shutting down: the subscriptions expire on their own.
         }
     }
+
+    /// <summary>
+    /// Waits at most <see cref="AgentOptions.CallTimeout"/> for a call, then moves on (TimeoutException)
+    /// so a call stuck on a silo that just died holds up neither heartbeats nor re-syncs. The call
+    /// itself keeps Orleans' own response timeout: a silo that is slow while it starts still gets to
+    /// answer the retries, instead of every message expiring in its queue.
+    /// </summary>
+    private Task<T> Bounded<T>(Task<T> call) => call.WaitAsync(_options.CallTimeout, _time);
+
+    private Task Bounded(Task call) => call.WaitAsync(_options.CallTimeout, _time);
 
     private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 

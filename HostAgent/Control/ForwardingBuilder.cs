@@ -96,7 +96,8 @@ internal static class ForwardingBuilder
         IReadOnlyDictionary<uint, SegmentSnapshot> segments,
         IReadOnlyDictionary<uint, IReadOnlyDictionary<Addressing.MacAddress, MacEntry>> macs,
         DataPlaneCounters counters,
-        Dictionary<uint, RemoteVtep> vtepCache)
+        Dictionary<uint, RemoteVtep> vtepCache,
+        IReadOnlyDictionary<uint, IReadOnlyDictionary<System.Net.IPAddress, Addressing.MacAddress>>? bindings = null)
     {
         RemoteVtep Vtep(uint address)
         {
@@ -117,13 +118,27 @@ internal static class ForwardingBuilder
                 ? segment.FloodList.Where(e => e.HostId != hostId).Select(e => Wire.Ipv4Address.FromIPAddress(e.Vtep)).Distinct().ToArray()
                 : [];
             var remote = new Dictionary<ulong, RemoteVtep>();
-            if (macs.TryGetValue(vni, out var table))
+            IReadOnlyDictionary<Addressing.MacAddress, MacEntry>? table = null;
+            if (macs.TryGetValue(vni, out table))
             {
                 foreach (var entry in table.Values)
                 {
                     if (entry.HostId != hostId)
                     {
                         remote[entry.Mac.Value] = Vtep(Wire.Ipv4Address.FromIPAddress(entry.Vtep));
+                    }
+                }
+            }
+
+            var arp = new Dictionary<uint, ulong>();
+            if (bindings is not null && bindings.TryGetValue(vni, out var bound) && table is not null)
+            {
+                foreach (var (ip, mac) in bound)
+                {
+                    // Only for MACs the table still has: a withdrawn MAC is not answered for.
+                    if (table.ContainsKey(mac))
+                    {
+                        arp[Wire.Ipv4Address.FromIPAddress(ip)] = mac.Value;
                     }
                 }
             }
@@ -135,6 +150,7 @@ internal static class ForwardingBuilder
                 FloodList = flood.Select(Vtep).ToArray(),
                 Vteps = flood.Concat(remote.Values.Select(v => v.Address)).ToFrozenSet(),
                 RemoteMacs = remote.ToFrozenDictionary(),
+                ArpBindings = arp.ToFrozenDictionary(),
                 Counters = counters.ForVni(vni),
             };
         }

@@ -19,6 +19,9 @@ public sealed class ForwardingScratch
 {
     public byte[] Tagged { get; } = new byte[FrameBatch.SlotLength];
 
+    /// <summary>An ARP reply the agent answers with on a VM's behalf (60 bytes, the Ethernet minimum).</summary>
+    public byte[] ArpReply { get; } = new byte[EthernetFrame.HeaderLength + ArpPacket.Length + 18];
+
     public ushort NextIdentification;
 }
 
@@ -150,6 +153,19 @@ public sealed class DataPlane
         }
 
         var destination = MacAddress.Read(frame);
+        if (BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(2 * EthernetFrame.MacLength)) == EtherType.Arp
+            && ArpPacket.TryRead(frame.Slice(EthernetFrame.HeaderLength), out var arp, out _)
+            && arp.SenderHardwareAddress == source && arp.SenderProtocolAddress != 0)
+        {
+            // Snoop the binding (published to the MAC table by the control plane). Only when the ARP
+            // sender is the frame's own source: a VM cannot bind an address to someone else's MAC.
+            Macs.Snoop(vni, source.Value, arp.SenderProtocolAddress);
+            if (destination.IsBroadcast && TrySuppressArp(in arp, portIndex, vni, snapshot, segment, scratch))
+            {
+                return;
+            }
+        }
+
         if (!destination.IsMulticast)
         {
             if (Macs.TryGet(vni, destination.Value, out var local) && Carries(snapshot.Ports[local.Port], vni))
@@ -241,6 +257,37 @@ public sealed class DataPlane
         {
             DeliverLocal(snapshot.Ports[port], vni.Value, inner, segment, scratch);
         }
+    }
+
+    /// <summary>
+    /// ARP suppression (DESIGN.md; EVPN's proxy ARP): a broadcast request for an address the segment
+    /// has a binding for is answered on the asking port with the bound MAC, and goes nowhere else.
+    /// Probes (sender 0.0.0.0, handled before this) and gratuitous ARP (target = sender) are flooded
+    /// as usual, so duplicate-address detection and announcements keep working.
+    /// </summary>
+    private bool TrySuppressArp(in ArpPacket request, int portIndex, uint vni, ForwardingSnapshot snapshot, SegmentForwarding segment, ForwardingScratch scratch)
+    {
+        if (request.Operation != ArpOperation.Request
+            || request.TargetProtocolAddress == request.SenderProtocolAddress
+            || !segment.ArpBindings.TryGetValue(request.TargetProtocolAddress, out ulong bound)
+            || bound == request.SenderHardwareAddress.Value)
+        {
+            return false;
+        }
+
+        var owner = new MacAddress(bound);
+        var reply = scratch.ArpReply.AsSpan();
+        request.SenderHardwareAddress.Write(reply);
+        owner.Write(reply.Slice(EthernetFrame.MacLength));
+        BinaryPrimitives.WriteUInt16BigEndian(reply.Slice(2 * EthernetFrame.MacLength), EtherType.Arp);
+        new ArpPacket(ArpOperation.Reply, owner, request.TargetProtocolAddress, request.SenderHardwareAddress, request.SenderProtocolAddress)
+            .Write(reply.Slice(EthernetFrame.HeaderLength));
+        reply.Slice(EthernetFrame.HeaderLength + ArpPacket.Length).Clear();
+
+        Counters.Total.CountArpSuppressed();
+        segment.Counters.CountArpSuppressed();
+        DeliverLocal(snapshot.Ports[portIndex], vni, reply, segment, scratch);
+        return true;
     }
 
     private void DeliverLocal(PortForwarding port, uint vni, ReadOnlySpan<byte> frame, SegmentForwarding segment, ForwardingScratch scratch)

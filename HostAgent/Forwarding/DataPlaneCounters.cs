@@ -18,6 +18,7 @@ public sealed class TrafficCounters
     private long _delivered;
     private long _encapsulated;
     private long _flooded;
+    private long _arpSuppressed;
 
     public long Received => Volatile.Read(ref _received);
 
@@ -26,6 +27,9 @@ public sealed class TrafficCounters
     public long Encapsulated => Volatile.Read(ref _encapsulated);
 
     public long Flooded => Volatile.Read(ref _flooded);
+
+    /// <summary>ARP requests answered locally from the segment's bindings instead of flooded.</summary>
+    public long ArpSuppressed => Volatile.Read(ref _arpSuppressed);
 
     public long DropsOf(DataPlaneDrop reason) => Volatile.Read(ref _drops[(int)reason]);
 
@@ -53,6 +57,8 @@ public sealed class TrafficCounters
 
     public void CountFlooded() => Interlocked.Increment(ref _flooded);
 
+    public void CountArpSuppressed() => Interlocked.Increment(ref _arpSuppressed);
+
     public void CountDrop(DataPlaneDrop reason) => Interlocked.Increment(ref _drops[(int)reason]);
 
     public void CountMalformed(DropReason reason)
@@ -69,6 +75,7 @@ public sealed class TrafficCounters
             ["delivered"] = Delivered,
             ["encapsulated"] = Encapsulated,
             ["flooded"] = Flooded,
+            ["arpSuppressed"] = ArpSuppressed,
         };
         foreach (var reason in Enum.GetValues<DataPlaneDrop>())
         {

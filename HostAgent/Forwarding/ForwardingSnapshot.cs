@@ -52,6 +52,9 @@ public sealed class SegmentForwarding
     /// <summary>Remote MAC → VTEP, from the MAC table grain.</summary>
     public required FrozenDictionary<ulong, RemoteVtep> RemoteMacs { get; init; }
 
+    /// <summary>IPv4 address → MAC of the segment (MAC table grain's bindings), for ARP suppression.</summary>
+    public FrozenDictionary<uint, ulong> ArpBindings { get; init; } = FrozenDictionary<uint, ulong>.Empty;
+
     public required TrafficCounters Counters { get; init; }
 }
 

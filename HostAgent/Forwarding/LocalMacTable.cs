@@ -7,6 +7,7 @@ public sealed class LocalMac(int port, long seenAt)
 {
     private int _port = port;
     private long _seenAt = seenAt;
+    private uint _ipv4;
 
     public int Port
     {
@@ -19,6 +20,16 @@ public sealed class LocalMac(int port, long seenAt)
         get => Volatile.Read(ref _seenAt);
         set => Volatile.Write(ref _seenAt, value);
     }
+
+    /// <summary>The IPv4 address this MAC last claimed as ARP sender (0: none yet), for ARP suppression.</summary>
+    public uint Ipv4
+    {
+        get => Volatile.Read(ref _ipv4);
+        set => Volatile.Write(ref _ipv4, value);
+    }
+
+    /// <summary>Control plane only: the binding last published to the MAC table grain (0: none).</summary>
+    public uint PublishedIpv4 { get; set; }
 }
 
 public readonly record struct MacKey(uint Vni, ulong Mac);
@@ -85,6 +96,19 @@ public sealed class LocalMacTable(int portCount)
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Data plane: <paramref name="mac"/>, already learned in <paramref name="vni"/>, sent an ARP packet
+    /// claiming <paramref name="ipv4"/>. Only remembered on the entry (no queue, nothing allocated);
+    /// the control plane publishes changed bindings from <see cref="Entries"/>.
+    /// </summary>
+    public void Snoop(uint vni, ulong mac, uint ipv4)
+    {
+        if (_entries.TryGetValue(new MacKey(vni, mac), out var entry) && entry.Ipv4 != ipv4)
+        {
+            entry.Ipv4 = ipv4;
+        }
     }
 
     /// <summary>Control plane: forget a MAC (aged out, or now owned by another host).</summary>

@@ -56,8 +56,6 @@ public static partial class AgentHostingExtensions
     {
         var cluster = new AgentClusterOptions();
         builder.Configuration.GetSection(AgentClusterOptions.SectionName).Bind(cluster);
-        var agent = new AgentOptions();
-        builder.Configuration.GetSection(AgentOptions.SectionName).Bind(agent);
         builder.UseOrleansClient(client =>
         {
             client.Configure<ClusterOptions>(o =>
@@ -79,10 +77,6 @@ public static partial class AgentHostingExtensions
             // Learn of silos that joined or died within seconds, not the default minute, so a
             // killed gateway is replaced quickly.
             client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
-
-            // A call to a grain whose silo was just killed fails after CallTimeout, not Orleans'
-            // 30 s default, so the agent retries elsewhere long before it could be declared dead.
-            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = agent.CallTimeout);
             client.UseConnectionRetryFilter(RetryForeverAsync);
         });
         builder.Services.AddHostedService<ClusterSync>();

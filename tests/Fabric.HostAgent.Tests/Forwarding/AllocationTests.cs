@@ -28,6 +28,7 @@ public sealed class AllocationTests
         DropHairpin,
         DropNotAVtep,
         DropMalformedDatagram,
+        ArpSuppressed,
     }
 
     [Fact]
@@ -37,6 +38,7 @@ public sealed class AllocationTests
         lab.Output.Recording = false;
         lab.Seed(1, VniA, Vm1);
         lab.Seed(TrunkPort, VniB, Guest);
+        lab.BindArp(VniA, Wire.TestFrames.RemoteVtepAddress, RemoteA);
         var slot = new byte[FrameBatch.SlotLength];
         var scratch = new ForwardingScratch();
         var inputs = new Dictionary<Path, byte[]>
@@ -52,6 +54,7 @@ public sealed class AllocationTests
             [Path.DropHairpin] = Frame(Vm1, Mac(0x102)),
             [Path.DropNotAVtep] = Datagram(VniA, Frame(Vm1, RemoteA)),
             [Path.DropMalformedDatagram] = Datagram(VniA, Frame(Vm1, RemoteA)).AsSpan(0, 12).ToArray(),
+            [Path.ArpSuppressed] = Wire.TestFrames.ArpRequest(Vm0, Wire.TestFrames.VtepAddress, Wire.TestFrames.RemoteVtepAddress),
         };
 
         void Run(Path path, byte[] input)
@@ -59,7 +62,7 @@ public sealed class AllocationTests
             input.CopyTo(slot.AsSpan(FrameBatch.Headroom));
             switch (path)
             {
-                case Path.LocalDeliver or Path.RemoteUnicastEncapsulation or Path.Flood or Path.DropTaggedOnAccessPort:
+                case Path.LocalDeliver or Path.RemoteUnicastEncapsulation or Path.Flood or Path.DropTaggedOnAccessPort or Path.ArpSuppressed:
                     lab.DataPlane.FromPort(0, slot, input.Length, scratch);
                     break;
                 case Path.TrunkIngressEncapsulation:
@@ -104,8 +107,9 @@ public sealed class AllocationTests
 
         Assert.True(allocated.Values.All(bytes => bytes == 0), string.Join(", ", allocated.Select(kv => $"{kv.Key}: {kv.Value} bytes")));
 
-        // The loops did the work they claim: 1+1+6+1+1+1+5 sends and 4 drops per round of paths.
-        Assert.Equal(16L * Frames, lab.Output.PortSends + lab.Output.VtepSends - sendsBefore);
+        // The loops did the work they claim: 1+1+6+1+1+1+5+1 sends and 4 drops per round of paths.
+        Assert.Equal(17L * Frames, lab.Output.PortSends + lab.Output.VtepSends - sendsBefore);
         Assert.Equal(4L * Frames, lab.Total.TotalDrops - dropsBefore);
+        Assert.Equal(1000L + Frames, lab.Total.ArpSuppressed);
     }
 }

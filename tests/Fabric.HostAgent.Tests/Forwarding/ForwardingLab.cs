@@ -160,6 +160,34 @@ internal sealed class ForwardingLab
         };
     }
 
+    /// <summary>Publishes the current snapshot again with <paramref name="ip"/> bound to <paramref name="mac"/> in <paramref name="vni"/> (ARP suppression).</summary>
+    public void BindArp(uint vni, uint ip, MacAddress mac)
+    {
+        var current = Snapshot;
+        var segments = current.Segments.ToDictionary(kv => kv.Key, kv =>
+        {
+            var s = kv.Value;
+            if (kv.Key != vni)
+            {
+                return s;
+            }
+
+            var bindings = s.ArpBindings.ToDictionary(b => b.Key, b => b.Value);
+            bindings[ip] = mac.Value;
+            return new SegmentForwarding
+            {
+                Vni = s.Vni,
+                LocalPorts = s.LocalPorts,
+                FloodList = s.FloodList,
+                Vteps = s.Vteps,
+                RemoteMacs = s.RemoteMacs,
+                ArpBindings = bindings.ToFrozenDictionary(),
+                Counters = s.Counters,
+            };
+        });
+        DataPlane.Publish(new ForwardingSnapshot { Ports = current.Ports, Segments = segments.ToFrozenDictionary(), Generation = current.Generation });
+    }
+
     private PortForwarding Access(int index, uint vni) => new() { Index = index, Name = $"port{index}", Trunk = false, AccessVni = vni, MacLimit = MacLimit };
 
     /// <summary>Puts <paramref name="mac"/> in the local table as if learned on <paramref name="port"/>, without counting a frame.</summary>
