@@ -151,6 +151,7 @@ public sealed partial class DataPlaneHost(IOptions<AgentOptions> options, ILogge
                 localPorts = s.LocalPorts.Select(i => snapshot.Ports[i].Name),
                 floodList = s.FloodList.Select(v => Ipv4Address.Format(v.Address)),
                 remoteMacs = s.RemoteMacs.ToDictionary(kv => new Addressing.MacAddress(kv.Key).ToString(), kv => Ipv4Address.Format(kv.Value.Address)),
+                arpBindings = s.ArpBindings.ToDictionary(kv => Ipv4Address.Format(kv.Key), kv => new Addressing.MacAddress(kv.Value).ToString()),
                 counters = s.Counters.Snapshot(),
             }),
             localMacs = dp.Macs.Entries.Select(e => new { vni = e.Key.Vni, mac = new Addressing.MacAddress(e.Key.Mac).ToString(), port = snapshot.Ports[e.Value.Port].Name }),

@@ -1,3 +1,6 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+
 namespace Fabric.Lab.Tests;
 
 /// <summary>
@@ -53,21 +56,40 @@ public sealed class UnderlayTests(UnderlayFixture lab)
     [Fact]
     public async Task A_first_arp_is_replicated_only_to_the_vteps_of_its_segment()
     {
+        // Addresses nobody has announced yet: a request for a known one is answered by the local
+        // agent (ARP suppression, tested below) and never reaches the underlay.
+        string webTarget = FreshAddress(lab.VmIp(2, 1));
+        string dbTarget = FreshAddress(lab.VmIp(2, 2));
+        await Shell.CheckedAsync(lab.VmNamespace(2, 1), $"ip addr add {webTarget}/24 dev eth0");
+        await Shell.CheckedAsync(lab.VmNamespace(2, 2), $"ip addr add {dbTarget}/24 dev eth0");
+        try
+        {
+            await FirstArpAsync(webTarget, dbTarget);
+        }
+        finally
+        {
+            await Shell.InNamespaceAsync(lab.VmNamespace(2, 1), $"ip addr del {webTarget}/24 dev eth0");
+            await Shell.InNamespaceAsync(lab.VmNamespace(2, 2), $"ip addr del {dbTarget}/24 dev eth0");
+        }
+    }
+
+    private async Task FirstArpAsync(string webTarget, string dbTarget)
+    {
         await FlushNeighboursAsync((1, 1), (1, 2), (2, 1), (2, 2));
         await using var capture = await Underlay.CaptureAsync(lab, "first-arp");
-        await Shell.CheckedAsync(lab.VmNamespace(1, 1), $"ping -c 1 -W 3 {lab.VmIp(2, 1)}");
-        await Shell.CheckedAsync(lab.VmNamespace(1, 2), $"ping -c 1 -W 3 {lab.VmIp(2, 2)}");
+        await Shell.CheckedAsync(lab.VmNamespace(1, 1), $"ping -c 1 -W 3 {webTarget}");
+        await Shell.CheckedAsync(lab.VmNamespace(1, 2), $"ping -c 1 -W 3 {dbTarget}");
         await capture.StopAsync();
         var all = await Underlay.ReadAsync(capture);
 
         // web (VNI 5001) is on h1, h2, h3: h1 replicates to h2 and h3.
-        var web = all.Where(d => d.InnerSourceMac == lab.VmMac(1, 1) && d.IsArpRequestFor(lab.VmIp(2, 1))).ToList();
+        var web = all.Where(d => d.InnerSourceMac == lab.VmMac(1, 1) && d.IsArpRequestFor(webTarget)).ToList();
         Assert.True(web.Count > 0, $"no ARP request of h1-vm1 on the underlay:\n{Underlay.Describe(all)}");
         Assert.All(web, d => Assert.Equal((lab.UnderlayIp(1), UnderlayFixture.WebVni), (d.Source, d.Vni)));
         Assert.Equal([lab.UnderlayIp(2), lab.UnderlayIp(3)], web.Select(d => d.Destination).Distinct().Order());
 
         // db (VNI 5002) is on h1 and h2 only: nothing of it goes to h3.
-        var db = all.Where(d => d.InnerSourceMac == lab.VmMac(1, 2) && d.IsArpRequestFor(lab.VmIp(2, 2))).ToList();
+        var db = all.Where(d => d.InnerSourceMac == lab.VmMac(1, 2) && d.IsArpRequestFor(dbTarget)).ToList();
         Assert.True(db.Count > 0, $"no ARP request of h1-vm2 on the underlay:\n{Underlay.Describe(all)}");
         Assert.All(db, d => Assert.Equal((lab.UnderlayIp(1), UnderlayFixture.DbVni), (d.Source, d.Vni)));
         Assert.Equal([lab.UnderlayIp(2)], db.Select(d => d.Destination).Distinct());
@@ -202,6 +224,58 @@ public sealed class UnderlayTests(UnderlayFixture lab)
         Assert.True(toMoved.Count(d => d.IsIcmp) >= 5, $"the pings to the moved VM are not on the underlay (reached after {reached.TotalSeconds:F1} s):\n{Underlay.Describe(all)}");
         Assert.All(toMoved, d => Assert.Equal((lab.UnderlayIp(2), UnderlayFixture.WebVni), (d.Destination, d.Vni)));
         Assert.DoesNotContain(all, d => d.Destination == lab.UnderlayIp(1));
+    }
+
+    [Fact]
+    public async Task A_request_for_a_known_address_is_answered_by_the_local_agent_and_never_crosses_the_underlay()
+    {
+        // h2-vm1 announces itself: a fresh ARP exchange with h1-vm1, snooped by h2's agent and
+        // published as a binding that every agent of web gets.
+        await FlushNeighboursAsync((1, 1), (2, 1), (3, 1));
+        await Shell.CheckedAsync(lab.VmNamespace(1, 1), $"ping -c 1 -W 3 {lab.VmIp(2, 1)}");
+        await LabFabric.WaitAsync(
+            async () => await ArpBindingAsync(3, UnderlayFixture.WebVni, lab.VmIp(2, 1)) == lab.VmMac(2, 1),
+            TimeSpan.FromSeconds(15),
+            $"h3's agent to hold the binding {lab.VmIp(2, 1)} → {lab.VmMac(2, 1)}");
+        long before = await TotalCounterAsync(3, "arpSuppressed");
+
+        await using var capture = await Underlay.CaptureAsync(lab, "arp-suppression");
+        await Shell.CheckedAsync(lab.VmNamespace(3, 1), $"ping -c 2 -i 0.2 -W 3 {lab.VmIp(2, 1)}");
+        var neighbour = await Shell.InNamespaceAsync(lab.VmNamespace(3, 1), $"ip neigh show {lab.VmIp(2, 1)}");
+        await capture.StopAsync();
+        var all = await Underlay.ReadAsync(capture);
+
+        // The VM learnt the right MAC, from its own agent: no request for it on the underlay, while
+        // the ping itself crossed it (h3 → h2 unicast).
+        Assert.Contains(lab.VmMac(2, 1), neighbour.Output, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain(all, d => d.IsArpRequestFor(lab.VmIp(2, 1)));
+        Assert.Contains(all, d => d.IsIcmp && d.Source == lab.UnderlayIp(3) && d.Destination == lab.UnderlayIp(2));
+        Assert.True(await TotalCounterAsync(3, "arpSuppressed") > before, "h3 counted no suppressed ARP request");
+
+        // The binding is in the MAC table the API shows.
+        var table = await lab.Http.GetFromJsonAsync<JsonElement>($"api/segments/{UnderlayFixture.WebVni}/macs");
+        Assert.Contains(table.GetProperty("ipBindings").EnumerateArray(), b => b.GetProperty("ip").GetString() == lab.VmIp(2, 1)
+            && string.Equals(b.GetProperty("mac").GetString(), lab.VmMac(2, 1), StringComparison.OrdinalIgnoreCase));
+    }
+
+    private async Task<string?> ArpBindingAsync(int host, long vni, string ip)
+    {
+        var status = await lab.AgentStatusAsync(host);
+        var segment = status.GetProperty("segments").EnumerateArray().FirstOrDefault(s => s.GetProperty("vni").GetInt64() == vni);
+        return segment.ValueKind == JsonValueKind.Object && segment.GetProperty("arpBindings").TryGetProperty(ip, out var mac) ? mac.GetString() : null;
+    }
+
+    private async Task<long> TotalCounterAsync(int host, string counter)
+    {
+        var status = await lab.AgentStatusAsync(host);
+        return status.GetProperty("total").TryGetProperty(counter, out var value) ? value.GetInt64() : 0;
+    }
+
+    /// <summary>An address in the VM's /24 that no VM of the lab uses (the lab numbers VMs 11..99).</summary>
+    private static string FreshAddress(string vmIp)
+    {
+        string net = vmIp[..(vmIp.LastIndexOf('.') + 1)];
+        return net + Random.Shared.Next(200, 250);
     }
 
     private async Task FlushNeighboursAsync(params (int Host, int Vm)[] vms)
