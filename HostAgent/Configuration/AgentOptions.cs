@@ -40,6 +40,16 @@ public sealed class AgentOptions
     /// <summary>If set, a JSON file rewritten every second with counters, flood lists and MAC tables.</summary>
     public string? StatusFile { get; set; }
 
+    /// <summary>
+    /// Optional file where the agent keeps its last forwarding tables (rewritten at most once a
+    /// second when they change), so that after a restart it forwards as soon as its ports are open,
+    /// before the cluster has answered. On a real host: /var/lib/fabric-agent/forwarding.json.
+    /// </summary>
+    public string? ForwardingCacheFile { get; set; }
+
+    /// <summary>Saved tables older than this are not used at start: the network may have changed meanwhile.</summary>
+    public TimeSpan ForwardingCacheMaxAge { get; set; } = TimeSpan.FromSeconds(60);
+
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
@@ -112,9 +122,14 @@ internal sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
 
         if (options.HeartbeatInterval <= TimeSpan.Zero || options.SubscriptionRefreshInterval <= TimeSpan.Zero
             || options.LearnPublishInterval <= TimeSpan.Zero || options.MacAgingTime <= TimeSpan.Zero
-            || options.CallTimeout <= TimeSpan.Zero)
+            || options.CallTimeout <= TimeSpan.Zero || options.ForwardingCacheMaxAge <= TimeSpan.Zero)
         {
-            failures.Add($"{s}: intervals, CallTimeout and MacAgingTime must be positive.");
+            failures.Add($"{s}: intervals, CallTimeout, ForwardingCacheMaxAge and MacAgingTime must be positive.");
+        }
+
+        if (options.ForwardingCacheFile is { Length: > 0 } cache && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(cache))))
+        {
+            failures.Add($"{s}:ForwardingCacheFile '{cache}': its directory does not exist.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

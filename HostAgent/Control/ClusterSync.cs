@@ -51,6 +51,10 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
     private int _refreshRequested;
     private long _membershipVersion = -1;
 
+    private bool _cacheDirty;
+    private bool _cacheFailureReported;
+    private DateTimeOffset _nextCacheSave;
+
     public ClusterSync(IClusterClient client, IOptions<AgentOptions> options, DataPlaneHost host, TimeProvider time, ILogger<ClusterSync> logger)
     {
         _client = client;
@@ -238,6 +242,8 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
                 nextRefresh = now + _options.SubscriptionRefreshInterval;
                 await SubscribeAllAsync();
             }
+
+            SaveCacheIfDue(now);
 
             if (now >= nextAging)
             {
@@ -593,6 +599,31 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
         }
 
         _host.DataPlane.Publish(snapshot);
+        Volatile.Write(ref _cacheDirty, true);
+    }
+
+    private void SaveCacheIfDue(DateTimeOffset now)
+    {
+        if (_options.ForwardingCacheFile is not { Length: > 0 } path || now < _nextCacheSave || !Volatile.Read(ref _cacheDirty))
+        {
+            return;
+        }
+
+        _nextCacheSave = now + TimeSpan.FromSeconds(1);
+        Volatile.Write(ref _cacheDirty, false);
+        try
+        {
+            ForwardingCache.Save(path, _options.HostId, _options.Switch, _host.DataPlane.Snapshot, now);
+            _cacheFailureReported = false;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            if (!_cacheFailureReported)
+            {
+                Log.CacheFailed(_logger, path, ex.Message);
+                _cacheFailureReported = true;
+            }
+        }
     }
 
     private async Task UnregisterObserversAsync()
@@ -637,6 +668,9 @@ public sealed partial class ClusterSync : BackgroundService, ISegmentObserver, I
 
         [LoggerMessage(EventId = 3004, Level = LogLevel.Debug, Message = "Aged out {Count} local MAC(s)")]
         public static partial void Aged(ILogger logger, int count);
+
+        [LoggerMessage(EventId = 3008, Level = LogLevel.Warning, Message = "Cannot save the forwarding tables to {Path}: {Reason} (a restart will wait for the cluster)")]
+        public static partial void CacheFailed(ILogger logger, string path, string reason);
 
         [LoggerMessage(EventId = 3005, Level = LogLevel.Warning, Message = "Port {Port}: port group '{PortGroup}' does not exist on the switch; its frames are dropped (NoSegment)")]
         public static partial void PortWithoutSegment(ILogger logger, string port, string portGroup);

@@ -52,10 +52,11 @@ public sealed partial class DataPlaneHost(IOptions<AgentOptions> options, ILogge
         });
 
         var ports = _options.Ports.Select((p, i) => new PortForwarding { Index = i, Name = p.Interface, Trunk = false }).ToArray();
+        var counters = new DataPlaneCounters(ports.Length);
         _dataPlane = new DataPlane(
-            ForwardingSnapshot.Empty(ports),
+            WarmStart(counters) ?? ForwardingSnapshot.Empty(ports),
             new LocalMacTable(ports.Length),
-            new DataPlaneCounters(ports.Length),
+            counters,
             this,
             Ipv4Address.FromIPAddress(address),
             (ushort)_options.VxlanPort);
@@ -75,6 +76,38 @@ public sealed partial class DataPlaneHost(IOptions<AgentOptions> options, ILogge
         Log.Started(logger, _options.HostId, _options.VtepAddress, _options.VxlanPort, _ports.Length, _options.NetworkNamespace ?? "(own)");
         _started.TrySetResult();
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// The tables saved before a restart (<see cref="AgentOptions.ForwardingCacheFile"/>), if recent
+    /// and ours: the data plane forwards on them from its first frame, before the Orleans client has
+    /// even connected; the first snapshot from the cluster replaces them.
+    /// </summary>
+    private ForwardingSnapshot? WarmStart(DataPlaneCounters counters)
+    {
+        if (_options.ForwardingCacheFile is not { Length: > 0 } path)
+        {
+            return null;
+        }
+
+        var snapshot = ForwardingCache.Load(
+            path,
+            _options.HostId,
+            _options.Switch,
+            [.. _options.Ports.Select(p => p.Interface)],
+            _options.ForwardingCacheMaxAge,
+            DateTimeOffset.UtcNow,
+            counters,
+            address => new RemoteVtep(address, _options.VxlanPort),
+            out string reason);
+        if (snapshot is null)
+        {
+            Log.ColdStart(logger, path, reason);
+            return null;
+        }
+
+        Log.WarmStart(logger, path, reason, snapshot.Segments.Count, snapshot.Segments.Values.Sum(s => s.RemoteMacs.Count));
+        return snapshot;
     }
 
     private void StartThread(string name, Action loop)
@@ -205,6 +238,12 @@ public sealed partial class DataPlaneHost(IOptions<AgentOptions> options, ILogge
     {
         [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Data plane of host {HostId} up: VTEP {Vtep}:{Port}, {Ports} local port(s), network namespace {Namespace}")]
         public static partial void Started(ILogger logger, string hostId, string vtep, int port, int ports, string @namespace);
+
+        [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Warm start: forwarding on the tables in {Path} ({Reason}; {Segments} segment(s), {RemoteMacs} remote MAC(s)) until the cluster answers")]
+        public static partial void WarmStart(ILogger logger, string path, string reason, int segments, int remoteMacs);
+
+        [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Cold start: not using {Path} ({Reason}); forwarding starts with the first snapshot from the cluster")]
+        public static partial void ColdStart(ILogger logger, string path, string reason);
 
         [LoggerMessage(EventId = 1002, Level = LogLevel.Critical, Message = "Receive loop {Loop} failed")]
         public static partial void LoopFailed(ILogger logger, string loop, Exception exception);

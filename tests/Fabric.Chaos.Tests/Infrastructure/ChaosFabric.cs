@@ -249,6 +249,7 @@ public sealed class ChaosFabric : IAsyncLifetime
             "--Fabric:Agent:Switch", "dvs",
             "--Fabric:Agent:NetworkNamespace", HostNamespace(host),
             "--Fabric:Agent:StatusFile", StatusFile(host),
+            "--Fabric:Agent:ForwardingCacheFile", Path.Combine(WorkDir, $"h{host}-forwarding.json"),
             "--Logging:Console:TimestampFormat", "HH:mm:ss.fff ",
         };
         var ports = new List<(string Interface, string PortGroup)> { ("vm1", "web"), ("vm2", "db"), ("vm3", "web") };

@@ -115,6 +115,7 @@ public abstract class LabFabric(LabShape shape) : IAsyncLifetime
                     "--Fabric:Agent:Switch", "dvs",
                     "--Fabric:Agent:NetworkNamespace", HostNamespace(host),
                     "--Fabric:Agent:StatusFile", StatusFile(host),
+                    "--Fabric:Agent:ForwardingCacheFile", Path.Combine(StatusDir, $"h{host}-forwarding.json"),
                 };
                 for (int i = 0; i < ports.Count; i++)
                 {

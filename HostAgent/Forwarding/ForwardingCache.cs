@@ -1,0 +1,135 @@
+using System.Collections.Frozen;
+using System.Text.Json;
+
+namespace Fabric.HostAgent.Forwarding;
+
+/// <summary>
+/// The data plane's last tables on disk, so a restarted agent forwards again as soon as its ports are
+/// open instead of after it has re-synchronized with the cluster (OVS keeps its datapath flows
+/// across a restart for the same reason). Only a recent file for the same host, switch and ports is
+/// used, and only until the first snapshot from the cluster replaces it.
+/// </summary>
+public static class ForwardingCache
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+
+    /// <summary>Writes <paramref name="snapshot"/> atomically (temporary file, then rename).</summary>
+    public static void Save(string path, string hostId, string switchName, ForwardingSnapshot snapshot, DateTimeOffset now)
+    {
+        var saved = new SavedTables(
+            hostId,
+            switchName,
+            now.ToUnixTimeMilliseconds(),
+            snapshot.Generation,
+            [.. snapshot.Ports.Select(p => new SavedPort(p.Index, p.Name, p.Trunk, p.AccessVni, p.NativeVni, p.MacLimit, p.VniByVid.ToDictionary()))],
+            [.. snapshot.Segments.Values.OrderBy(s => s.Vni).Select(s => new SavedSegment(
+                s.Vni,
+                s.LocalPorts,
+                [.. s.FloodList.Select(v => v.Address)],
+                [.. s.Vteps],
+                s.RemoteMacs.ToDictionary(kv => kv.Key, kv => kv.Value.Address),
+                s.ArpBindings.ToDictionary()))]);
+        string temp = path + ".tmp";
+        File.WriteAllBytes(temp, JsonSerializer.SerializeToUtf8Bytes(saved, Json));
+        File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>
+    /// The saved tables as a snapshot, or null with the reason when there is no usable file: missing,
+    /// unreadable, older than <paramref name="maxAge"/>, or saved for another host, switch or port list.
+    /// </summary>
+    public static ForwardingSnapshot? Load(
+        string path,
+        string hostId,
+        string switchName,
+        IReadOnlyList<string> portNames,
+        TimeSpan maxAge,
+        DateTimeOffset now,
+        DataPlaneCounters counters,
+        Func<uint, RemoteVtep> vtep,
+        out string reason)
+    {
+        SavedTables? saved;
+        try
+        {
+            saved = JsonSerializer.Deserialize<SavedTables>(File.ReadAllBytes(path), Json);
+        }
+        catch (FileNotFoundException)
+        {
+            reason = "no saved tables";
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException or NotSupportedException)
+        {
+            reason = $"unreadable ({ex.GetType().Name})";
+            return null;
+        }
+
+        var age = now - DateTimeOffset.FromUnixTimeMilliseconds(saved?.SavedAtUnixMs ?? 0);
+        if (saved?.Ports is null || saved.Segments is null)
+        {
+            reason = "unreadable (incomplete)";
+            return null;
+        }
+
+        if (saved.HostId != hostId || saved.Switch != switchName || !saved.Ports.Select(p => p.Name).SequenceEqual(portNames))
+        {
+            reason = "saved for another host, switch or port list";
+            return null;
+        }
+
+        if (age < TimeSpan.Zero || age > maxAge)
+        {
+            reason = $"saved {age.TotalSeconds:F0} s ago, older than {maxAge.TotalSeconds:F0} s";
+            return null;
+        }
+
+        int count = saved.Ports.Length;
+        var ports = saved.Ports.Select((p, i) => new PortForwarding
+        {
+            Index = i,
+            Name = p.Name,
+            Trunk = p.Trunk,
+            AccessVni = p.AccessVni,
+            NativeVni = p.NativeVni,
+            MacLimit = p.MacLimit,
+            VniByVid = (p.VniByVid ?? []).ToFrozenDictionary(),
+            VidByVni = (p.VniByVid ?? []).ToFrozenDictionary(kv => kv.Value, kv => kv.Key),
+        }).ToArray();
+        var segments = new Dictionary<uint, SegmentForwarding>();
+        foreach (var s in saved.Segments)
+        {
+            if (s.LocalPorts is null || s.LocalPorts.Any(p => p < 0 || p >= count))
+            {
+                reason = "unreadable (a segment names a port that does not exist)";
+                return null;
+            }
+
+            segments[s.Vni] = new SegmentForwarding
+            {
+                Vni = s.Vni,
+                LocalPorts = s.LocalPorts,
+                FloodList = [.. (s.FloodList ?? []).Select(vtep)],
+                Vteps = (s.Vteps ?? []).ToFrozenSet(),
+                RemoteMacs = (s.RemoteMacs ?? []).ToFrozenDictionary(kv => kv.Key, kv => vtep(kv.Value)),
+                ArpBindings = (s.ArpBindings ?? []).ToFrozenDictionary(),
+                Counters = counters.ForVni(s.Vni),
+            };
+        }
+
+        reason = $"saved {age.TotalSeconds:F1} s ago";
+        return new ForwardingSnapshot { Ports = ports, Segments = segments.ToFrozenDictionary(), Generation = saved.Generation };
+    }
+
+    private sealed record SavedTables(string HostId, string Switch, long SavedAtUnixMs, long Generation, SavedPort[] Ports, SavedSegment[] Segments);
+
+    private sealed record SavedPort(int Index, string Name, bool Trunk, uint AccessVni, uint NativeVni, int MacLimit, Dictionary<ushort, uint>? VniByVid);
+
+    private sealed record SavedSegment(
+        uint Vni,
+        int[]? LocalPorts,
+        uint[]? FloodList,
+        uint[]? Vteps,
+        Dictionary<ulong, uint>? RemoteMacs,
+        Dictionary<uint, ulong>? ArpBindings);
+}
