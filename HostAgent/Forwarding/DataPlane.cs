@@ -208,6 +208,14 @@ public sealed class DataPlane
     }
 
     /// <summary>A VXLAN datagram (UDP payload) from <paramref name="outerSource"/>, in <paramref name="slot"/> at the headroom.</summary>
+    /// <summary>A datagram on the VTEP socket longer than a slot (beyond any jumbo frame): counted, dropped.</summary>
+    public void OversizedFromVtep()
+    {
+        Counters.Vtep.CountReceived();
+        Counters.Total.CountReceived();
+        Drop(Counters.Vtep, null, DataPlaneDrop.TooLong);
+    }
+
     public void FromVtep(uint outerSource, Span<byte> slot, int length, ForwardingScratch scratch)
     {
         var counters = Counters.Vtep;

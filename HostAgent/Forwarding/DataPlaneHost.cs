@@ -157,6 +157,12 @@ public sealed partial class DataPlaneHost(IOptions<AgentOptions> options, ILogge
             int count = _vtep!.Receive(batch);
             for (int i = 0; i < count; i++)
             {
+                if (batch.Length(i) == FrameBatch.Oversized)
+                {
+                    dataPlane.OversizedFromVtep();
+                    continue;
+                }
+
                 dataPlane.FromVtep(batch.Source(i), batch.Slot(i), batch.Length(i), scratch);
             }
         }

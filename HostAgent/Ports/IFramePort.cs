@@ -14,13 +14,17 @@ public sealed class FrameBatch
 
     public const int SlotLength = Headroom + MaxFrameLength;
 
+    /// <summary>The length of a datagram that did not fit in its slot (it arrived cut short).</summary>
+    public const int Oversized = -1;
+
     private readonly int[] _lengths;
     private readonly uint[] _sources;
 
     public FrameBatch(int capacity)
     {
         Capacity = capacity;
-        Buffer = new byte[capacity * SlotLength];
+        // Pinned: a backend may hand the slots to the kernel (recvmmsg) by address.
+        Buffer = GC.AllocateArray<byte>(capacity * SlotLength, pinned: true);
         _lengths = new int[capacity];
         _sources = new uint[capacity];
     }

@@ -24,4 +24,47 @@ internal static partial class LinuxNative
 
     [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
     public static partial int SetNs(int fd, int nstype);
+
+    /// <summary>recvmmsg(2): after the first datagram, take what is queued without waiting.</summary>
+    public const int MsgWaitForOne = 0x10000;
+
+    /// <summary>msg_flags: the datagram was longer than the buffer.</summary>
+    public const int MsgTrunc = 0x20;
+
+    [LibraryImport("libc", EntryPoint = "recvmmsg", SetLastError = true)]
+    public static unsafe partial int RecvMmsg(int fd, MMsgHdr* messages, uint count, int flags, nint timeout);
+
+    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+    public static unsafe partial int SetSockOpt(int fd, int level, int name, void* value, uint length);
+
+    public const int SolSocket = 1;
+
+    /// <summary>SO_RCVBUFFORCE: a receive buffer beyond net.core.rmem_max (CAP_NET_ADMIN).</summary>
+    public const int SoRcvBufForce = 33;
+}
+
+/// <summary>struct iovec (x86_64 / aarch64 Linux).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct IoVec
+{
+    public nint Base;
+    public nuint Length;
+}
+
+/// <summary>struct mmsghdr: struct msghdr followed by the received length.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct MMsgHdr
+{
+    public nint Name;
+    public uint NameLength;
+    public nint Iov;
+    public nuint IovLength;
+    public nint Control;
+    public nuint ControlLength;
+    public int Flags;
+
+    // struct msghdr ends padded to 56 bytes; msg_len follows it.
+    private readonly int _padding;
+
+    public uint Length;
 }

@@ -18,6 +18,15 @@ public sealed class VtepSocket : IDisposable
     private readonly Socket _send;
     private readonly SocketAddress _from;
 
+    private const int SockaddrInLength = 16;
+
+    private readonly int _fd;
+    private FrameBatch? _prepared;
+    private unsafe MMsgHdr* _messages;
+    private unsafe IoVec* _iovecs;
+    private unsafe byte* _addresses;
+    private bool _batching = true;
+
     private VtepSocket(Socket receive, Socket send, IPAddress address, int port)
     {
         _receive = receive;
@@ -25,6 +34,7 @@ public sealed class VtepSocket : IDisposable
         Address = address;
         Port = port;
         _from = new SocketAddress(AddressFamily.InterNetwork);
+        _fd = (int)receive.SafeHandle.DangerousGetHandle();
     }
 
     public IPAddress Address { get; }
@@ -38,6 +48,10 @@ public sealed class VtepSocket : IDisposable
         try
         {
             receive.ReceiveBufferSize = 4 * 1024 * 1024;
+            ForceReceiveBuffer(receive, 16 * 1024 * 1024);
+
+            // recvmmsg waits for the first datagram at most this long, so the loop sees a stop.
+            receive.ReceiveTimeout = PollMicroseconds / 1000;
             receive.Bind(new IPEndPoint(address, port));
         }
         catch (SocketException ex)
@@ -54,8 +68,131 @@ public sealed class VtepSocket : IDisposable
         return new VtepSocket(receive, send, address, port);
     }
 
-    /// <summary>Receives VXLAN datagrams (UDP payloads) into <paramref name="batch"/>; 0 after a short poll with nothing.</summary>
+    /// <summary>
+    /// Receives VXLAN datagrams (UDP payloads) into <paramref name="batch"/>; 0 after a short wait
+    /// with nothing. One recvmmsg(2) takes every datagram already queued, up to the batch size: one
+    /// system call per batch instead of three per datagram (poll, recvfrom, FIONREAD).
+    /// </summary>
     public int Receive(FrameBatch batch)
+    {
+        if (_batching)
+        {
+            try
+            {
+                return ReceiveMany(batch);
+            }
+            catch (EntryPointNotFoundException)
+            {
+                _batching = false; // a libc without recvmmsg: one datagram per call below
+            }
+        }
+
+        return ReceiveOneByOne(batch);
+    }
+
+    private unsafe int ReceiveMany(FrameBatch batch)
+    {
+        if (!ReferenceEquals(_prepared, batch))
+        {
+            Prepare(batch);
+        }
+
+        for (int i = 0; i < batch.Capacity; i++)
+        {
+            _messages[i].NameLength = SockaddrInLength;
+            _messages[i].Flags = 0;
+            _messages[i].Length = 0;
+        }
+
+        // Held for the call, so a Dispose on another thread cannot close (and the kernel reuse) the
+        // descriptor while recvmmsg waits on it.
+        bool held = false;
+        int received;
+        try
+        {
+            _receive.SafeHandle.DangerousAddRef(ref held);
+            received = LinuxNative.RecvMmsg(_fd, _messages, (uint)batch.Capacity, LinuxNative.MsgWaitForOne, 0);
+        }
+        catch (ObjectDisposedException)
+        {
+            received = 0;
+        }
+        finally
+        {
+            if (held)
+            {
+                _receive.SafeHandle.DangerousRelease();
+            }
+        }
+
+        if (received <= 0)
+        {
+            // EAGAIN after the receive timeout, EINTR, or the socket closed under us at shutdown.
+            batch.Count = 0;
+            return 0;
+        }
+
+        for (int i = 0; i < received; i++)
+        {
+            // sockaddr_in: family (2), port (2), address (4), network order.
+            uint source = BinaryPrimitives.ReadUInt32BigEndian(new ReadOnlySpan<byte>(_addresses + i * SockaddrInLength + 4, 4));
+
+            // A datagram longer than a slot arrives cut: marked, and counted as TooLong by the data plane.
+            int length = (_messages[i].Flags & LinuxNative.MsgTrunc) != 0 ? FrameBatch.Oversized : (int)_messages[i].Length;
+            batch.Set(i, length, source);
+        }
+
+        batch.Count = received;
+        return received;
+    }
+
+    /// <summary>
+    /// Points one iovec per slot at the (pinned) batch buffer, once per batch. The few KiB of native
+    /// headers live as long as the socket's receive thread; they are not freed in Dispose, which may
+    /// run while that thread is still in recvmmsg.
+    /// </summary>
+    private unsafe void Prepare(FrameBatch batch)
+    {
+        FreeNative();
+        int n = batch.Capacity;
+        _messages = (MMsgHdr*)System.Runtime.InteropServices.NativeMemory.AllocZeroed((nuint)(n * sizeof(MMsgHdr)));
+        _iovecs = (IoVec*)System.Runtime.InteropServices.NativeMemory.AllocZeroed((nuint)(n * sizeof(IoVec)));
+        _addresses = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed((nuint)(n * SockaddrInLength));
+        byte* buffer = (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(batch.Buffer));
+        for (int i = 0; i < n; i++)
+        {
+            _iovecs[i].Base = (nint)(buffer + i * FrameBatch.SlotLength + FrameBatch.Headroom);
+            _iovecs[i].Length = FrameBatch.MaxFrameLength;
+            _messages[i].Name = (nint)(_addresses + i * SockaddrInLength);
+            _messages[i].Iov = (nint)(_iovecs + i);
+            _messages[i].IovLength = 1;
+        }
+
+        _prepared = batch;
+    }
+
+    private unsafe void FreeNative()
+    {
+        System.Runtime.InteropServices.NativeMemory.Free(_messages);
+        System.Runtime.InteropServices.NativeMemory.Free(_iovecs);
+        System.Runtime.InteropServices.NativeMemory.Free(_addresses);
+        _messages = null;
+        _iovecs = null;
+        _addresses = null;
+        _prepared = null;
+    }
+
+    /// <summary>
+    /// SO_RCVBUFFORCE (root or CAP_NET_ADMIN, which the agent has): room for a burst beyond
+    /// net.core.rmem_max, often 208 KiB. Without the capability SO_RCVBUF's capped size stays.
+    /// </summary>
+    private static unsafe void ForceReceiveBuffer(Socket socket, int bytes)
+    {
+        int fd = (int)socket.SafeHandle.DangerousGetHandle();
+        _ = LinuxNative.SetSockOpt(fd, LinuxNative.SolSocket, LinuxNative.SoRcvBufForce, &bytes, sizeof(int));
+    }
+
+    private int ReceiveOneByOne(FrameBatch batch)
     {
         int count = 0;
         if (!_receive.Poll(PollMicroseconds, SelectMode.SelectRead))

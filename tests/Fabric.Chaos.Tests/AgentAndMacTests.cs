@@ -84,8 +84,14 @@ public sealed partial class ChaosTests
             double flowing = ping.Replies().First(r => r.Time > startedAt).Time;
             var summary = await ping.StopAsync();
             double afterStart = flowing - startedAt;
-            Report(Case, $"agent h3 kill -9, started again 0.5 s later: h1-vm1→h3-vm1 (10 ms ping) flows again {afterStart:F2} s after the start (goal ≤ 2 s{(afterStart <= 2 ? ", met" : ", NOT met: the new process must start .NET, open its ports and fetch its forwarding tables from the cluster before it forwards anything")}), {flowing - killedAt:F2} s after the kill; {summary}");
-            Assert.True(afterStart < 30, $"no traffic {afterStart:F1} s after the agent restarted");
+            Report(Case, $"agent h3 kill -9, started again 0.5 s later: h1-vm1→h3-vm1 (10 ms ping) flows again {afterStart:F2} s after the start (goal ≤ 2 s{(afterStart <= 2 ? ", met" : ", NOT met: the new process must start .NET and open its ports; it forwards on its saved tables from then on, before the cluster answers")}), {flowing - killedAt:F2} s after the kill; {summary}");
+
+            // Warm start: forwarding does not wait for the cluster. Before it, this took 4.5-5 s on this box.
+            Assert.True(afterStart < 8, $"no traffic {afterStart:F1} s after the agent restarted:\n" + fabric.Diagnostics());
+
+            // The restarted agent registers and heartbeats again before it is killed for good, so the
+            // withdraw below is timed from its last heartbeat, not from the first process's.
+            await ChaosFabric.WaitAsync(() => Task.FromResult(fabric.Agents[3]!.Output.Contains("synchronized with the cluster", StringComparison.Ordinal)), TimeSpan.FromSeconds(60), "the restarted h3 synchronized");
 
             // Killed for good: h3's MACs must leave the other hosts' tables within the host-death timeout.
             await fabric.WaitConvergedAsync(TimeSpan.FromSeconds(30));
