@@ -236,10 +236,6 @@ public sealed partial class HostGrain(
             DeactivateOnIdle();
             throw;
         }
-        finally
-        {
-            MarkListening();
-        }
     }
 
     private void MarkListening() => _listeningSince = time.GetUtcNow();

@@ -12,11 +12,10 @@ namespace Fabric.HostAgent.Ports;
 /// </summary>
 public sealed class VtepSocket : IDisposable
 {
-    private const int PollMicroseconds = 100_000;
+    private const int ReceiveWaitMilliseconds = 100;
 
     private readonly Socket _receive;
     private readonly Socket _send;
-    private readonly SocketAddress _from;
 
     private const int SockaddrInLength = 16;
 
@@ -25,7 +24,7 @@ public sealed class VtepSocket : IDisposable
     private unsafe MMsgHdr* _messages;
     private unsafe IoVec* _iovecs;
     private unsafe byte* _addresses;
-    private bool _batching = true;
+    private int _lastReceived;
 
     private VtepSocket(Socket receive, Socket send, IPAddress address, int port)
     {
@@ -33,7 +32,6 @@ public sealed class VtepSocket : IDisposable
         _send = send;
         Address = address;
         Port = port;
-        _from = new SocketAddress(AddressFamily.InterNetwork);
         _fd = (int)receive.SafeHandle.DangerousGetHandle();
     }
 
@@ -51,7 +49,7 @@ public sealed class VtepSocket : IDisposable
             ForceReceiveBuffer(receive, 16 * 1024 * 1024);
 
             // recvmmsg waits for the first datagram at most this long, so the loop sees a stop.
-            receive.ReceiveTimeout = PollMicroseconds / 1000;
+            receive.ReceiveTimeout = ReceiveWaitMilliseconds;
             receive.Bind(new IPEndPoint(address, port));
         }
         catch (SocketException ex)
@@ -73,36 +71,21 @@ public sealed class VtepSocket : IDisposable
     /// with nothing. One recvmmsg(2) takes every datagram already queued, up to the batch size: one
     /// system call per batch instead of three per datagram (poll, recvfrom, FIONREAD).
     /// </summary>
-    public int Receive(FrameBatch batch)
-    {
-        if (_batching)
-        {
-            try
-            {
-                return ReceiveMany(batch);
-            }
-            catch (EntryPointNotFoundException)
-            {
-                _batching = false; // a libc without recvmmsg: one datagram per call below
-            }
-        }
-
-        return ReceiveOneByOne(batch);
-    }
-
-    private unsafe int ReceiveMany(FrameBatch batch)
+    public unsafe int Receive(FrameBatch batch)
     {
         if (!ReferenceEquals(_prepared, batch))
         {
             Prepare(batch);
         }
 
-        for (int i = 0; i < batch.Capacity; i++)
+        // The kernel wrote only the headers of what it delivered last time: reset just those.
+        for (int i = 0; i < _lastReceived; i++)
         {
             _messages[i].NameLength = SockaddrInLength;
             _messages[i].Flags = 0;
-            _messages[i].Length = 0;
         }
+
+        _lastReceived = 0;
 
         // Held for the call, so a Dispose on another thread cannot close (and the kernel reuse) the
         // descriptor while recvmmsg waits on it.
@@ -142,6 +125,7 @@ public sealed class VtepSocket : IDisposable
             batch.Set(i, length, source);
         }
 
+        _lastReceived = received;
         batch.Count = received;
         return received;
     }
@@ -164,11 +148,13 @@ public sealed class VtepSocket : IDisposable
             _iovecs[i].Base = (nint)(buffer + i * FrameBatch.SlotLength + FrameBatch.Headroom);
             _iovecs[i].Length = FrameBatch.MaxFrameLength;
             _messages[i].Name = (nint)(_addresses + i * SockaddrInLength);
+            _messages[i].NameLength = SockaddrInLength;
             _messages[i].Iov = (nint)(_iovecs + i);
             _messages[i].IovLength = 1;
         }
 
         _prepared = batch;
+        _lastReceived = 0;
     }
 
     private unsafe void FreeNative()
@@ -190,41 +176,6 @@ public sealed class VtepSocket : IDisposable
     {
         int fd = (int)socket.SafeHandle.DangerousGetHandle();
         _ = LinuxNative.SetSockOpt(fd, LinuxNative.SolSocket, LinuxNative.SoRcvBufForce, &bytes, sizeof(int));
-    }
-
-    private int ReceiveOneByOne(FrameBatch batch)
-    {
-        int count = 0;
-        if (!_receive.Poll(PollMicroseconds, SelectMode.SelectRead))
-        {
-            batch.Count = 0;
-            return 0;
-        }
-
-        while (count < batch.Capacity)
-        {
-            int length;
-            try
-            {
-                length = _receive.ReceiveFrom(batch.FrameSpace(count), SocketFlags.None, _from);
-            }
-            catch (SocketException) when (count > 0)
-            {
-                break;
-            }
-
-            // sockaddr_in: family (2), port (2), address (4), network order.
-            uint source = BinaryPrimitives.ReadUInt32BigEndian(_from.Buffer.Span.Slice(4, 4));
-            batch.Set(count, length, source);
-            count++;
-            if (_receive.Available == 0)
-            {
-                break;
-            }
-        }
-
-        batch.Count = count;
-        return count;
     }
 
     /// <summary>Sends one outer IPv4 packet (header included) to <paramref name="destination"/>.</summary>

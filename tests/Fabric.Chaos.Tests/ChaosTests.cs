@@ -41,28 +41,7 @@ public sealed partial class ChaosTests(ChaosFabric fabric, ITestOutputHelper out
     /// <summary>After a destructive case: everything restarted that is not running, and converged again.</summary>
     private async Task RestoreAsync()
     {
-        if (fabric.Azurite is { } azurite)
-        {
-            azurite.Signal(ChaosProcess.SigCont);
-        }
-
-        for (int i = 0; i < fabric.Silos.Length; i++)
-        {
-            if (fabric.Silos[i].Process is null or { HasExited: true })
-            {
-                fabric.StartSilo(i);
-            }
-        }
-
-        for (int host = 1; host <= ChaosFabric.Hosts; host++)
-        {
-            if (fabric.Agents[host] is null or { HasExited: true })
-            {
-                fabric.StartAgent(host);
-            }
-        }
-
-        await ChaosFabric.WaitAsync(async () => (await Task.WhenAll(fabric.Silos.Select(s => s.HealthyAsync()))).All(h => h), TimeSpan.FromSeconds(90), "every silo healthy");
+        await RestoreProcessesAsync();
         await fabric.WaitConvergedAsync(TimeSpan.FromSeconds(60));
     }
 }
