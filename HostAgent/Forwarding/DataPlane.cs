@@ -5,17 +5,18 @@ using Fabric.HostAgent.Wire;
 
 namespace Fabric.HostAgent.Forwarding;
 
-/// <summary>What the pipeline sends through; the agent wires it to its ports and VTEP socket.</summary>
-public interface IDataPlaneOutput
+/// <summary>What the pipeline sends through; the agent wires it to its ports and VTEP socket (<see cref="PortOutput"/>).</summary>
+internal interface IDataPlaneOutput
 {
+    /// <summary>Injects an Ethernet frame into local port <paramref name="port"/> (its index); false if the kernel refused it.</summary>
     bool SendToPort(int port, ReadOnlySpan<byte> frame);
 
-    /// <summary>Sends an outer IPv4 packet (header included) to a remote VTEP.</summary>
+    /// <summary>Sends an outer IPv4 packet (header included) to a remote VTEP; false if the kernel refused it.</summary>
     bool SendToVtep(RemoteVtep vtep, ReadOnlySpan<byte> ipv4Packet);
 }
 
 /// <summary>Per receive thread: buffers the pipeline writes into, so it allocates nothing per frame.</summary>
-public sealed class ForwardingScratch
+internal sealed class ForwardingScratch
 {
     public byte[] Tagged { get; } = new byte[FrameBatch.SlotLength];
 
@@ -26,17 +27,18 @@ public sealed class ForwardingScratch
 }
 
 /// <summary>
-/// The per-frame pipeline (DESIGN.md "Data plane"). Reads only the current
+/// The per-frame pipeline (docs/architecture.md, "Data plane"). Reads only the current
 /// <see cref="ForwardingSnapshot"/> and the lock-free <see cref="LocalMacTable"/>: no grain call, no
 /// allocation, no log line, no lock shared with the control plane.
 /// </summary>
-public sealed class DataPlane
+internal sealed class DataPlane
 {
     private const int OuterEthernet = EthernetFrame.HeaderLength;
 
     private readonly IDataPlaneOutput _output;
     private readonly VxlanEncapsulator _encapsulator;
     private ForwardingSnapshot _snapshot;
+    private long _publications;
 
     public DataPlane(ForwardingSnapshot initial, LocalMacTable macs, DataPlaneCounters counters, IDataPlaneOutput output, uint vtepAddress, ushort vxlanPort)
     {
@@ -54,14 +56,23 @@ public sealed class DataPlane
 
     public uint VtepAddress { get; }
 
+    /// <summary>The tables frames are forwarded on now.</summary>
     public ForwardingSnapshot Snapshot => Volatile.Read(ref _snapshot);
 
-    /// <summary>Control plane: replace the tables the data plane reads.</summary>
-    public void Publish(ForwardingSnapshot snapshot) => Volatile.Write(ref _snapshot, snapshot);
+    /// <summary>How many times <see cref="Publish"/> replaced the tables: housekeeping saves them when it moves.</summary>
+    public long Publications => Volatile.Read(ref _publications);
+
+    /// <summary>Control plane: replaces the tables the data plane reads (copy-on-write; readers never wait).</summary>
+    public void Publish(ForwardingSnapshot snapshot)
+    {
+        Volatile.Write(ref _snapshot, snapshot);
+        Interlocked.Increment(ref _publications);
+    }
 
     /// <summary>
     /// A frame captured on local port <paramref name="portIndex"/>, sitting in <paramref name="slot"/>
-    /// at <see cref="FrameBatch.Headroom"/> with <paramref name="length"/> bytes.
+    /// at <see cref="FrameBatch.Headroom"/> with <paramref name="length"/> bytes. Runs the stages in
+    /// order: VLAN → segment → port security and learning → ARP → lookup → deliver, encapsulate or flood.
     /// </summary>
     public void FromPort(int portIndex, Span<byte> slot, int length, ForwardingScratch scratch)
     {
@@ -71,8 +82,47 @@ public sealed class DataPlane
         portCounters.CountReceived();
         Counters.Total.CountReceived();
 
-        int start = FrameBatch.Headroom;
-        var frame = slot.Slice(start, length);
+        if (!TryClassifyVlan(port, portCounters, slot, ref length, out uint vni))
+        {
+            return;
+        }
+
+        if (!snapshot.Segments.TryGetValue(vni, out var segment))
+        {
+            Drop(portCounters, null, DataPlaneDrop.NoSegment);
+            return;
+        }
+
+        segment.Counters.CountReceived();
+        var frame = slot.Slice(FrameBatch.Headroom, length);
+        if (!TryAdmitSource(port, portCounters, vni, frame, segment, out var source))
+        {
+            return;
+        }
+
+        var destination = MacAddress.Read(frame);
+        if (TryHandleArp(portIndex, vni, frame, source, destination, snapshot, segment, scratch))
+        {
+            return;
+        }
+
+        if (!destination.IsMulticast && TryForwardUnicast(portIndex, vni, slot, length, destination, snapshot, segment, portCounters, scratch))
+        {
+            return;
+        }
+
+        Flood(portIndex, vni, slot, length, snapshot, segment, scratch);
+    }
+
+    /// <summary>
+    /// Stage VLAN (IEEE 802.1Q): the VNI of the frame from the port's policy, and the tag popped in
+    /// place. An access port takes untagged (and priority-tagged) frames into its port group's VNI;
+    /// a trunk maps each allowed VID to its VNI and untagged frames to the native VLAN's.
+    /// </summary>
+    private bool TryClassifyVlan(PortForwarding port, TrafficCounters portCounters, Span<byte> slot, ref int length, out uint vni)
+    {
+        vni = 0;
+        var frame = slot.Slice(FrameBatch.Headroom, length);
         if (!EthernetFrame.TryParse(frame, out var ethernet, out var reason))
         {
             // Stacked tags are a policy drop with a reason of their own (VLAN hopping), counted once.
@@ -82,27 +132,25 @@ public sealed class DataPlane
             }
             else
             {
-                portCounters.CountMalformed(reason);
-                Counters.Total.CountMalformed(reason);
+                CountMalformed(portCounters, reason);
             }
 
-            return;
+            return false;
         }
 
-        uint vni;
         bool priorityTagged = ethernet.IsTagged && ethernet.Tag.IsPriorityTag;
         if (ethernet.IsTagged && !priorityTagged)
         {
             if (!port.Trunk)
             {
                 Drop(portCounters, null, DataPlaneDrop.TaggedOnAccessPort);
-                return;
+                return false;
             }
 
             if (!port.VniByVid.TryGetValue(ethernet.Tag.Vid, out vni))
             {
                 Drop(portCounters, null, DataPlaneDrop.VlanNotAllowed);
-                return;
+                return false;
             }
         }
         else
@@ -113,7 +161,7 @@ public sealed class DataPlane
             if (vni == 0)
             {
                 Drop(portCounters, null, port.Trunk ? DataPlaneDrop.VlanNotAllowed : DataPlaneDrop.NoSegment);
-                return;
+                return false;
             }
         }
 
@@ -121,78 +169,100 @@ public sealed class DataPlane
         {
             // The overlay carries untagged frames (RFC 7348 §6.1): pop the tag in place; the frame
             // keeps its start and loses 4 bytes.
-            if (!VlanTagging.TryPopInPlace(slot.Slice(start), length, out _, out int untagged, out reason))
+            if (!VlanTagging.TryPopInPlace(slot.Slice(FrameBatch.Headroom), length, out _, out int untagged, out reason))
             {
-                portCounters.CountMalformed(reason);
-                Counters.Total.CountMalformed(reason);
-                return;
+                CountMalformed(portCounters, reason);
+                return false;
             }
 
             length = untagged;
-            frame = slot.Slice(start, length);
         }
 
-        if (!snapshot.Segments.TryGetValue(vni, out var segment))
-        {
-            Drop(portCounters, null, DataPlaneDrop.NoSegment);
-            return;
-        }
+        return true;
+    }
 
-        segment.Counters.CountReceived();
-        var source = MacAddress.Read(frame.Slice(EthernetFrame.MacLength));
+    /// <summary>
+    /// Stages port security and learning: a source MAC that is not a valid unicast address is
+    /// dropped; a new one beyond the port group's MAC limit is dropped; otherwise it is learned on
+    /// the port (and queued for publishing when new or moved).
+    /// </summary>
+    private bool TryAdmitSource(PortForwarding port, TrafficCounters portCounters, uint vni, ReadOnlySpan<byte> frame, SegmentForwarding segment, out MacAddress source)
+    {
+        source = MacAddress.Read(frame.Slice(EthernetFrame.MacLength));
         if (!source.IsValidUnicast)
         {
             Drop(portCounters, segment, DataPlaneDrop.InvalidSourceMac);
-            return;
+            return false;
         }
 
-        if (!Macs.Learn(vni, source.Value, portIndex, port.MacLimit, Environment.TickCount64))
+        if (!Macs.Learn(vni, source.Value, port.Index, port.MacLimit, Environment.TickCount64))
         {
             Drop(portCounters, segment, DataPlaneDrop.MacLimitExceeded);
-            return;
+            return false;
         }
 
-        var destination = MacAddress.Read(frame);
-        if (BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(2 * EthernetFrame.MacLength)) == EtherType.Arp
-            && ArpPacket.TryRead(frame.Slice(EthernetFrame.HeaderLength), out var arp, out _)
-            && arp.SenderHardwareAddress == source && arp.SenderProtocolAddress != 0)
+        return true;
+    }
+
+    /// <summary>
+    /// Stage ARP (RFC 826): the sender's address is snooped as a claim of its MAC, but only when the
+    /// ARP sender is the frame's own source (a VM cannot bind an address to someone else's MAC); a
+    /// broadcast request for a bound address is answered here (ARP suppression). True when the frame
+    /// was consumed.
+    /// </summary>
+    private bool TryHandleArp(int portIndex, uint vni, ReadOnlySpan<byte> frame, MacAddress source, MacAddress destination, ForwardingSnapshot snapshot, SegmentForwarding segment, ForwardingScratch scratch)
+    {
+        if (BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(2 * EthernetFrame.MacLength)) != EtherType.Arp
+            || !ArpPacket.TryRead(frame.Slice(EthernetFrame.HeaderLength), out var arp, out _)
+            || arp.SenderHardwareAddress != source
+            || arp.SenderProtocolAddress == 0)
         {
-            // Snoop the binding (published to the MAC table by the control plane). Only when the ARP
-            // sender is the frame's own source: a VM cannot bind an address to someone else's MAC.
-            Macs.Snoop(vni, source.Value, arp.SenderProtocolAddress);
-            if (destination.IsBroadcast && TrySuppressArp(in arp, portIndex, vni, snapshot, segment, scratch))
-            {
-                return;
-            }
+            return false;
         }
 
-        if (!destination.IsMulticast)
+        Macs.Claim(vni, source.Value, arp.SenderProtocolAddress);
+        return destination.IsBroadcast && TrySuppressArp(in arp, portIndex, vni, snapshot, segment, scratch);
+    }
+
+    /// <summary>
+    /// Stage lookup for a unicast destination: a MAC learned on another local port that still
+    /// carries the VNI is delivered there; a remote MAC is encapsulated to its VTEP. False when the
+    /// destination is unknown (the frame is flooded).
+    /// </summary>
+    private bool TryForwardUnicast(int portIndex, uint vni, Span<byte> slot, int length, MacAddress destination, ForwardingSnapshot snapshot, SegmentForwarding segment, TrafficCounters portCounters, ForwardingScratch scratch)
+    {
+        if (Macs.TryGet(vni, destination.Value, out var local) && Carries(snapshot.Ports[local.Port], vni))
         {
-            if (Macs.TryGet(vni, destination.Value, out var local) && Carries(snapshot.Ports[local.Port], vni))
+            int target = local.Port;
+            if (target == portIndex)
             {
-                int target = local.Port;
-                if (target == portIndex)
-                {
-                    Drop(portCounters, segment, DataPlaneDrop.Hairpin);
-                    return;
-                }
-
-                DeliverLocal(snapshot.Ports[target], vni, frame, segment, scratch);
-                return;
+                Drop(portCounters, segment, DataPlaneDrop.Hairpin);
+                return true;
             }
 
-            if (segment.RemoteMacs.TryGetValue(destination.Value, out var vtep))
-            {
-                Encapsulate(slot, start, length, vni, vtep, segment, scratch);
-                return;
-            }
+            DeliverLocal(snapshot.Ports[target], vni, slot.Slice(FrameBatch.Headroom, length), segment, scratch);
+            return true;
         }
 
-        // Broadcast, multicast, unknown unicast: every other local port of the VNI, then head-end
-        // replication to every other VTEP of the segment. Local copies go first because
-        // encapsulating writes the outer headers over the headroom in front of the frame.
+        if (segment.RemoteMacs.TryGetValue(destination.Value, out var vtep))
+        {
+            Encapsulate(slot, FrameBatch.Headroom, length, vni, vtep, segment, scratch);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Stage flood for broadcast, multicast and unknown unicast: every other local port of the VNI,
+    /// then head-end replication to every other VTEP of the segment (RFC 7348 §4.2). Local copies go
+    /// first because encapsulating writes the outer headers over the headroom in front of the frame.
+    /// </summary>
+    private void Flood(int portIndex, uint vni, Span<byte> slot, int length, ForwardingSnapshot snapshot, SegmentForwarding segment, ForwardingScratch scratch)
+    {
         Counters.Total.CountFlooded();
         segment.Counters.CountFlooded();
+        var frame = slot.Slice(FrameBatch.Headroom, length);
         foreach (int other in segment.LocalPorts)
         {
             if (other != portIndex)
@@ -203,11 +273,10 @@ public sealed class DataPlane
 
         foreach (var vtep in segment.FloodList)
         {
-            Encapsulate(slot, start, length, vni, vtep, segment, scratch);
+            Encapsulate(slot, FrameBatch.Headroom, length, vni, vtep, segment, scratch);
         }
     }
 
-    /// <summary>A VXLAN datagram (UDP payload) from <paramref name="outerSource"/>, in <paramref name="slot"/> at the headroom.</summary>
     /// <summary>A datagram on the VTEP socket longer than a slot (beyond any jumbo frame): counted, dropped.</summary>
     public void OversizedFromVtep()
     {
@@ -216,6 +285,11 @@ public sealed class DataPlane
         Drop(Counters.Vtep, null, DataPlaneDrop.TooLong);
     }
 
+    /// <summary>
+    /// A VXLAN datagram (UDP payload) from <paramref name="outerSource"/> (host order), in
+    /// <paramref name="slot"/> at the headroom: validated, accepted only from a VTEP of its segment,
+    /// decapsulated and delivered by destination MAC or flooded to the local ports of the VNI.
+    /// </summary>
     public void FromVtep(uint outerSource, Span<byte> slot, int length, ForwardingScratch scratch)
     {
         var counters = Counters.Vtep;
@@ -224,8 +298,7 @@ public sealed class DataPlane
         var datagram = slot.Slice(FrameBatch.Headroom, length);
         if (!VxlanDecapsulator.TryDecapsulate(datagram, out var vni, out var inner, out var reason))
         {
-            counters.CountMalformed(reason);
-            Counters.Total.CountMalformed(reason);
+            CountMalformed(counters, reason);
             return;
         }
 
@@ -268,7 +341,7 @@ public sealed class DataPlane
     }
 
     /// <summary>
-    /// ARP suppression (DESIGN.md; EVPN's proxy ARP): a broadcast request for an address the segment
+    /// ARP suppression (docs/architecture.md, "Data plane"; EVPN's proxy ARP, RFC 9161): a broadcast request for an address the segment
     /// has a binding for is answered on the asking port with the bound MAC, and goes nowhere else.
     /// Probes (sender 0.0.0.0, handled before this) and gratuitous ARP (target = sender) are flooded
     /// as usual, so duplicate-address detection and announcements keep working.
@@ -354,6 +427,12 @@ public sealed class DataPlane
     /// </summary>
     private static bool Carries(PortForwarding port, uint vni)
         => port.Trunk ? port.NativeVni == vni || port.VidByVni.ContainsKey(vni) : port.AccessVni == vni;
+
+    private void CountMalformed(TrafficCounters where, DropReason reason)
+    {
+        where.CountMalformed(reason);
+        Counters.Total.CountMalformed(reason);
+    }
 
     private void Drop(TrafficCounters where, SegmentForwarding? segment, DataPlaneDrop reason)
     {

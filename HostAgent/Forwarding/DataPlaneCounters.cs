@@ -7,7 +7,7 @@ namespace Fabric.HostAgent.Forwarding;
 /// Plain counters the data plane increments with <see cref="Interlocked"/> and the metrics
 /// exporter and status endpoint read. One set per port, one per VNI, one for the VTEP.
 /// </summary>
-public sealed class TrafficCounters
+internal sealed class TrafficCounters
 {
     private static readonly int DropCount = Enum.GetValues<DataPlaneDrop>().Length;
     private static readonly int MalformedCount = Enum.GetValues<DropReason>().Length;
@@ -98,7 +98,7 @@ public sealed class TrafficCounters
 }
 
 /// <summary>Every counter of the agent: per port (by index), per VNI, for the VTEP socket, and in total.</summary>
-public sealed class DataPlaneCounters(int portCount)
+internal sealed class DataPlaneCounters(int portCount)
 {
     private readonly ConcurrentDictionary<uint, TrafficCounters> _byVni = new();
 

@@ -1,7 +1,7 @@
 namespace Fabric.HostAgent.Forwarding;
 
 /// <summary>Why the data plane dropped a frame or datagram; each is counted per port and per VNI.</summary>
-public enum DataPlaneDrop
+internal enum DataPlaneDrop
 {
     /// <summary>The frame or datagram did not parse (the codec's own reason is counted separately).</summary>
     Malformed,

@@ -6,30 +6,24 @@ namespace Fabric.HostAgent.Forwarding;
 /// Publishes the data plane's counters as System.Diagnostics.Metrics instruments (meter
 /// "Fabric.HostAgent"), read on collection, so the hot path only increments plain fields.
 /// </summary>
-public sealed class DataPlaneMetrics : IDisposable
+internal sealed class DataPlaneMetrics : IDisposable
 {
     public const string MeterName = "Fabric.HostAgent";
 
     private readonly Meter _meter;
 
-    public DataPlaneMetrics(IMeterFactory factory, DataPlaneHost host)
+    public DataPlaneMetrics(IMeterFactory factory, DataPlane dp)
     {
         _meter = factory.Create(MeterName);
-        _meter.CreateObservableCounter("fabric.frames.received", () => Measure(host, c => c.Received), "{frame}", "Frames and datagrams received, per port/VTEP");
-        _meter.CreateObservableCounter("fabric.frames.delivered", () => Measure(host, c => c.Delivered), "{frame}", "Frames delivered to local ports");
-        _meter.CreateObservableCounter("fabric.frames.encapsulated", () => Measure(host, c => c.Encapsulated), "{frame}", "Frames sent to remote VTEPs");
-        _meter.CreateObservableCounter("fabric.frames.flooded", () => Measure(host, c => c.Flooded), "{frame}", "Broadcast, multicast and unknown unicast frames replicated");
-        _meter.CreateObservableCounter("fabric.frames.dropped", () => Drops(host), "{frame}", "Frames dropped, by reason");
+        _meter.CreateObservableCounter("fabric.frames.received", () => Measure(dp, c => c.Received), "{frame}", "Frames and datagrams received, per port/VTEP");
+        _meter.CreateObservableCounter("fabric.frames.delivered", () => Measure(dp, c => c.Delivered), "{frame}", "Frames delivered to local ports");
+        _meter.CreateObservableCounter("fabric.frames.encapsulated", () => Measure(dp, c => c.Encapsulated), "{frame}", "Frames sent to remote VTEPs");
+        _meter.CreateObservableCounter("fabric.frames.flooded", () => Measure(dp, c => c.Flooded), "{frame}", "Broadcast, multicast and unknown unicast frames replicated");
+        _meter.CreateObservableCounter("fabric.frames.dropped", () => Drops(dp), "{frame}", "Frames dropped, by reason");
     }
 
-    private static IEnumerable<Measurement<long>> Measure(DataPlaneHost host, Func<TrafficCounters, long> read)
+    private static IEnumerable<Measurement<long>> Measure(DataPlane dp, Func<TrafficCounters, long> read)
     {
-        if (!host.Started.IsCompletedSuccessfully)
-        {
-            yield break;
-        }
-
-        var dp = host.DataPlane;
         var ports = dp.Snapshot.Ports;
         for (int i = 0; i < ports.Length; i++)
         {
@@ -39,14 +33,9 @@ public sealed class DataPlaneMetrics : IDisposable
         yield return new Measurement<long>(read(dp.Counters.Vtep), new KeyValuePair<string, object?>("port", "vtep"));
     }
 
-    private static IEnumerable<Measurement<long>> Drops(DataPlaneHost host)
+    private static IEnumerable<Measurement<long>> Drops(DataPlane dp)
     {
-        if (!host.Started.IsCompletedSuccessfully)
-        {
-            yield break;
-        }
-
-        var total = host.DataPlane.Counters.Total;
+        var total = dp.Counters.Total;
         foreach (var reason in Enum.GetValues<DataPlaneDrop>())
         {
             yield return new Measurement<long>(total.DropsOf(reason), new KeyValuePair<string, object?>("reason", reason.ToString()));

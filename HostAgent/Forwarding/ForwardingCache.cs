@@ -9,7 +9,7 @@ namespace Fabric.HostAgent.Forwarding;
 /// across a restart for the same reason). Only a recent file for the same host, switch and ports is
 /// used, and only until the first snapshot from the cluster replaces it.
 /// </summary>
-public static class ForwardingCache
+internal static class ForwardingCache
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
 

@@ -4,7 +4,7 @@ using System.Net;
 namespace Fabric.HostAgent.Forwarding;
 
 /// <summary>How one local port maps frames to VNIs and back (from its port group's VLAN policy).</summary>
-public sealed class PortForwarding
+internal sealed class PortForwarding
 {
     public required int Index { get; init; }
 
@@ -28,7 +28,7 @@ public sealed class PortForwarding
 }
 
 /// <summary>A remote VTEP with its socket address built once, so sending allocates nothing.</summary>
-public sealed class RemoteVtep(uint address, int port)
+internal sealed class RemoteVtep(uint address, int port)
 {
     public uint Address { get; } = address;
 
@@ -36,7 +36,7 @@ public sealed class RemoteVtep(uint address, int port)
 }
 
 /// <summary>One segment as this host forwards it.</summary>
-public sealed class SegmentForwarding
+internal sealed class SegmentForwarding
 {
     public required uint Vni { get; init; }
 
@@ -62,7 +62,7 @@ public sealed class SegmentForwarding
 /// Everything the data plane reads per frame, immutable and replaced whole by the control plane
 /// (copy-on-write), so readers never wait and never see half an update.
 /// </summary>
-public sealed class ForwardingSnapshot
+internal sealed class ForwardingSnapshot
 {
     public static ForwardingSnapshot Empty(PortForwarding[] ports) => new()
     {

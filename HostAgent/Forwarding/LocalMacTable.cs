@@ -2,62 +2,128 @@ using System.Collections.Concurrent;
 
 namespace Fabric.HostAgent.Forwarding;
 
-/// <summary>A MAC learned on a local port. Fields are written by the data plane without locks.</summary>
-public sealed class LocalMac(int port, long seenAt)
+/// <summary>
+/// A MAC learned on a local port, with the IPv4 addresses it claimed as ARP sender. Written by the
+/// data plane without locks; the control plane reads it when it publishes and releases addresses
+/// the fabric bound to another MAC.
+/// </summary>
+internal sealed class LocalMac(int port, long seenAt)
 {
+    /// <summary>
+    /// How many addresses one MAC is remembered to claim (a primary, secondaries, VIPs). A MAC that
+    /// claims more keeps being published, one claim replacing the oldest remembered: the MAC table
+    /// grain keeps every binding, this is only what stops re-publishing a claim on every ARP packet.
+    /// </summary>
+    public const int MaxClaims = 8;
+
+    private readonly uint[] _claims = new uint[MaxClaims];
     private int _port = port;
     private long _seenAt = seenAt;
-    private uint _ipv4;
+    private int _nextClaim;
 
+    /// <summary>Index of the local port the MAC was last seen on.</summary>
     public int Port
     {
         get => Volatile.Read(ref _port);
         set => Volatile.Write(ref _port, value);
     }
 
+    /// <summary>When the MAC was last seen, in <see cref="Environment.TickCount64"/> milliseconds.</summary>
     public long SeenAt
     {
         get => Volatile.Read(ref _seenAt);
         set => Volatile.Write(ref _seenAt, value);
     }
 
-    /// <summary>The IPv4 address this MAC last claimed as ARP sender (0: none yet), for ARP suppression.</summary>
-    public uint Ipv4
+    /// <summary>The IPv4 addresses (host order) this MAC claimed and that are not known to be bound elsewhere.</summary>
+    public IEnumerable<uint> Claims
     {
-        get => Volatile.Read(ref _ipv4);
-        set => Volatile.Write(ref _ipv4, value);
+        get
+        {
+            for (int i = 0; i < _claims.Length; i++)
+            {
+                uint ip = Volatile.Read(ref _claims[i]);
+                if (ip != 0)
+                {
+                    yield return ip;
+                }
+            }
+        }
     }
 
-    /// <summary>Control plane only: the binding last published to the MAC table grain (0: none).</summary>
-    public uint PublishedIpv4 { get; set; }
+    /// <summary>
+    /// Data plane: remembers that the MAC claimed <paramref name="ip"/>. True when the claim is new
+    /// (it must be published), false when it was already remembered. Allocates nothing.
+    /// </summary>
+    public bool Claim(uint ip)
+    {
+        for (int i = 0; i < _claims.Length; i++)
+        {
+            if (Volatile.Read(ref _claims[i]) == ip)
+            {
+                return false;
+            }
+        }
+
+        for (int i = 0; i < _claims.Length; i++)
+        {
+            if (Interlocked.CompareExchange(ref _claims[i], ip, 0) == 0)
+            {
+                return true;
+            }
+        }
+
+        // Full: replace the slots in turn, so a MAC with many addresses still publishes new claims.
+        int slot = (int)((uint)Interlocked.Increment(ref _nextClaim) % MaxClaims);
+        Volatile.Write(ref _claims[slot], ip);
+        return true;
+    }
+
+    /// <summary>
+    /// Control plane: the fabric bound <paramref name="ip"/> to another MAC, so this MAC's next claim
+    /// of it is news again and is published (the newest claim wins at the MAC table).
+    /// </summary>
+    public void Release(uint ip)
+    {
+        for (int i = 0; i < _claims.Length; i++)
+        {
+            Interlocked.CompareExchange(ref _claims[i], 0, ip);
+        }
+    }
 }
 
-public readonly record struct MacKey(uint Vni, ulong Mac);
-
-/// <summary>A MAC the data plane learned that the MAC table grain has not been told of yet.</summary>
-public readonly record struct LearnedMac(uint Vni, ulong Mac, int Port);
+/// <summary>A MAC in a VNI: the key of the local table and of the learn queue.</summary>
+internal readonly record struct MacKey(uint Vni, ulong Mac);
 
 /// <summary>
-/// MACs learned on local ports. The data plane reads lock-free and adds entries only for new MACs
-/// (a rare path); the control plane ages entries out and removes MACs that moved to another host.
+/// MACs learned on local ports, and the one route by which what the data plane learns reaches the
+/// control plane: <see cref="Learned"/>, a queue of keys whose entry is new, moved to another local
+/// port, or claimed a new IPv4 address. The data plane reads and updates entries lock-free and adds
+/// entries only for new MACs (a rare path); the control plane ages entries out, removes MACs that
+/// moved to another host and releases addresses bound elsewhere.
 /// </summary>
-public sealed class LocalMacTable(int portCount)
+internal sealed class LocalMacTable(int portCount)
 {
     private readonly ConcurrentDictionary<MacKey, LocalMac> _entries = new();
+    private readonly ConcurrentQueue<MacKey> _learned = new();
     private readonly int[] _perPort = new int[portCount];
 
-    /// <summary>Learned MACs waiting to be published, drained by the control plane.</summary>
-    public ConcurrentQueue<LearnedMac> Pending { get; } = new();
-
+    /// <summary>How many MACs the table holds, over every port and VNI.</summary>
     public int Count => _entries.Count;
 
+    /// <summary>Every entry; a live view, safe to enumerate while the data plane learns.</summary>
+    public IEnumerable<KeyValuePair<MacKey, LocalMac>> Entries => _entries;
+
+    /// <summary>How many MACs are learned on local port <paramref name="port"/>.</summary>
     public int CountOnPort(int port) => Volatile.Read(ref _perPort[port]);
 
+    /// <summary>The entry of <paramref name="mac"/> in <paramref name="vni"/>, if learned here.</summary>
     public bool TryGet(uint vni, ulong mac, out LocalMac entry) => _entries.TryGetValue(new MacKey(vni, mac), out entry!);
 
     /// <summary>
-    /// Records that <paramref name="mac"/> was seen on <paramref name="port"/>. False when the MAC is
-    /// new and the port already holds <paramref name="macLimit"/> MACs.
+    /// Data plane: records that <paramref name="mac"/> was seen on <paramref name="port"/> at
+    /// <paramref name="now"/> (ms). False when the MAC is new, or moves here, and the port already
+    /// holds <paramref name="macLimit"/> MACs (port security).
     /// </summary>
     public bool Learn(uint vni, ulong mac, int port, int macLimit, long now)
     {
@@ -78,7 +144,7 @@ public sealed class LocalMacTable(int portCount)
                 Interlocked.Decrement(ref _perPort[previous]);
                 Interlocked.Increment(ref _perPort[port]);
                 entry.Port = port;
-                Pending.Enqueue(new LearnedMac(vni, mac, port));
+                _learned.Enqueue(key);
             }
 
             return true;
@@ -92,7 +158,7 @@ public sealed class LocalMacTable(int portCount)
         if (_entries.TryAdd(key, new LocalMac(port, now)))
         {
             Interlocked.Increment(ref _perPort[port]);
-            Pending.Enqueue(new LearnedMac(vni, mac, port));
+            _learned.Enqueue(key);
         }
 
         return true;
@@ -100,18 +166,46 @@ public sealed class LocalMacTable(int portCount)
 
     /// <summary>
     /// Data plane: <paramref name="mac"/>, already learned in <paramref name="vni"/>, sent an ARP packet
-    /// claiming <paramref name="ipv4"/>. Only remembered on the entry (no queue, nothing allocated);
-    /// the control plane publishes changed bindings from <see cref="Entries"/>.
+    /// claiming <paramref name="ipv4"/> (host order). A claim new for this MAC is queued for publishing;
+    /// a repeated one costs a few reads. Addresses that can never be bound (0.0.0.0, broadcast,
+    /// multicast, RFC 1112 §4) are ignored here, as the MAC table would refuse them.
     /// </summary>
-    public void Snoop(uint vni, ulong mac, uint ipv4)
+    public void Claim(uint vni, ulong mac, uint ipv4)
     {
-        if (_entries.TryGetValue(new MacKey(vni, mac), out var entry) && entry.Ipv4 != ipv4)
+        if (!IsBindable(ipv4))
         {
-            entry.Ipv4 = ipv4;
+            return;
+        }
+
+        var key = new MacKey(vni, mac);
+        if (_entries.TryGetValue(key, out var entry) && entry.Claim(ipv4))
+        {
+            _learned.Enqueue(key);
         }
     }
 
-    /// <summary>Control plane: forget a MAC (aged out, or now owned by another host).</summary>
+    /// <summary>Control plane: takes the next key whose entry changed (see <see cref="Learned"/>).</summary>
+    public bool TryTakeLearned(out MacKey key) => _learned.TryDequeue(out key);
+
+    /// <summary>Control plane: queues every entry again (the MAC tables may have lost them: host revived, silo restarted).</summary>
+    public void RequeueAll()
+    {
+        foreach (var key in _entries.Keys)
+        {
+            _learned.Enqueue(key);
+        }
+    }
+
+    /// <summary>Control plane: <paramref name="ipv4"/> is bound to another MAC now; <paramref name="mac"/>'s next claim of it is news.</summary>
+    public void Release(uint vni, ulong mac, uint ipv4)
+    {
+        if (_entries.TryGetValue(new MacKey(vni, mac), out var entry))
+        {
+            entry.Release(ipv4);
+        }
+    }
+
+    /// <summary>Control plane: forgets a MAC (aged out, or now owned by another host). False if it was not here.</summary>
     public bool Forget(uint vni, ulong mac)
     {
         if (_entries.TryRemove(new MacKey(vni, mac), out var entry))
@@ -123,7 +217,7 @@ public sealed class LocalMacTable(int portCount)
         return false;
     }
 
-    /// <summary>Control plane: removes entries not seen since <paramref name="olderThan"/>; returns how many.</summary>
+    /// <summary>Removes entries not seen since <paramref name="olderThan"/> (ms, <see cref="Environment.TickCount64"/>); returns how many.</summary>
     public int Age(long olderThan)
     {
         int removed = 0;
@@ -138,5 +232,6 @@ public sealed class LocalMacTable(int portCount)
         return removed;
     }
 
-    public IEnumerable<KeyValuePair<MacKey, LocalMac>> Entries => _entries;
+    /// <summary>A unicast IPv4 address (host order): not 0.0.0.0, not 255.255.255.255, not 224/4 multicast.</summary>
+    public static bool IsBindable(uint ipv4) => ipv4 != 0 && ipv4 != uint.MaxValue && ipv4 >> 28 != 0xE;
 }

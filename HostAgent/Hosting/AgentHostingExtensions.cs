@@ -2,6 +2,8 @@ using System.Net;
 using Fabric.HostAgent.Configuration;
 using Fabric.HostAgent.Control;
 using Fabric.HostAgent.Forwarding;
+using Fabric.HostAgent.Ports;
+using Fabric.HostAgent.Status;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 
@@ -41,11 +43,34 @@ public static partial class AgentHostingExtensions
         return options;
     }
 
-    /// <summary>The data plane first: it forwards whether or not the cluster is reachable.</summary>
+    /// <summary>
+    /// The data plane and its own upkeep, registered first: the pipeline and its tables (warm-started
+    /// from the forwarding cache when there is a usable one), the ports and VTEP socket with their
+    /// receive loops, MAC ageing and cache saves, the status file and the metrics. None of it waits
+    /// on the cluster.
+    /// </summary>
     public static IServiceCollection AddFabricDataPlane(this IServiceCollection services)
     {
-        services.AddSingleton<DataPlaneHost>();
-        services.AddHostedService(sp => sp.GetRequiredService<DataPlaneHost>());
+        services.AddSingleton(sp => new DataPlaneCounters(sp.GetRequiredService<IOptions<AgentOptions>>().Value.Ports.Count));
+        services.AddSingleton(sp => new LocalMacTable(sp.GetRequiredService<IOptions<AgentOptions>>().Value.Ports.Count));
+        services.AddSingleton<PortOutput>();
+        services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<AgentOptions>>().Value;
+            var counters = sp.GetRequiredService<DataPlaneCounters>();
+            var initial = WarmStart.InitialTables(options, counters, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(WarmStart)));
+            return new DataPlane(
+                initial,
+                sp.GetRequiredService<LocalMacTable>(),
+                counters,
+                sp.GetRequiredService<PortOutput>(),
+                Wire.Ipv4Address.FromIPAddress(IPAddress.Parse(options.VtepAddress)),
+                (ushort)options.VxlanPort);
+        });
+        services.AddSingleton<ReceiveLoops>();
+        services.AddHostedService<DataPlaneHost>();
+        services.AddHostedService<ForwardingHousekeeping>();
+        services.AddHostedService<StatusFileWriter>();
         services.AddMetrics();
         services.AddSingleton<DataPlaneMetrics>();
         return services;
@@ -79,7 +104,12 @@ public static partial class AgentHostingExtensions
             client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
             client.UseConnectionRetryFilter(RetryForeverAsync);
         });
-        builder.Services.AddHostedService<ClusterSync>();
+        // The control side: liveness, the replica of the cluster state, and the learn route.
+        builder.Services.AddSingleton<ControlSignals>();
+        builder.Services.AddSingleton<Heartbeat>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Heartbeat>());
+        builder.Services.AddHostedService<ReplicaSync>();
+        builder.Services.AddHostedService<LearnPublisher>();
         return builder;
     }
 

@@ -4,7 +4,7 @@ namespace Fabric.HostAgent.Ports;
 /// Frames received in one call, each in its own slot with headroom in front, so the data plane can
 /// write the 50-byte VXLAN overhead (or an 802.1Q tag) before the frame without copying it.
 /// </summary>
-public sealed class FrameBatch
+internal sealed class FrameBatch
 {
     /// <summary>Room before each frame: outer Ethernet + IPv4 + UDP + VXLAN (50) rounded up.</summary>
     public const int Headroom = 64;
@@ -58,7 +58,7 @@ public sealed class FrameBatch
 /// (libpcap through SharpPcap today; AF_PACKET rings, TAP later) receive and send in batches so a
 /// faster one can replace another without touching forwarding.
 /// </summary>
-public interface IFramePort : IDisposable
+internal interface IFramePort : IDisposable
 {
     string Name { get; }
 

@@ -7,7 +7,7 @@ namespace Fabric.HostAgent.Ports;
 /// enters the namespace and leaves with it. Sockets and capture handles opened there stay bound to
 /// that namespace's interfaces, while the rest of the process (the Orleans client) stays where it is.
 /// </summary>
-public static class NetworkNamespace
+internal static class NetworkNamespace
 {
     public static T Run<T>(string? name, Func<T> action)
     {

@@ -7,9 +7,9 @@ namespace Fabric.HostAgent.Ports;
 /// <summary>
 /// A local port on libpcap through SharpPcap: one handle captures (inbound only, immediate mode,
 /// so frames are not held for the read timeout), a separate handle injects, so injected frames
-/// are never captured again (DESIGN.md, "Known pitfalls").
+/// are never captured again (docs/architecture.md, "Known pitfalls on Linux").
 /// </summary>
-public sealed class PcapPort : IFramePort
+internal sealed class PcapPort : IFramePort
 {
     private const int PollMilliseconds = 100;
 

@@ -10,7 +10,7 @@ namespace Fabric.HostAgent.Ports;
 /// a raw IPv4 socket sends the outer IPv4/UDP headers we build, so the UDP source port can carry
 /// the inner flow's hash as RFC 7348 §5 asks, which one bound UDP socket cannot.
 /// </summary>
-public sealed class VtepSocket : IDisposable
+internal sealed class VtepSocket : IDisposable
 {
     private const int ReceiveWaitMilliseconds = 100;
 

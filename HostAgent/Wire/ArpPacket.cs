@@ -5,7 +5,7 @@ using Fabric.Addressing;
 namespace Fabric.HostAgent.Wire;
 
 /// <summary>ARP operation codes (RFC 826; IANA "ARP Parameters").</summary>
-public enum ArpOperation : ushort
+internal enum ArpOperation : ushort
 {
     Request = 1,
     Reply = 2,
@@ -36,7 +36,7 @@ public enum ArpOperation : ushort
 /// Protocol addresses are IPv4 addresses as host-order <see cref="uint"/>s.
 /// </summary>
 [SkipLocalsInit]
-public readonly record struct ArpPacket(
+internal readonly record struct ArpPacket(
     ArpOperation Operation,
     MacAddress SenderHardwareAddress,
     uint SenderProtocolAddress,

@@ -4,7 +4,7 @@ namespace Fabric.HostAgent.Wire;
 /// Why a codec refused a frame. Decoders never throw on bad input: they return <c>false</c> and one
 /// of these, so the data plane can count drops per reason without a log line per frame.
 /// </summary>
-public enum DropReason : byte
+internal enum DropReason : byte
 {
     /// <summary>Not dropped.</summary>
     None = 0,

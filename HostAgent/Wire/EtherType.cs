@@ -1,7 +1,7 @@
 namespace Fabric.HostAgent.Wire;
 
 /// <summary>EtherType and TPID values (IEEE Registration Authority) the data plane cares about.</summary>
-public static class EtherType
+internal static class EtherType
 {
     public const ushort Ipv4 = 0x0800;
     public const ushort Arp = 0x0806;
@@ -19,7 +19,7 @@ public static class EtherType
 }
 
 /// <summary>IANA protocol numbers carried in the IPv4 Protocol field.</summary>
-public static class IpProtocol
+internal static class IpProtocol
 {
     public const byte Tcp = 6;
     public const byte Udp = 17;

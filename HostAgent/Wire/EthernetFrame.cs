@@ -28,7 +28,7 @@ namespace Fabric.HostAgent.Wire;
 /// stripped on the native VLAN and the inner one then selects a VLAN the sender may not reach).
 /// </summary>
 [SkipLocalsInit]
-public readonly ref struct EthernetFrame
+internal readonly ref struct EthernetFrame
 {
     public const int HeaderLength = 14;
     public const int TaggedHeaderLength = 18;

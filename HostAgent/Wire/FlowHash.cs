@@ -13,7 +13,7 @@ namespace Fabric.HostAgent.Wire;
 /// The function is fixed, not randomised per process, so a flow keeps its port across restarts.
 /// </summary>
 [SkipLocalsInit]
-public static class FlowHash
+internal static class FlowHash
 {
     /// <summary>RFC 7348 §5: "it is recommended that the UDP source port number be in the dynamic/private port range 49152-65535".</summary>
     public const ushort MinSourcePort = 49152;

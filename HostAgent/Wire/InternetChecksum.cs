@@ -9,7 +9,7 @@ namespace Fabric.HostAgent.Wire;
 /// RFC 1071 §2(C) ("parallel summation") shows gives the same result as 16-bit addition.
 /// </summary>
 [SkipLocalsInit]
-public static class InternetChecksum
+internal static class InternetChecksum
 {
     /// <summary>
     /// Adds <paramref name="data"/> to a running sum. Every call but the last must pass an even

@@ -8,7 +8,7 @@ namespace Fabric.HostAgent.Wire;
 /// 0xC0A80001). These conversions to and from <see cref="IPAddress"/> allocate and belong off it:
 /// configuration, logging, tests.
 /// </summary>
-public static class Ipv4Address
+internal static class Ipv4Address
 {
     public static uint FromIPAddress(IPAddress address)
     {

@@ -26,7 +26,7 @@ namespace Fabric.HostAgent.Wire;
 /// Flags are 0, DF (don't fragment), MF (more fragments). Addresses are host-order <see cref="uint"/>s.
 /// </summary>
 [SkipLocalsInit]
-public readonly ref struct Ipv4Packet
+internal readonly ref struct Ipv4Packet
 {
     public const int MinHeaderLength = 20;
     public const int MaxTotalLength = ushort.MaxValue;

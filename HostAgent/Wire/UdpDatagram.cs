@@ -22,7 +22,7 @@ namespace Fabric.HostAgent.Wire;
 /// (RFC 7348 §5), and Fabric does unless told otherwise.
 /// </summary>
 [SkipLocalsInit]
-public readonly ref struct UdpDatagram
+internal readonly ref struct UdpDatagram
 {
     public const int HeaderLength = 8;
 

@@ -14,7 +14,7 @@ namespace Fabric.HostAgent.Wire;
 /// PCP is the priority code point, D the drop eligible indicator (DEI), VID the VLAN id. VID 0 is a
 /// priority tag (no VLAN); VID 4095 is reserved.
 /// </summary>
-public readonly record struct VlanTag(ushort Tci)
+internal readonly record struct VlanTag(ushort Tci)
 {
     public const ushort ReservedVid = 0xFFF;
 

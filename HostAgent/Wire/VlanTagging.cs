@@ -11,7 +11,7 @@ namespace Fabric.HostAgent.Wire;
 /// (destination starts 4 bytes before the frame).
 /// </summary>
 [SkipLocalsInit]
-public static class VlanTagging
+internal static class VlanTagging
 {
     public const int TagLength = 4;
     private const int MacsLength = 12;

@@ -7,7 +7,7 @@ namespace Fabric.HostAgent.Wire;
 /// What <see cref="VxlanDecapsulator.TryDecapsulateFrame"/> found in a full outer frame. Addresses
 /// are host-order <see cref="uint"/>s; <see cref="InnerFrame"/> is a slice of the input, not a copy.
 /// </summary>
-public readonly ref struct VxlanPacket
+internal readonly ref struct VxlanPacket
 {
     public VxlanPacket(
         MacAddress outerSourceMac,
@@ -51,7 +51,7 @@ public readonly ref struct VxlanPacket
 /// Validates and strips VXLAN encapsulation (RFC 7348 §5). Never throws on malformed input.
 /// </summary>
 [SkipLocalsInit]
-public static class VxlanDecapsulator
+internal static class VxlanDecapsulator
 {
     /// <summary>
     /// For the VTEP socket, which receives only the UDP payload: the VXLAN header and the inner frame.

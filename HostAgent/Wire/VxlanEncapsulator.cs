@@ -20,7 +20,7 @@ namespace Fabric.HostAgent.Wire;
 /// "MTU"); an oversized inner frame is the sender's problem to learn about.
 /// </summary>
 [SkipLocalsInit]
-public sealed class VxlanEncapsulator
+internal sealed class VxlanEncapsulator
 {
     /// <summary>Outer Ethernet + IPv4 + UDP + VXLAN: 50 bytes.</summary>
     public const int OverheadLength = EthernetFrame.HeaderLength + Ipv4Packet.MinHeaderLength + UdpDatagram.HeaderLength + VxlanHeader.Length;

@@ -21,7 +21,7 @@ namespace Fabric.HostAgent.Wire;
 /// segment in Fabric (see <see cref="Vni"/>), so it is refused.
 /// </summary>
 [SkipLocalsInit]
-public static class VxlanHeader
+internal static class VxlanHeader
 {
     public const int Length = 8;
     public const byte IFlag = 0x08;

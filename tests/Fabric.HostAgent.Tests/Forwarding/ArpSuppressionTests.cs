@@ -111,7 +111,7 @@ public sealed class ArpSuppressionTests
 
         lab.FromPort(0, ArpRequest(Vm0, Vm0Ip, RemoteIp));
         Assert.True(lab.Macs.TryGet(VniA, Vm0.Value, out var entry));
-        Assert.Equal(Vm0Ip, entry.Ipv4);
+        Assert.Equal([Vm0Ip], entry.Claims);
 
         // A frame from Mac(0x101) whose ARP payload claims to be Vm0 at another address: learned as a
         // MAC, but it binds nothing, neither for itself nor for Vm0.
@@ -119,15 +119,82 @@ public sealed class ArpSuppressionTests
         Mac(0x101).Write(spoofed.AsSpan(EthernetFrame.MacLength));
         lab.FromPort(1, spoofed);
         Assert.True(lab.Macs.TryGet(VniA, Mac(0x101).Value, out var other));
-        Assert.Equal(0u, other.Ipv4);
-        Assert.Equal(Vm0Ip, entry.Ipv4);
+        Assert.Empty(other.Claims);
+        Assert.Equal([Vm0Ip], entry.Claims);
 
-        // A probe (sender 0.0.0.0) binds nothing either; a later claim replaces the address.
+        // A probe (sender 0.0.0.0) binds nothing either; a later claim of another address adds it
+        // (a MAC may own several: primary, secondaries, VIPs).
         lab.FromPort(2, ArpRequest(Mac(0x102), 0, RemoteIp));
         Assert.True(lab.Macs.TryGet(VniA, Mac(0x102).Value, out var prober));
-        Assert.Equal(0u, prober.Ipv4);
+        Assert.Empty(prober.Claims);
         lab.FromPort(0, ArpRequest(Vm0, Ipv4Address.Parse("192.168.10.11"), RemoteIp));
-        Assert.Equal(Ipv4Address.Parse("192.168.10.11"), entry.Ipv4);
+        Assert.Equal([Vm0Ip, Ipv4Address.Parse("192.168.10.11")], entry.Claims.Order());
+    }
+
+    [Fact]
+    public void A_claim_is_queued_for_publishing_once_and_again_after_the_fabric_bound_the_address_elsewhere()
+    {
+        var lab = new ForwardingLab();
+        lab.FromPort(0, ArpRequest(Vm0, Vm0Ip, RemoteIp));
+        Assert.Equal([new MacKey(VniA, Vm0.Value), new MacKey(VniA, Vm0.Value)], DrainLearned(lab)); // learned, then claimed
+
+        for (int i = 0; i < 3; i++)
+        {
+            lab.FromPort(0, ArpRequest(Vm0, Vm0Ip, RemoteIp));
+        }
+
+        Assert.Empty(DrainLearned(lab));
+
+        // The MAC table moved the address to another MAC (a newer claim elsewhere): the next claim
+        // from Vm0 is news again and goes to the table, where the newest claim wins.
+        lab.Macs.Release(VniA, Vm0.Value, Vm0Ip);
+        Assert.Empty(lab.Macs.TryGet(VniA, Vm0.Value, out var entry) ? entry.Claims : [0u]);
+        lab.FromPort(0, ArpRequest(Vm0, Vm0Ip, RemoteIp));
+        Assert.Equal([new MacKey(VniA, Vm0.Value)], DrainLearned(lab));
+    }
+
+    [Theory]
+    [InlineData("255.255.255.255")]
+    [InlineData("224.0.0.251")]
+    [InlineData("239.255.255.250")]
+    public void An_address_that_can_never_be_bound_is_not_claimed(string address)
+    {
+        var lab = new ForwardingLab();
+
+        lab.FromPort(0, ArpRequest(Vm0, Ipv4Address.Parse(address), RemoteIp));
+
+        Assert.True(lab.Macs.TryGet(VniA, Vm0.Value, out var entry));
+        Assert.Empty(entry.Claims);
+        Assert.Equal([new MacKey(VniA, Vm0.Value)], DrainLearned(lab)); // the MAC itself, once
+    }
+
+    [Fact]
+    public void A_mac_claiming_more_addresses_than_it_remembers_still_publishes_each_new_claim()
+    {
+        var lab = new ForwardingLab();
+        lab.FromPort(0, Broadcast(Vm0));
+        DrainLearned(lab);
+
+        for (uint i = 1; i <= LocalMac.MaxClaims + 3; i++)
+        {
+            lab.FromPort(0, ArpRequest(Vm0, Vm0Ip + i, RemoteIp));
+            Assert.Equal([new MacKey(VniA, Vm0.Value)], DrainLearned(lab));
+        }
+
+        Assert.True(lab.Macs.TryGet(VniA, Vm0.Value, out var entry));
+        Assert.Equal(LocalMac.MaxClaims, entry.Claims.Count());
+        Assert.Contains(Vm0Ip + LocalMac.MaxClaims + 3, entry.Claims);
+    }
+
+    private static List<MacKey> DrainLearned(ForwardingLab lab)
+    {
+        var keys = new List<MacKey>();
+        while (lab.Macs.TryTakeLearned(out var key))
+        {
+            keys.Add(key);
+        }
+
+        return keys;
     }
 
     [Fact]

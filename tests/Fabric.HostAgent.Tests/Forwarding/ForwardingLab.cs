@@ -194,7 +194,7 @@ internal sealed class ForwardingLab
     public void Seed(int port, uint vni, MacAddress mac)
     {
         Assert.True(Macs.Learn(vni, mac.Value, port, int.MaxValue, Environment.TickCount64));
-        while (Macs.Pending.TryDequeue(out _))
+        while (Macs.TryTakeLearned(out _))
         {
         }
     }

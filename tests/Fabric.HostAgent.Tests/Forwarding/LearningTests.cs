@@ -10,10 +10,10 @@ public sealed class LearningTests
     private static readonly MacAddress Vm0 = Mac(0x100);
     private static readonly MacAddress Vm1 = Mac(0x101);
 
-    private static LearnedMac[] Drain(LocalMacTable macs)
+    private static MacKey[] Drain(LocalMacTable macs)
     {
-        var drained = new List<LearnedMac>();
-        while (macs.Pending.TryDequeue(out var learned))
+        var drained = new List<MacKey>();
+        while (macs.TryTakeLearned(out var learned))
         {
             drained.Add(learned);
         }
@@ -34,7 +34,7 @@ public sealed class LearningTests
         Assert.True(lab.Macs.TryGet(VniA, Vm0.Value, out var entry));
         Assert.Equal(0, entry.Port);
         Assert.Equal(1, lab.Macs.CountOnPort(0));
-        Assert.Equal([new LearnedMac(VniA, Vm0.Value, 0)], Drain(lab.Macs));
+        Assert.Equal([new MacKey(VniA, Vm0.Value)], Drain(lab.Macs));
     }
 
     [Fact]
@@ -61,7 +61,11 @@ public sealed class LearningTests
 
         lab.FromPort(2, Frame(Vm0, Vm1));
 
-        Assert.Equal([new LearnedMac(VniA, Vm0.Value, 0), new LearnedMac(VniA, Vm0.Value, 1), new LearnedMac(VniA, Vm1.Value, 2)], Drain(lab.Macs));
+        // Queued when learned on port 0, again when it moved to port 1 (the publisher reads the port
+        // from the entry then), and Vm1 when learned on port 2.
+        Assert.Equal([new MacKey(VniA, Vm0.Value), new MacKey(VniA, Vm0.Value), new MacKey(VniA, Vm1.Value)], Drain(lab.Macs));
+        Assert.True(lab.Macs.TryGet(VniA, Vm0.Value, out var moved));
+        Assert.Equal(1, moved.Port);
         Assert.Equal(0, lab.Macs.CountOnPort(0));
         Assert.Equal(1, lab.Macs.CountOnPort(1));
         Assert.Equal(1, Assert.Single(lab.Output.Frames).Port);

@@ -1,0 +1,71 @@
+namespace Fabric.HostAgent.Control;
+
+/// <summary>
+/// How the control services tell the replica's sync loop what they saw, without calling each
+/// other: the heartbeat reports a failure, a revival or a membership change; a delta with a gap
+/// asks for a snapshot. Every signal wakes the loop at once. Thread-safe.
+/// </summary>
+internal sealed class ControlSignals
+{
+    private readonly SemaphoreSlim _wake = new(0);
+    private string? _resyncReason;
+    private Exception? _failure;
+    private int _refresh;
+    private int _connected;
+
+    /// <summary>True while the replica is filled from the cluster and current (between a full sync and an outage).</summary>
+    public bool Connected
+    {
+        get => Volatile.Read(ref _connected) == 1;
+        set => Volatile.Write(ref _connected, value ? 1 : 0);
+    }
+
+    /// <summary>The session must start over (declared dead meanwhile, configuration changed). Ignored while not connected: the next full sync does it anyway.</summary>
+    public void RequestResync(string reason)
+    {
+        if (Connected)
+        {
+            Volatile.Write(ref _resyncReason, reason);
+            _wake.Release();
+        }
+    }
+
+    /// <summary>The cluster stopped answering. Ignored while not connected (the sync loop already retries).</summary>
+    public void ReportFailure(Exception failure)
+    {
+        if (Connected)
+        {
+            Volatile.Write(ref _failure, failure);
+            _wake.Release();
+        }
+    }
+
+    /// <summary>Subscriptions must be renewed now: a silo joined or died, so grains may be new activations without our observers.</summary>
+    public void RequestRefresh()
+    {
+        Interlocked.Exchange(ref _refresh, 1);
+        _wake.Release();
+    }
+
+    /// <summary>Wakes the loop (a delta marked a VNI stale).</summary>
+    public void Wake() => _wake.Release();
+
+    /// <summary>Waits until a signal or <paramref name="timeout"/>.</summary>
+    public Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) => _wake.WaitAsync(timeout, cancellationToken);
+
+    /// <summary>Takes the pending resync reason, if any.</summary>
+    public string? TakeResync() => Interlocked.Exchange(ref _resyncReason, null);
+
+    /// <summary>Takes the pending failure, if any.</summary>
+    public Exception? TakeFailure() => Interlocked.Exchange(ref _failure, null);
+
+    /// <summary>Takes the pending refresh request.</summary>
+    public bool TakeRefresh() => Interlocked.Exchange(ref _refresh, 0) == 1;
+
+    /// <summary>Forgets resync and failure signals from before a new session.</summary>
+    public void BeginSession()
+    {
+        TakeResync();
+        TakeFailure();
+    }
+}

@@ -1,0 +1,138 @@
+using System.Net;
+using Fabric.Addressing;
+using Fabric.Grains;
+using Fabric.HostAgent.Configuration;
+using Fabric.HostAgent.Diagnostics;
+using Fabric.HostAgent.Forwarding;
+using Fabric.HostAgent.Wire;
+using Microsoft.Extensions.Options;
+
+namespace Fabric.HostAgent.Control;
+
+/// <summary>
+/// The one route from what the data plane learns to the MAC tables: every
+/// <see cref="AgentOptions.LearnPublishInterval"/> it takes the keys the local table queued (a MAC
+/// new, moved to another local port, or claiming a new IPv4 address), and for each VNI sends one
+/// <see cref="IMacTableGrain.LearnAsync"/> batch holding each MAC with its location and, per claimed
+/// address, its IP binding (an EVPN MAC/IP route, RFC 7432 §7.2). What is not yet accepted stays
+/// pending and goes with the next batch, so an outage loses nothing learned.
+/// </summary>
+/// <remarks>
+/// The entry is read when the batch is built, not when the key was queued: a MAC that moved or was
+/// forgotten meanwhile is published as it stands now, or not at all.
+/// </remarks>
+internal sealed partial class LearnPublisher(
+    IClusterClient client,
+    IOptions<AgentOptions> options,
+    LocalMacTable macs,
+    TimeProvider time,
+    ILogger<LearnPublisher> logger) : BackgroundService
+{
+    /// <summary>Most requests in one call; a VNI with more pending is sent in several calls.</summary>
+    public const int MaxBatch = 1024;
+
+    private readonly AgentOptions _options = options.Value;
+    private readonly IPAddress _vtep = IPAddress.Parse(options.Value.VtepAddress);
+    private readonly Dictionary<uint, HashSet<ulong>> _pending = [];
+
+    /// <summary>How many MACs wait to be published (after the last round).</summary>
+    public int Pending => _pending.Values.Sum(s => s.Count);
+
+    /// <summary>How many learn calls the MAC tables accepted since start.</summary>
+    public long Calls { get; private set; }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_options.LearnPublishInterval, time, stoppingToken);
+                await PublishAsync();
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception)
+            {
+                // Unreachable or timed out: everything stays pending for the next round. The sync
+                // loop reports the outage (once), not this one (every 50 ms).
+            }
+        }
+    }
+
+    /// <summary>
+    /// One round: drains the learn queue and publishes every pending VNI, one call per VNI (per
+    /// <see cref="MaxBatch"/> requests). Throws on the first call that fails, leaving it and the
+    /// VNIs after it pending.
+    /// </summary>
+    public async Task PublishAsync()
+    {
+        while (macs.TryTakeLearned(out var key))
+        {
+            if (!_pending.TryGetValue(key.Vni, out var set))
+            {
+                _pending[key.Vni] = set = [];
+            }
+
+            set.Add(key.Mac);
+        }
+
+        foreach (var (vni, set) in _pending.ToArray())
+        {
+            var batch = Build(vni, set);
+            try
+            {
+                for (int start = 0; start < batch.Count; start += MaxBatch)
+                {
+                    var chunk = batch.GetRange(start, Math.Min(MaxBatch, batch.Count - start));
+                    await client.GetGrain<IMacTableGrain>(vni).LearnAsync(chunk).Bounded(_options, time);
+                    Calls++;
+                }
+            }
+            catch (FabricValidationException ex)
+            {
+                // Never acceptable as it stands (say, an interface name the fabric's names refuse):
+                // retrying would fail forever and hold back every later MAC of the VNI.
+                Log.Rejected(logger, vni, set.Count, ex.Field, ex.Message);
+            }
+
+            _pending.Remove(vni);
+        }
+    }
+
+    private List<MacLearnRequest> Build(uint vni, HashSet<ulong> pending)
+    {
+        var requests = new List<MacLearnRequest>(pending.Count);
+        foreach (ulong value in pending)
+        {
+            if (!macs.TryGet(vni, value, out var entry) || entry.Port >= _options.Ports.Count)
+            {
+                continue; // forgotten meanwhile (aged, or moved to another host): nothing to say
+            }
+
+            var mac = new MacAddress(value);
+            string port = _options.Ports[entry.Port].Interface;
+            bool any = false;
+            foreach (uint ip in entry.Claims)
+            {
+                requests.Add(new MacLearnRequest(mac, _options.HostId, _vtep, port, Ipv4Address.ToIPAddress(ip)));
+                any = true;
+            }
+
+            if (!any)
+            {
+                requests.Add(new MacLearnRequest(mac, _options.HostId, _vtep, port));
+            }
+        }
+
+        return requests;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = AgentEventIds.LearnRejected, Level = LogLevel.Warning, Message = "VNI {Vni}: the MAC table refused {Count} learned MAC(s) ({Field}: {Reason}); they are not retried")]
+        public static partial void Rejected(ILogger logger, uint vni, int count, string field, string reason);
+    }
+}

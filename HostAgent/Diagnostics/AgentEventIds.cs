@@ -1,0 +1,56 @@
+namespace Fabric.HostAgent.Diagnostics;
+
+/// <summary>
+/// Every log event id of the host agent, in one place, so operators can alert on an id and no two
+/// messages share one. The agent owns 3000–3999 (Grains 1000–1999, Silo 2000–2999); ids are never
+/// reused for another meaning.
+/// </summary>
+/// <remarks>
+/// Retired: 1001–1005 (the data-plane host used the Grains' range before issue 8; now 3101–3105 with
+/// the same meanings), 3006 and 3007 (never logged).
+/// </remarks>
+internal static class AgentEventIds
+{
+    // Control: the agent's session with the cluster (3000–3099).
+
+    /// <summary>The replica was filled from the cluster (first time or after an outage).</summary>
+    public const int Synchronized = 3001;
+
+    /// <summary>The control plane does not answer; forwarding goes on from the cached tables. Once per outage.</summary>
+    public const int Unreachable = 3002;
+
+    /// <summary>The session starts over (host revived, switch configuration changed).</summary>
+    public const int Resync = 3003;
+
+    /// <summary>A port's port group does not exist on the switch.</summary>
+    public const int PortWithoutSegment = 3005;
+
+    /// <summary>A batch of learned MACs was refused by the MAC table as invalid and is not retried.</summary>
+    public const int LearnRejected = 3009;
+
+    /// <summary>A delta showed a gap or a new activation; the segment or MAC table is fetched whole.</summary>
+    public const int Resnapshot = 3010;
+
+    // Data plane and its housekeeping (3100–3199).
+
+    /// <summary>Ports and the VTEP socket are open and forwarding.</summary>
+    public const int DataPlaneStarted = 3101;
+
+    /// <summary>A receive loop ended with an exception (critical: that port no longer forwards).</summary>
+    public const int ReceiveLoopFailed = 3102;
+
+    /// <summary>The status file could not be written.</summary>
+    public const int StatusFileFailed = 3103;
+
+    /// <summary>Warm start: forwarding on the saved tables until the cluster answers.</summary>
+    public const int WarmStart = 3104;
+
+    /// <summary>Cold start: the saved tables were not usable (missing, old, for other ports).</summary>
+    public const int ColdStart = 3105;
+
+    /// <summary>Local MACs not seen for MacAgingTime were forgotten.</summary>
+    public const int Aged = 3004;
+
+    /// <summary>The forwarding tables could not be saved (a restart will wait for the cluster).</summary>
+    public const int CacheSaveFailed = 3008;
+}

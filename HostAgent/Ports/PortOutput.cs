@@ -1,0 +1,32 @@
+using Fabric.HostAgent.Forwarding;
+
+namespace Fabric.HostAgent.Ports;
+
+/// <summary>
+/// Where the pipeline's output goes: local port <c>i</c> is the i-th opened <see cref="IFramePort"/>,
+/// remote VTEPs are reached through the <see cref="VtepSocket"/>. Until the ports are attached
+/// (the data plane host opens them at start) every send is refused and counted as SendFailed.
+/// </summary>
+internal sealed class PortOutput : IDataPlaneOutput
+{
+    private IFramePort[] _ports = [];
+    private VtepSocket? _vtep;
+
+    /// <summary>Hands over the opened ports (in configuration order) and the VTEP socket.</summary>
+    public void Attach(IFramePort[] ports, VtepSocket vtep)
+    {
+        Volatile.Write(ref _vtep, vtep);
+        Volatile.Write(ref _ports, ports);
+    }
+
+    /// <inheritdoc />
+    public bool SendToPort(int port, ReadOnlySpan<byte> frame)
+    {
+        var ports = Volatile.Read(ref _ports);
+        return (uint)port < (uint)ports.Length && ports[port].Send(frame);
+    }
+
+    /// <inheritdoc />
+    public bool SendToVtep(RemoteVtep vtep, ReadOnlySpan<byte> ipv4Packet)
+        => Volatile.Read(ref _vtep) is { } socket && socket.Send(ipv4Packet, vtep.SocketAddress);
+}
