@@ -42,8 +42,9 @@ public sealed class AgentOptions
 
     /// <summary>
     /// Optional file where the agent keeps its last forwarding tables (rewritten at most once a
-    /// second when they change), so that after a restart it forwards as soon as its ports are open,
-    /// before the cluster has answered. On a real host: /var/lib/fabric-agent/forwarding.json.
+    /// second when they change, and at least every third of <see cref="ForwardingCacheMaxAge"/>,
+    /// also while the cluster is unreachable), so that after a restart it forwards as soon as its
+    /// ports are open, before the cluster has answered. On a real host: /var/lib/fabric-agent/forwarding.json.
     /// </summary>
     public string? ForwardingCacheFile { get; set; }
 

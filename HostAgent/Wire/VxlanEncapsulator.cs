@@ -16,8 +16,8 @@ namespace Fabric.HostAgent.Wire;
 /// </code>
 /// One instance per local VTEP: it holds what is the same for every frame the VTEP sends (source
 /// MAC and address, TTL, port); the per-frame call names the remote VTEP, its next-hop MAC and the VNI.
-/// DF is always set: the underlay must never fragment the outer datagram silently (see DESIGN.md,
-/// "MTU"); an oversized inner frame is the sender's problem to learn about.
+/// DF is always set: the underlay must never fragment the outer datagram silently (see
+/// docs/architecture.md, "Known pitfalls on Linux", MTU); an oversized inner frame is the sender's problem to learn about.
 /// </summary>
 [SkipLocalsInit]
 internal sealed class VxlanEncapsulator

@@ -11,7 +11,7 @@ using static Fabric.HostAgent.Tests.Wire.TestFrames;
 namespace Fabric.HostAgent.Tests.Forwarding;
 
 /// <summary>
-/// ARP suppression (DESIGN.md, data plane): a broadcast ARP request for an address the segment has a
+/// ARP suppression (docs/architecture.md, "Data plane"): a broadcast ARP request for an address the segment has a
 /// binding for is answered on the asking port and not flooded; the agent snoops bindings from its
 /// own VMs' ARP packets.
 /// </summary>
