@@ -10,7 +10,15 @@ public sealed class PortBindingOptions
     /// <summary>The interface name on this host (inside <see cref="AgentOptions.NetworkNamespace"/> if set).</summary>
     public string Interface { get; set; } = string.Empty;
 
+    /// <summary>The port group of the agent's switch the interface belongs to.</summary>
     public string PortGroup { get; set; } = string.Empty;
+
+    /// <summary>
+    /// Optional: the MAC address of the VM or container interface behind the port (its vNIC), e.g.
+    /// <c>02:00:00:00:00:01</c>. With forged transmits rejected (the port group's default), only
+    /// frames from this MAC are forwarded; when unset, the first MAC learned on an access port is it.
+    /// </summary>
+    public string? Mac { get; set; }
 }
 
 /// <summary>The agent's settings, bound from <c>Fabric:Agent</c> (file, environment, command line).</summary>
@@ -113,6 +121,11 @@ internal sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
             if (!FabricNames.IsValid(port.PortGroup))
             {
                 failures.Add($"{s}:Ports:{i}:PortGroup '{port.PortGroup}' is not a valid port group name.");
+            }
+
+            if (port.Mac is { Length: > 0 } mac && !(Addressing.MacAddress.TryParse(mac, out var parsed) && parsed.IsValidUnicast))
+            {
+                failures.Add($"{s}:Ports:{i}:Mac '{mac}' is not a unicast MAC address (xx:xx:xx:xx:xx:xx, not multicast, not zero).");
             }
         }
 

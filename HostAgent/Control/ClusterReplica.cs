@@ -83,7 +83,7 @@ internal sealed class LocalEffects
 /// written once (<see cref="ReplicaVersion.Classify"/>) and builds the <see cref="ForwardingSnapshot"/>
 /// the data plane reads. Pure: no grain calls, no locks, no clock; the caller serializes access.
 /// </summary>
-internal sealed class ClusterReplica(string hostId, IReadOnlyList<PortBindingOptions> bindings, int vxlanPort)
+internal sealed class ClusterReplica(string hostId, uint ownVtep, IReadOnlyList<PortBindingOptions> bindings, int vxlanPort)
 {
     private readonly Dictionary<uint, SegmentSnapshot> _segments = [];
     private readonly Dictionary<uint, Dictionary<MacAddress, MacEntry>> _macs = [];
@@ -338,6 +338,6 @@ internal sealed class ClusterReplica(string hostId, IReadOnlyList<PortBindingOpt
 
         var macs = _macs.ToDictionary(kv => kv.Key, kv => (IReadOnlyDictionary<MacAddress, MacEntry>)kv.Value);
         var bindings = _bindings.ToDictionary(kv => kv.Key, kv => (IReadOnlyDictionary<IPAddress, MacAddress>)kv.Value);
-        return ForwardingBuilder.Build(Ports, Switch.Version, hostId, vxlanPort, _segments, macs, counters, _vtepCache, bindings);
+        return ForwardingBuilder.Build(Ports, Switch.Version, hostId, ownVtep, vxlanPort, _segments, macs, counters, _vtepCache, bindings);
     }
 }

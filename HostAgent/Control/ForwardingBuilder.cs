@@ -19,9 +19,10 @@ internal static class ForwardingBuilder
     public static PortForwarding BuildPort(int index, PortBindingOptions binding, SwitchConfig? config)
     {
         var group = config?.PortGroups.FirstOrDefault(g => g.Name == binding.PortGroup);
+        ulong effectiveMac = binding.Mac is { Length: > 0 } mac ? Addressing.MacAddress.Parse(mac).Value : 0;
         if (group is null)
         {
-            return new PortForwarding { Index = index, Name = binding.Interface, Trunk = false, AccessVni = 0 };
+            return new PortForwarding { Index = index, Name = binding.Interface, Trunk = false, AccessVni = 0, EffectiveMac = effectiveMac };
         }
 
         if (group.Vlan.Mode != VlanMode.Trunk)
@@ -33,6 +34,9 @@ internal static class ForwardingBuilder
                 Trunk = false,
                 AccessVni = group.Vni.Value,
                 MacLimit = group.Security.MacLimit,
+                AllowForgedTransmits = group.Security.AllowForgedTransmits,
+                AllowPromiscuous = group.Security.AllowPromiscuous,
+                EffectiveMac = effectiveMac,
             };
         }
 
@@ -62,6 +66,9 @@ internal static class ForwardingBuilder
             VidByVni = vniByVid.ToFrozenDictionary(kv => kv.Value, kv => kv.Key),
             NativeVni = native,
             MacLimit = group.Security.MacLimit,
+            AllowForgedTransmits = group.Security.AllowForgedTransmits,
+            AllowPromiscuous = group.Security.AllowPromiscuous,
+            EffectiveMac = effectiveMac,
         };
     }
 
@@ -88,10 +95,17 @@ internal static class ForwardingBuilder
         }
     }
 
+    /// <summary>
+    /// The forwarding tables of <paramref name="ports"/> from the replicated state. Our own host and
+    /// our own VTEP address (<paramref name="ownVtep"/>, host order) never appear in a flood list, as
+    /// an accepted source or as the VTEP of a remote MAC: a VTEP registered at our own address would
+    /// otherwise send every broadcast back to ourselves.
+    /// </summary>
     public static ForwardingSnapshot Build(
         PortForwarding[] ports,
         long generation,
         string hostId,
+        uint ownVtep,
         int vxlanPort,
         IReadOnlyDictionary<uint, SegmentSnapshot> segments,
         IReadOnlyDictionary<uint, IReadOnlyDictionary<Addressing.MacAddress, MacEntry>> macs,
@@ -115,7 +129,7 @@ internal static class ForwardingBuilder
         foreach (uint vni in vnis)
         {
             var flood = segments.TryGetValue(vni, out var segment)
-                ? segment.FloodList.Where(e => e.HostId != hostId).Select(e => Wire.Ipv4Address.FromIPAddress(e.Vtep)).Distinct().ToArray()
+                ? segment.FloodList.Where(e => e.HostId != hostId).Select(e => Wire.Ipv4Address.FromIPAddress(e.Vtep)).Where(a => a != ownVtep).Distinct().ToArray()
                 : [];
             var remote = new Dictionary<ulong, RemoteVtep>();
             IReadOnlyDictionary<Addressing.MacAddress, MacEntry>? table = null;
@@ -123,9 +137,10 @@ internal static class ForwardingBuilder
             {
                 foreach (var entry in table.Values)
                 {
-                    if (entry.HostId != hostId)
+                    uint address = Wire.Ipv4Address.FromIPAddress(entry.Vtep);
+                    if (entry.HostId != hostId && address != ownVtep)
                     {
-                        remote[entry.Mac.Value] = Vtep(Wire.Ipv4Address.FromIPAddress(entry.Vtep));
+                        remote[entry.Mac.Value] = Vtep(address);
                     }
                 }
             }
@@ -151,6 +166,7 @@ internal static class ForwardingBuilder
                 Vteps = flood.Concat(remote.Values.Select(v => v.Address)).ToFrozenSet(),
                 RemoteMacs = remote.ToFrozenDictionary(),
                 ArpBindings = arp.ToFrozenDictionary(),
+                PromiscuousPorts = ports.Where(p => p.AllowPromiscuous && VnisOf(p).Contains(vni)).Select(p => p.Index).ToArray(),
                 Counters = counters.ForVni(vni),
             };
         }

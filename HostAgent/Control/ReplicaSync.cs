@@ -51,7 +51,7 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
         _time = time;
         _logger = logger;
         _vtep = IPAddress.Parse(_options.VtepAddress);
-        _replica = new ClusterReplica(_options.HostId, _options.Ports, _options.VxlanPort);
+        _replica = new ClusterReplica(_options.HostId, Wire.Ipv4Address.FromIPAddress(_vtep), _options.Ports, _options.VxlanPort);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

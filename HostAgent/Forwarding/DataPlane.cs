@@ -72,7 +72,8 @@ internal sealed class DataPlane
     /// <summary>
     /// A frame captured on local port <paramref name="portIndex"/>, sitting in <paramref name="slot"/>
     /// at <see cref="FrameBatch.Headroom"/> with <paramref name="length"/> bytes. Runs the stages in
-    /// order: VLAN → segment → port security and learning → ARP → lookup → deliver, encapsulate or flood.
+    /// order: VLAN → segment → reserved group addresses → port security and learning → ARP → lookup →
+    /// deliver, encapsulate or flood (with copies to promiscuous ports).
     /// </summary>
     public void FromPort(int portIndex, Span<byte> slot, int length, ForwardingScratch scratch)
     {
@@ -95,12 +96,18 @@ internal sealed class DataPlane
 
         segment.Counters.CountReceived();
         var frame = slot.Slice(FrameBatch.Headroom, length);
+        var destination = MacAddress.Read(frame);
+        if (IsFilteredReservedGroup(destination, segment))
+        {
+            Drop(portCounters, segment, DataPlaneDrop.ReservedGroupAddress);
+            return;
+        }
+
         if (!TryAdmitSource(port, portCounters, vni, frame, segment, out var source))
         {
             return;
         }
 
-        var destination = MacAddress.Read(frame);
         if (TryHandleArp(portIndex, vni, frame, source, destination, snapshot, segment, scratch))
         {
             return;
@@ -183,8 +190,9 @@ internal sealed class DataPlane
 
     /// <summary>
     /// Stages port security and learning: a source MAC that is not a valid unicast address is
-    /// dropped; a new one beyond the port group's MAC limit is dropped; otherwise it is learned on
-    /// the port (and queued for publishing when new or moved).
+    /// dropped; with forged transmits rejected, one that is not the port's effective MAC is dropped;
+    /// a new one beyond the port group's MAC limit is dropped; otherwise it is learned on the port
+    /// (and queued for publishing when new or moved).
     /// </summary>
     private bool TryAdmitSource(PortForwarding port, TrafficCounters portCounters, uint vni, ReadOnlySpan<byte> frame, SegmentForwarding segment, out MacAddress source)
     {
@@ -192,6 +200,12 @@ internal sealed class DataPlane
         if (!source.IsValidUnicast)
         {
             Drop(portCounters, segment, DataPlaneDrop.InvalidSourceMac);
+            return false;
+        }
+
+        if (!port.AllowForgedTransmits && !IsEffectiveMac(port, source.Value))
+        {
+            Drop(portCounters, segment, DataPlaneDrop.ForgedTransmit);
             return false;
         }
 
@@ -231,6 +245,7 @@ internal sealed class DataPlane
     /// </summary>
     private bool TryForwardUnicast(int portIndex, uint vni, Span<byte> slot, int length, MacAddress destination, ForwardingSnapshot snapshot, SegmentForwarding segment, TrafficCounters portCounters, ForwardingScratch scratch)
     {
+        var frame = slot.Slice(FrameBatch.Headroom, length);
         if (Macs.TryGet(vni, destination.Value, out var local) && Carries(snapshot.Ports[local.Port], vni))
         {
             int target = local.Port;
@@ -240,18 +255,61 @@ internal sealed class DataPlane
                 return true;
             }
 
-            DeliverLocal(snapshot.Ports[target], vni, slot.Slice(FrameBatch.Headroom, length), segment, scratch);
+            DeliverLocal(snapshot.Ports[target], vni, frame, segment, scratch);
+            CopyToPromiscuous(portIndex, target, vni, frame, snapshot, segment, scratch);
             return true;
         }
 
         if (segment.RemoteMacs.TryGetValue(destination.Value, out var vtep))
         {
+            // Local copies before encapsulating, which writes the outer headers in front of the frame.
+            CopyToPromiscuous(portIndex, -1, vni, frame, snapshot, segment, scratch);
             Encapsulate(slot, FrameBatch.Headroom, length, vni, vtep, segment, scratch);
             return true;
         }
 
         return false;
     }
+
+    /// <summary>
+    /// Promiscuous mode: a copy of a unicast frame of the VNI to every promiscuous port of the segment
+    /// other than the one it came in on (<paramref name="ingress"/>, -1 from a VTEP) and the one it
+    /// was delivered to (<paramref name="delivered"/>, -1 for none). Flooded frames reach them anyway.
+    /// </summary>
+    private void CopyToPromiscuous(int ingress, int delivered, uint vni, ReadOnlySpan<byte> frame, ForwardingSnapshot snapshot, SegmentForwarding segment, ForwardingScratch scratch)
+    {
+        foreach (int port in segment.PromiscuousPorts)
+        {
+            if (port != ingress && port != delivered)
+            {
+                DeliverLocal(snapshot.Ports[port], vni, frame, segment, scratch);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="source"/> is the effective MAC of <paramref name="port"/>: the one
+    /// configured on it; without one, on an access port the first MAC learned there; a trunk without
+    /// a configured MAC carries several guests and has no single effective MAC, so it is not checked.
+    /// </summary>
+    private bool IsEffectiveMac(PortForwarding port, ulong source)
+    {
+        if (port.EffectiveMac != 0)
+        {
+            return port.EffectiveMac == source;
+        }
+
+        return port.Trunk || Macs.IsFirstLearned(port.Index, source);
+    }
+
+    /// <summary>
+    /// IEEE 802.1Q §8.6.3, Table 8-1: frames to 01-80-C2-00-00-00..0F are link-local (STP, PAUSE,
+    /// LACP, EAPOL, LLDP, ...) and a bridge does not forward them, unless the segment's port group
+    /// opted in for that address (<see cref="SegmentForwarding.ReservedGroupForwardMask"/>).
+    /// </summary>
+    private static bool IsFilteredReservedGroup(MacAddress destination, SegmentForwarding segment)
+        => (destination.Value & ~0xFUL) == 0x0180_C200_0000UL
+            && (segment.ReservedGroupForwardMask & (1 << (int)(destination.Value & 0xF))) == 0;
 
     /// <summary>
     /// Stage flood for broadcast, multicast and unknown unicast: every other local port of the VNI,
@@ -302,6 +360,13 @@ internal sealed class DataPlane
             return;
         }
 
+        if (outerSource == VtepAddress)
+        {
+            // Never accept our own datagrams back (a VTEP configured at our own address, a loop).
+            Drop(counters, null, DataPlaneDrop.FromOwnVtep);
+            return;
+        }
+
         var snapshot = Volatile.Read(ref _snapshot);
         if (!snapshot.Segments.TryGetValue(vni.Value, out var segment))
         {
@@ -325,9 +390,16 @@ internal sealed class DataPlane
 
         segment.Counters.CountReceived();
         var destination = MacAddress.Read(inner);
+        if (IsFilteredReservedGroup(destination, segment))
+        {
+            Drop(counters, segment, DataPlaneDrop.ReservedGroupAddress);
+            return;
+        }
+
         if (!destination.IsMulticast && Macs.TryGet(vni.Value, destination.Value, out var local) && Carries(snapshot.Ports[local.Port], vni.Value))
         {
             DeliverLocal(snapshot.Ports[local.Port], vni.Value, inner, segment, scratch);
+            CopyToPromiscuous(-1, local.Port, vni.Value, inner, snapshot, segment, scratch);
             return;
         }
 

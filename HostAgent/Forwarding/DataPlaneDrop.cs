@@ -41,4 +41,19 @@ internal enum DataPlaneDrop
 
     /// <summary>The kernel refused to send or inject.</summary>
     SendFailed,
+
+    /// <summary>
+    /// Port security, forged transmits rejected: the source MAC is not the port's effective MAC (the
+    /// one configured on the port, or on an access port without one the first MAC learned there).
+    /// </summary>
+    ForgedTransmit,
+
+    /// <summary>
+    /// A frame to an IEEE 802.1Q reserved group address 01-80-C2-00-00-00..0F (§8.6.3, Table 8-1:
+    /// STP, PAUSE, LACP, EAPOL, LLDP, ...), which a bridge never forwards unless the port group opts in.
+    /// </summary>
+    ReservedGroupAddress,
+
+    /// <summary>A VXLAN datagram whose outer source is this host's own VTEP address.</summary>
+    FromOwnVtep,
 }

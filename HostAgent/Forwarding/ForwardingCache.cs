@@ -21,14 +21,16 @@ internal static class ForwardingCache
             switchName,
             now.ToUnixTimeMilliseconds(),
             snapshot.Generation,
-            [.. snapshot.Ports.Select(p => new SavedPort(p.Index, p.Name, p.Trunk, p.AccessVni, p.NativeVni, p.MacLimit, p.VniByVid.ToDictionary()))],
+            [.. snapshot.Ports.Select(p => new SavedPort(p.Index, p.Name, p.Trunk, p.AccessVni, p.NativeVni, p.MacLimit, p.VniByVid.ToDictionary(), p.AllowForgedTransmits, p.AllowPromiscuous, p.EffectiveMac))],
             [.. snapshot.Segments.Values.OrderBy(s => s.Vni).Select(s => new SavedSegment(
                 s.Vni,
                 s.LocalPorts,
                 [.. s.FloodList.Select(v => v.Address)],
                 [.. s.Vteps],
                 s.RemoteMacs.ToDictionary(kv => kv.Key, kv => kv.Value.Address),
-                s.ArpBindings.ToDictionary()))]);
+                s.ArpBindings.ToDictionary(),
+                s.PromiscuousPorts,
+                s.ReservedGroupForwardMask))]);
         string temp = path + ".tmp";
         File.WriteAllBytes(temp, JsonSerializer.SerializeToUtf8Bytes(saved, Json));
         File.Move(temp, path, overwrite: true);
@@ -93,13 +95,16 @@ internal static class ForwardingCache
             AccessVni = p.AccessVni,
             NativeVni = p.NativeVni,
             MacLimit = p.MacLimit,
+            AllowForgedTransmits = p.AllowForgedTransmits,
+            AllowPromiscuous = p.AllowPromiscuous,
+            EffectiveMac = p.EffectiveMac,
             VniByVid = (p.VniByVid ?? []).ToFrozenDictionary(),
             VidByVni = (p.VniByVid ?? []).ToFrozenDictionary(kv => kv.Value, kv => kv.Key),
         }).ToArray();
         var segments = new Dictionary<uint, SegmentForwarding>();
         foreach (var s in saved.Segments)
         {
-            if (s.LocalPorts is null || s.LocalPorts.Any(p => p < 0 || p >= count))
+            if (s.LocalPorts is null || s.LocalPorts.Concat(s.PromiscuousPorts ?? []).Any(p => p < 0 || p >= count))
             {
                 reason = "unreadable (a segment names a port that does not exist)";
                 return null;
@@ -113,6 +118,8 @@ internal static class ForwardingCache
                 Vteps = (s.Vteps ?? []).ToFrozenSet(),
                 RemoteMacs = (s.RemoteMacs ?? []).ToFrozenDictionary(kv => kv.Key, kv => vtep(kv.Value)),
                 ArpBindings = (s.ArpBindings ?? []).ToFrozenDictionary(),
+                PromiscuousPorts = s.PromiscuousPorts ?? [],
+                ReservedGroupForwardMask = s.ReservedGroupForwardMask,
                 Counters = counters.ForVni(s.Vni),
             };
         }
@@ -123,7 +130,19 @@ internal static class ForwardingCache
 
     private sealed record SavedTables(string HostId, string Switch, long SavedAtUnixMs, long Generation, SavedPort[] Ports, SavedSegment[] Segments);
 
-    private sealed record SavedPort(int Index, string Name, bool Trunk, uint AccessVni, uint NativeVni, int MacLimit, Dictionary<ushort, uint>? VniByVid);
+    // Fields added later are optional, so an older file still loads: policies missing from it take
+    // the port group defaults (forged transmits and promiscuous mode rejected, no reserved group forwarded).
+    private sealed record SavedPort(
+        int Index,
+        string Name,
+        bool Trunk,
+        uint AccessVni,
+        uint NativeVni,
+        int MacLimit,
+        Dictionary<ushort, uint>? VniByVid,
+        bool AllowForgedTransmits = false,
+        bool AllowPromiscuous = false,
+        ulong EffectiveMac = 0);
 
     private sealed record SavedSegment(
         uint Vni,
@@ -131,5 +150,7 @@ internal static class ForwardingCache
         uint[]? FloodList,
         uint[]? Vteps,
         Dictionary<ulong, uint>? RemoteMacs,
-        Dictionary<uint, ulong>? ArpBindings);
+        Dictionary<uint, ulong>? ArpBindings,
+        int[]? PromiscuousPorts = null,
+        ushort ReservedGroupForwardMask = 0);
 }

@@ -24,7 +24,21 @@ internal sealed class PortForwarding
     /// <summary>Trunk port: the VNI of untagged frames (the native VLAN's port group), 0 for none.</summary>
     public uint NativeVni { get; init; }
 
+    /// <summary>Port security: most MACs the port may hold (its port group's <c>macLimit</c>).</summary>
     public int MacLimit { get; init; } = 64;
+
+    /// <summary>
+    /// Port security, forged transmits (vDS semantics): when false, only frames whose source is the
+    /// port's effective MAC are forwarded (<see cref="EffectiveMac"/>, or on an access port without
+    /// one the first MAC learned there). Defaults to false, as the port group's policy does.
+    /// </summary>
+    public bool AllowForgedTransmits { get; init; }
+
+    /// <summary>Port security, promiscuous mode: when true the port receives a copy of every frame of its VNIs that reaches the host.</summary>
+    public bool AllowPromiscuous { get; init; }
+
+    /// <summary>The MAC configured on the port (its vNIC's address, as a 48-bit value), 0 when none is configured.</summary>
+    public ulong EffectiveMac { get; init; }
 }
 
 /// <summary>A remote VTEP with its socket address built once, so sending allocates nothing.</summary>
@@ -54,6 +68,15 @@ internal sealed class SegmentForwarding
 
     /// <summary>IPv4 address → MAC of the segment (MAC table grain's bindings), for ARP suppression.</summary>
     public FrozenDictionary<uint, ulong> ArpBindings { get; init; } = FrozenDictionary<uint, ulong>.Empty;
+
+    /// <summary>Local ports of the segment in promiscuous mode: each gets a copy of every frame of the VNI that reaches the host.</summary>
+    public int[] PromiscuousPorts { get; init; } = [];
+
+    /// <summary>
+    /// Which IEEE 802.1Q reserved group addresses 01-80-C2-00-00-0X the segment forwards: bit X set
+    /// forwards X (like Linux's bridge <c>group_fwd_mask</c>). 0, the default, forwards none.
+    /// </summary>
+    public ushort ReservedGroupForwardMask { get; init; }
 
     public required TrafficCounters Counters { get; init; }
 }

@@ -107,6 +107,7 @@ internal sealed class LocalMacTable(int portCount)
     private readonly ConcurrentDictionary<MacKey, LocalMac> _entries = new();
     private readonly ConcurrentQueue<MacKey> _learned = new();
     private readonly int[] _perPort = new int[portCount];
+    private readonly long[] _firstLearned = new long[portCount];
 
     /// <summary>How many MACs the table holds, over every port and VNI.</summary>
     public int Count => _entries.Count;
@@ -116,6 +117,30 @@ internal sealed class LocalMacTable(int portCount)
 
     /// <summary>How many MACs are learned on local port <paramref name="port"/>.</summary>
     public int CountOnPort(int port) => Volatile.Read(ref _perPort[port]);
+
+    /// <summary>
+    /// Port security on a port without a configured MAC: whether <paramref name="mac"/> is the port's
+    /// effective MAC, the first one learned there. The first frame on a port whose effective MAC is
+    /// unset makes its source the effective MAC; it stays so until that MAC is forgotten (aged out,
+    /// or moved to another host), after which the next source takes its place.
+    /// </summary>
+    public bool IsFirstLearned(int port, ulong mac)
+    {
+        long current = Volatile.Read(ref _firstLearned[port]);
+        if (current == 0)
+        {
+            current = Interlocked.CompareExchange(ref _firstLearned[port], (long)mac, 0);
+            if (current == 0)
+            {
+                return true;
+            }
+        }
+
+        return current == (long)mac;
+    }
+
+    /// <summary>The effective MAC learned on <paramref name="port"/> (see <see cref="IsFirstLearned"/>), 0 when none.</summary>
+    public ulong FirstLearned(int port) => (ulong)Volatile.Read(ref _firstLearned[port]);
 
     /// <summary>The entry of <paramref name="mac"/> in <paramref name="vni"/>, if learned here.</summary>
     public bool TryGet(uint vni, ulong mac, out LocalMac entry) => _entries.TryGetValue(new MacKey(vni, mac), out entry!);
@@ -211,6 +236,7 @@ internal sealed class LocalMacTable(int portCount)
         if (_entries.TryRemove(new MacKey(vni, mac), out var entry))
         {
             Interlocked.Decrement(ref _perPort[entry.Port]);
+            Interlocked.CompareExchange(ref _firstLearned[entry.Port], 0, (long)mac);
             return true;
         }
 

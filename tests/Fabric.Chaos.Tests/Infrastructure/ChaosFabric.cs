@@ -93,8 +93,10 @@ public sealed class ChaosFabric : IAsyncLifetime
             await WaitAsync(async () => (await Task.WhenAll(Silos.Select(s => s.HealthyAsync()))).All(h => h), TimeSpan.FromSeconds(120), "3 silos healthy");
             Event($"3 silos healthy at {clock.Elapsed.TotalSeconds:F1} s");
             await CheckedAsync(HttpMethod.Put, "api/switches/dvs", """{"mtu":1450}""");
-            await CheckedAsync(HttpMethod.Put, "api/switches/dvs/portgroups/web", $"{{\"vni\":{WebVni},\"security\":{{\"macLimit\":{WebMacLimit}}}}}");
-            await CheckedAsync(HttpMethod.Put, "api/switches/dvs/portgroups/db", $$"""{"vni":{{DbVni}}}""");
+            // The cases send from extra MACs behind a VM's port (new guests, a flapping MAC, a MAC flood):
+            // the port groups allow forged transmits, so the MAC limit and mobility are what they meet.
+            await CheckedAsync(HttpMethod.Put, "api/switches/dvs/portgroups/web", $"{{\"vni\":{WebVni},\"security\":{{\"macLimit\":{WebMacLimit},\"allowForgedTransmits\":true}}}}");
+            await CheckedAsync(HttpMethod.Put, "api/switches/dvs/portgroups/db", $$$"""{"vni":{{{DbVni}}},"security":{"allowForgedTransmits":true}}""");
             for (int host = 1; host <= Hosts; host++)
             {
                 StartAgent(host);

@@ -30,7 +30,7 @@ public sealed class ClusterReplicaTests
         => new("dvs", 1450, version, [.. groups.Select(g => new PortGroup(g.Name, new Vni(g.Vni), VlanPolicy.Untagged, new SecurityPolicy(64, false, false)))], []);
 
     private static ClusterReplica Replica(params (string Interface, string PortGroup)[] ports)
-        => new(Self, [.. ports.Select(p => new PortBindingOptions { Interface = p.Interface, PortGroup = p.PortGroup })], 4789);
+        => new(Self, Ipv4Address.Parse("10.0.0.1"), [.. ports.Select(p => new PortBindingOptions { Interface = p.Interface, PortGroup = p.PortGroup })], 4789);
 
     /// <summary>A replica with vm1 on web and vm2 on db, both segments and tables at version 1 of epoch A.</summary>
     private static ClusterReplica Configured(out LocalEffects effects)

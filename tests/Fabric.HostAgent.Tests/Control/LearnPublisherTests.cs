@@ -102,7 +102,7 @@ public sealed class LearnPublisherTests(GrainsFixture fixture)
     {
         uint vni = GrainsFixture.NextVni();
         var publisher = Publisher();
-        var replica = new ClusterReplica("h1", [new PortBindingOptions { Interface = "vm0", PortGroup = "web" }], 4789);
+        var replica = new ClusterReplica("h1", Ipv4Address.Parse("10.0.0.1"), [new PortBindingOptions { Interface = "vm0", PortGroup = "web" }], 4789);
         replica.Configure(new SwitchConfig("dvs", 1450, 1, [new PortGroup("web", new Vni(vni), VlanPolicy.Untagged, new SecurityPolicy(64, false, false))], []), []);
         Assert.True(_macs.Learn(vni, Vm1.Value, 0, 64, Environment.TickCount64));
         _macs.Claim(vni, Vm1.Value, Ipv4Address.FromIPAddress(Vip));

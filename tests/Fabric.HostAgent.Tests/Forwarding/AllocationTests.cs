@@ -112,4 +112,48 @@ public sealed class AllocationTests
         Assert.Equal(4L * Frames, lab.Total.TotalDrops - dropsBefore);
         Assert.Equal(1000L + Frames, lab.Total.ArpSuppressed);
     }
+    [Fact]
+    public void Port_security_reserved_group_and_own_vtep_paths_allocate_nothing()
+    {
+        var lab = new ForwardingLab(allowForgedTransmits: false, promiscuous: [2]);
+        lab.Output.Recording = false;
+        lab.Seed(1, VniA, Vm1);
+        lab.FromPort(0, Frame(Vm1, Vm0)); // Vm0 becomes port 0's effective MAC
+        var slot = new byte[FrameBatch.SlotLength];
+        var scratch = new ForwardingScratch();
+        byte[] forged = Frame(Vm1, Mac(0xBAD));
+        byte[] reserved = Frame(MacAddress.Parse("01:80:c2:00:00:0e"), Vm0);
+        byte[] unicastWithCopy = Frame(Vm1, Vm0);
+        byte[] fromSelf = Datagram(VniA, Frame(Vm1, RemoteA));
+
+        void RunAll()
+        {
+            forged.CopyTo(slot.AsSpan(FrameBatch.Headroom));
+            lab.DataPlane.FromPort(0, slot, forged.Length, scratch);
+            reserved.CopyTo(slot.AsSpan(FrameBatch.Headroom));
+            lab.DataPlane.FromPort(0, slot, reserved.Length, scratch);
+            unicastWithCopy.CopyTo(slot.AsSpan(FrameBatch.Headroom));
+            lab.DataPlane.FromPort(0, slot, unicastWithCopy.Length, scratch);
+            fromSelf.CopyTo(slot.AsSpan(FrameBatch.Headroom));
+            lab.DataPlane.FromVtep(Self, slot, fromSelf.Length, scratch);
+        }
+
+        for (int i = 0; i < 1000; i++)
+        {
+            RunAll();
+        }
+
+        long sends = lab.Output.PortSends;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < Frames; i++)
+        {
+            RunAll();
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(2L * Frames, lab.Output.PortSends - sends); // the unicast and its promiscuous copy
+        Assert.Equal(1000L + Frames, lab.Total.DropsOf(DataPlaneDrop.ForgedTransmit));
+        Assert.Equal(1000L + Frames, lab.Total.DropsOf(DataPlaneDrop.ReservedGroupAddress));
+        Assert.Equal(1000L + Frames, lab.Total.DropsOf(DataPlaneDrop.FromOwnVtep));
+    }
 }

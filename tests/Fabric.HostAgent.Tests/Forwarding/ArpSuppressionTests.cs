@@ -213,7 +213,7 @@ public sealed class ArpSuppressionTests
             [100] = new Dictionary<IPAddress, MacAddress> { [IPAddress.Parse("192.168.1.2")] = present, [IPAddress.Parse("192.168.1.3")] = gone },
         };
 
-        var snapshot = ForwardingBuilder.Build(ports, 1, "host-1", VxlanHeader.DefaultPort, segments, macs, new DataPlaneCounters(1), [], bindings);
+        var snapshot = ForwardingBuilder.Build(ports, 1, "host-1", Ipv4Address.Parse("10.0.0.1"), VxlanHeader.DefaultPort, segments, macs, new DataPlaneCounters(1), [], bindings);
 
         Assert.Equal(
             new Dictionary<uint, ulong> { [Ipv4Address.Parse("192.168.1.2")] = present.Value },

@@ -132,7 +132,7 @@ public sealed class ForwardingBuilderTests
             }.ToDictionary(e => e.Mac),
         };
         var counters = new DataPlaneCounters(ports.Length);
-        var snapshot = ForwardingBuilder.Build(ports, 7, Self, VxlanHeader.DefaultPort, segments, macs, counters, []);
+        var snapshot = ForwardingBuilder.Build(ports, 7, Self, Address("10.0.0.1"), VxlanHeader.DefaultPort, segments, macs, counters, []);
         return (snapshot, counters);
     }
 
@@ -202,5 +202,48 @@ public sealed class ForwardingBuilderTests
         Assert.Equal(Address("10.0.0.2"), datagram.OuterDestination);
         Assert.Equal(Address("10.0.0.1"), datagram.OuterSource);
         Assert.Equal(local.Frame, datagram.Inner);
+    }
+    [Fact]
+    public void A_vtep_at_our_own_address_is_never_flooded_to_accepted_from_or_used_for_a_remote_mac()
+    {
+        // An external VTEP registered at this host's own underlay address, with a static MAC behind it.
+        var ports = new[] { ForwardingBuilder.BuildPort(0, Bind("web"), Config(Web)) };
+        var segments = new Dictionary<uint, SegmentSnapshot>
+        {
+            [100] = new(new Vni(100), Guid.NewGuid(), 2, [Flood(Self, "10.0.0.1"), Flood("external-10.0.0.1", "10.0.0.1"), Flood("host-2", "10.0.0.2")]),
+        };
+        var macs = new Dictionary<uint, IReadOnlyDictionary<MacAddress, MacEntry>>
+        {
+            [100] = new[] { Entry(ForwardingLab.Mac(7), "external-10.0.0.1", "10.0.0.1") }.ToDictionary(e => e.Mac),
+        };
+
+        var segment = ForwardingBuilder.Build(ports, 1, Self, Address("10.0.0.1"), VxlanHeader.DefaultPort, segments, macs, new DataPlaneCounters(1), []).Segments[100];
+
+        Assert.Equal([Address("10.0.0.2")], segment.FloodList.Select(v => v.Address));
+        Assert.DoesNotContain(Address("10.0.0.1"), (IEnumerable<uint>)segment.Vteps);
+        Assert.Empty(segment.RemoteMacs);
+    }
+
+    [Fact]
+    public void Port_security_comes_from_the_port_group_and_the_mac_from_the_port_binding()
+    {
+        var strict = Group("strict", 500, VlanPolicy.Untagged);
+        var open = new PortGroup("open", new Vni(600), VlanPolicy.Untagged, new SecurityPolicy(4, AllowForgedTransmits: true, AllowPromiscuous: true));
+        var config = Config(strict, open);
+        var ports = new[]
+        {
+            ForwardingBuilder.BuildPort(0, new PortBindingOptions { Interface = "a", PortGroup = "strict", Mac = "02:00:00:00:00:0a" }, config),
+            ForwardingBuilder.BuildPort(1, Bind("open", "b"), config),
+        };
+
+        Assert.False(ports[0].AllowForgedTransmits);
+        Assert.False(ports[0].AllowPromiscuous);
+        Assert.Equal(0x0200_0000_000AUL, ports[0].EffectiveMac);
+        Assert.True(ports[1].AllowForgedTransmits);
+        Assert.True(ports[1].AllowPromiscuous);
+        Assert.Equal(0UL, ports[1].EffectiveMac);
+        var snapshot = ForwardingBuilder.Build(ports, 1, Self, Address("10.0.0.1"), VxlanHeader.DefaultPort, new Dictionary<uint, SegmentSnapshot>(), new Dictionary<uint, IReadOnlyDictionary<MacAddress, MacEntry>>(), new DataPlaneCounters(2), []);
+        Assert.Empty(snapshot.Segments[500].PromiscuousPorts);
+        Assert.Equal([1], snapshot.Segments[600].PromiscuousPorts);
     }
 }

@@ -50,10 +50,21 @@ internal sealed class ForwardingLab
     private readonly byte[] _slot = new byte[FrameBatch.SlotLength];
     private readonly Dictionary<uint, RemoteVtep> _vteps = [];
 
-    public ForwardingLab(int macLimit = 64, ushort vxlanPort = VxlanHeader.DefaultPort)
+    /// <param name="macLimit">Every port's MAC limit.</param>
+    /// <param name="vxlanPort">The VXLAN UDP port.</param>
+    /// <param name="allowForgedTransmits">
+    /// Every port's forged-transmits policy. Most tests send from many MACs on one port, so the lab
+    /// allows it unless a test is about port security (the port group default rejects).
+    /// </param>
+    /// <param name="promiscuous">Ports in promiscuous mode.</param>
+    /// <param name="reservedGroupForwardMask">Every segment's opt-in mask for 01-80-C2-00-00-0X.</param>
+    public ForwardingLab(int macLimit = 64, ushort vxlanPort = VxlanHeader.DefaultPort, bool allowForgedTransmits = true, int[]? promiscuous = null, ushort reservedGroupForwardMask = 0)
     {
         MacLimit = macLimit;
         VxlanPort = vxlanPort;
+        AllowForgedTransmits = allowForgedTransmits;
+        Promiscuous = promiscuous ?? [];
+        ReservedGroupForwardMask = reservedGroupForwardMask;
         Counters = new DataPlaneCounters(PortCount);
         Macs = new LocalMacTable(PortCount);
         Output = new RecordingOutput(vxlanPort);
@@ -61,6 +72,15 @@ internal sealed class ForwardingLab
     }
 
     public int MacLimit { get; }
+
+    public bool AllowForgedTransmits { get; }
+
+    public int[] Promiscuous { get; }
+
+    public ushort ReservedGroupForwardMask { get; }
+
+    /// <summary>MACs configured on ports (port index → MAC), applied by <see cref="BuildSnapshot"/>.</summary>
+    public Dictionary<int, MacAddress> ConfiguredMacs { get; } = [];
 
     public ushort VxlanPort { get; }
 
@@ -116,6 +136,9 @@ internal sealed class ForwardingLab
                 VidByVni = new Dictionary<uint, ushort> { [VniA] = VidA, [VniB] = VidB }.ToFrozenDictionary(),
                 NativeVni = VniNative,
                 MacLimit = MacLimit,
+                AllowForgedTransmits = AllowForgedTransmits,
+                AllowPromiscuous = Promiscuous.Contains(TrunkPort),
+                EffectiveMac = ConfiguredMacs.TryGetValue(TrunkPort, out var trunkMac) ? trunkMac.Value : 0,
             },
             Access(5, VniB),
             Access(NativeAccessPort, VniNative),
@@ -128,6 +151,8 @@ internal sealed class ForwardingLab
                 VidByVni = new Dictionary<uint, ushort> { [VniA] = VidA }.ToFrozenDictionary(),
                 NativeVni = 0,
                 MacLimit = MacLimit,
+                AllowForgedTransmits = AllowForgedTransmits,
+                AllowPromiscuous = Promiscuous.Contains(TrunkWithoutNative),
             },
             Access(PortWithoutSegment, 0),
         ];
@@ -144,6 +169,8 @@ internal sealed class ForwardingLab
             FloodList = flood.Select(Vtep).ToArray(),
             Vteps = flood.Concat(remote.Select(r => r.Vtep)).ToFrozenSet(),
             RemoteMacs = remote.ToFrozenDictionary(r => r.Mac.Value, r => Vtep(r.Vtep)),
+            PromiscuousPorts = [.. LocalPorts(vni).Where(Promiscuous.Contains)],
+            ReservedGroupForwardMask = ReservedGroupForwardMask,
             Counters = Counters.ForVni(vni),
         };
 
@@ -182,13 +209,28 @@ internal sealed class ForwardingLab
                 Vteps = s.Vteps,
                 RemoteMacs = s.RemoteMacs,
                 ArpBindings = bindings.ToFrozenDictionary(),
+                PromiscuousPorts = s.PromiscuousPorts,
+                ReservedGroupForwardMask = s.ReservedGroupForwardMask,
                 Counters = s.Counters,
             };
         });
         DataPlane.Publish(new ForwardingSnapshot { Ports = current.Ports, Segments = segments.ToFrozenDictionary(), Generation = current.Generation });
     }
 
-    private PortForwarding Access(int index, uint vni) => new() { Index = index, Name = $"port{index}", Trunk = false, AccessVni = vni, MacLimit = MacLimit };
+    private PortForwarding Access(int index, uint vni) => new()
+    {
+        Index = index,
+        Name = $"port{index}",
+        Trunk = false,
+        AccessVni = vni,
+        MacLimit = MacLimit,
+        AllowForgedTransmits = AllowForgedTransmits,
+        AllowPromiscuous = Promiscuous.Contains(index),
+        EffectiveMac = ConfiguredMacs.TryGetValue(index, out var mac) ? mac.Value : 0,
+    };
+
+    /// <summary>Publishes the snapshot again after <see cref="ConfiguredMacs"/> changed.</summary>
+    public void Republish() => DataPlane.Publish(BuildSnapshot(swapPorts1And3: false));
 
     /// <summary>Puts <paramref name="mac"/> in the local table as if learned on <paramref name="port"/>, without counting a frame.</summary>
     public void Seed(int port, uint vni, MacAddress mac)

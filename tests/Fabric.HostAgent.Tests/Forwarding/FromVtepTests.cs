@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Collections.Frozen;
 using Fabric.Addressing;
 using Fabric.HostAgent.Forwarding;
 using Fabric.HostAgent.Wire;
@@ -28,7 +29,6 @@ public sealed class FromVtepTests
     [Theory]
     [InlineData("10.0.0.99")]
     [InlineData("10.0.0.4")] // a VTEP, but of VNI B only
-    [InlineData("10.0.0.1")] // our own address
     public void A_datagram_from_an_address_that_is_not_a_vtep_of_the_segment_is_dropped(string source)
     {
         var lab = new ForwardingLab();
@@ -40,6 +40,35 @@ public sealed class FromVtepTests
         Assert.Equal(1, lab.Counters.Vtep.DropsOf(DataPlaneDrop.NotAVtepOfSegment));
         Assert.Equal(1, lab.SegmentCounters(VniA).DropsOf(DataPlaneDrop.NotAVtepOfSegment));
         Assert.Equal(new Dictionary<DataPlaneDrop, long> { [DataPlaneDrop.NotAVtepOfSegment] = 1 }, lab.TotalDrops());
+    }
+
+    [Fact]
+    public void A_datagram_from_our_own_vtep_address_is_dropped_even_when_the_tables_list_it_as_a_vtep()
+    {
+        var lab = new ForwardingLab();
+        lab.Seed(1, VniA, Vm1);
+        var tables = lab.Snapshot;
+        var a = tables.Segments[VniA];
+        lab.DataPlane.Publish(new ForwardingSnapshot
+        {
+            Ports = tables.Ports,
+            Generation = tables.Generation,
+            Segments = tables.Segments.ToDictionary(kv => kv.Key, kv => kv.Key != VniA ? kv.Value : new SegmentForwarding
+            {
+                Vni = VniA,
+                LocalPorts = a.LocalPorts,
+                FloodList = [.. a.FloodList, lab.Vtep(Self)],
+                Vteps = a.Vteps.Append(Self).ToFrozenSet(),
+                RemoteMacs = a.RemoteMacs,
+                Counters = a.Counters,
+            }).ToFrozenDictionary(),
+        });
+
+        lab.FromVtep(Self, Datagram(VniA, Broadcast(RemoteA)));
+        lab.FromVtep(Self, Datagram(VniA, Frame(Vm1, RemoteA)));
+
+        Assert.Empty(lab.Output.Frames);
+        Assert.Equal(new Dictionary<DataPlaneDrop, long> { [DataPlaneDrop.FromOwnVtep] = 2 }, lab.TotalDrops());
     }
 
     [Fact]
