@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace Fabric.Grains.Directory;
 
 [GenerateSerializer, Alias("fabric.directory-state")]
-public sealed class FabricDirectoryState
+internal sealed class FabricDirectoryState
 {
     [Id(0)] public SortedSet<string> Switches { get; set; } = new(StringComparer.Ordinal);
     [Id(1)] public SortedSet<string> Hosts { get; set; } = new(StringComparer.Ordinal);
@@ -15,7 +15,7 @@ public sealed class FabricDirectoryState
 /// The fabric-wide lists. Calls only arrive from other grains and the API; it calls no grain, so
 /// it can never be part of a call cycle.
 /// </summary>
-public sealed partial class FabricDirectoryGrain(
+internal sealed partial class FabricDirectoryGrain(
     [PersistentState("directory", "fabric")] IPersistentState<FabricDirectoryState> state,
     ILogger<FabricDirectoryGrain> logger) : Grain, IFabricDirectoryGrain
 {

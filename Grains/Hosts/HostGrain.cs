@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 namespace Fabric.Grains.Hosts;
 
 [GenerateSerializer, Alias("fabric.host-state")]
-public sealed class HostState
+internal sealed class HostState
 {
     [Id(0)] public bool Registered { get; set; }
 
@@ -35,7 +35,7 @@ public sealed class HostState
 /// grains, none of which call back, so there is no cycle. A timer declares the host dead when its
 /// heartbeats stop; like an EVPN withdraw, its MACs go and it leaves every flood list.
 /// </summary>
-public sealed partial class HostGrain(
+internal sealed partial class HostGrain(
     [PersistentState("host", "fabric")] IPersistentState<HostState> state,
     IOptions<HostLivenessOptions> livenessOptions,
     IClusterMembershipService membership,

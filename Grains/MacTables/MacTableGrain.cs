@@ -9,7 +9,7 @@ using Orleans.Utilities;
 namespace Fabric.Grains.MacTables;
 
 [GenerateSerializer, Alias("fabric.mac-table-state")]
-public sealed class MacTableState
+internal sealed class MacTableState
 {
     [Id(0)] public long Version { get; set; }
 
@@ -24,7 +24,7 @@ public sealed class MacTableState
 /// of learned MACs, never per frame. Move history for duplicate detection is kept in memory only:
 /// a new activation starts counting afresh, which errs towards following a MAC, not freezing it.
 /// </summary>
-public sealed partial class MacTableGrain(
+internal sealed partial class MacTableGrain(
     [PersistentState("mactable", "fabric")] IPersistentState<MacTableState> state,
     IOptions<MacMobilityOptions> mobilityOptions,
     IOptions<ObserverOptions> observerOptions,

@@ -9,7 +9,7 @@ using Orleans.Utilities;
 namespace Fabric.Grains.Segments;
 
 [GenerateSerializer, Alias("fabric.segment-state")]
-public sealed class SegmentState
+internal sealed class SegmentState
 {
     [Id(0)] public long Version { get; set; }
 
@@ -21,7 +21,7 @@ public sealed class SegmentState
 /// The flood list of one VNI. Derived from hosts' ports, persisted so a new activation after a
 /// silo loss answers at once; the epoch is new per activation so subscribers know to re-snapshot.
 /// </summary>
-public sealed partial class SegmentGrain(
+internal sealed partial class SegmentGrain(
     [PersistentState("segment", "fabric")] IPersistentState<SegmentState> state,
     IOptions<ObserverOptions> observerOptions,
     ILogger<SegmentGrain> logger) : Grain, ISegmentGrain

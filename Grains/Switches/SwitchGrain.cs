@@ -7,7 +7,7 @@ namespace Fabric.Grains.Switches;
 /// A switch's configuration: hard state, written before every call that changes it returns.
 /// Calls out only to the directory (which calls nobody), so host grains may call in freely.
 /// </summary>
-public sealed partial class SwitchGrain(
+internal sealed partial class SwitchGrain(
     [PersistentState("switch", "fabric")] IPersistentState<SwitchState> state,
     ILogger<SwitchGrain> logger) : Grain, ISwitchGrain
 {
