@@ -1,4 +1,5 @@
 using Fabric.Addressing;
+using Fabric.Grains.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Fabric.Grains.Directory;
@@ -84,10 +85,10 @@ internal sealed partial class FabricDirectoryGrain(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "VNI {Vni} claimed by port group {PortGroup} on switch {Switch}")]
+        [LoggerMessage(EventId = GrainsEventIds.VniClaimed, Level = LogLevel.Information, Message = "VNI {Vni} claimed by port group {PortGroup} on switch {Switch}")]
         public static partial void VniClaimed(ILogger logger, Vni vni, string @switch, string portGroup);
 
-        [LoggerMessage(EventId = 1101, Level = LogLevel.Information, Message = "VNI {Vni} released by port group {PortGroup} on switch {Switch}")]
+        [LoggerMessage(EventId = GrainsEventIds.VniReleased, Level = LogLevel.Information, Message = "VNI {Vni} released by port group {PortGroup} on switch {Switch}")]
         public static partial void VniReleased(ILogger logger, Vni vni, string @switch, string portGroup);
     }
 }

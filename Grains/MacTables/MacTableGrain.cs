@@ -1,5 +1,6 @@
 using System.Net;
 using Fabric.Addressing;
+using Fabric.Grains.Diagnostics;
 using Fabric.Grains.Hosting;
 using Fabric.Grains.Validation;
 using Microsoft.Extensions.Logging;
@@ -306,10 +307,10 @@ internal sealed partial class MacTableGrain(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1300, Level = LogLevel.Warning, Message = "VNI {Vni}: duplicate MAC {Mac} frozen at host {HostId} after {Moves} moves within {Window} (last seen at host {ContenderHostId}); remove it or set it static to clear")]
+        [LoggerMessage(EventId = GrainsEventIds.MacFrozen, Level = LogLevel.Warning, Message = "VNI {Vni}: duplicate MAC {Mac} frozen at host {HostId} after {Moves} moves within {Window} (last seen at host {ContenderHostId}); remove it or set it static to clear")]
         public static partial void Frozen(ILogger logger, uint vni, MacAddress mac, int moves, TimeSpan window, string hostId, string contenderHostId);
 
-        [LoggerMessage(EventId = 1301, Level = LogLevel.Information, Message = "VNI {Vni}: withdrew {Count} MACs of host {HostId}")]
+        [LoggerMessage(EventId = GrainsEventIds.HostMacsWithdrawn, Level = LogLevel.Information, Message = "VNI {Vni}: withdrew {Count} MACs of host {HostId}")]
         public static partial void Withdrawn(ILogger logger, uint vni, string hostId, int count);
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using Fabric.Addressing;
+using Fabric.Grains.Diagnostics;
 using Fabric.Grains.Hosting;
 using Fabric.Grains.Validation;
 using Microsoft.Extensions.Logging;
@@ -117,10 +118,10 @@ internal sealed partial class SegmentGrain(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1200, Level = LogLevel.Information, Message = "VNI {Vni}: host {HostId} joined the flood list at VTEP {Vtep} (version {Version})")]
+        [LoggerMessage(EventId = GrainsEventIds.FloodListJoined, Level = LogLevel.Information, Message = "VNI {Vni}: host {HostId} joined the flood list at VTEP {Vtep} (version {Version})")]
         public static partial void Joined(ILogger logger, uint vni, string hostId, IPAddress vtep, long version);
 
-        [LoggerMessage(EventId = 1201, Level = LogLevel.Information, Message = "VNI {Vni}: host {HostId} left the flood list (version {Version})")]
+        [LoggerMessage(EventId = GrainsEventIds.FloodListLeft, Level = LogLevel.Information, Message = "VNI {Vni}: host {HostId} left the flood list (version {Version})")]
         public static partial void Left(ILogger logger, uint vni, string hostId, long version);
     }
 }
