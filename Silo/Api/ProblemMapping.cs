@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Fabric.Grains;
+using Fabric.Silo.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Fabric.Silo.Api;
@@ -77,9 +78,9 @@ internal sealed partial class ProblemMapping(RequestDelegate next, ILogger<Probl
         return context.Response.WriteAsJsonAsync(problem, (JsonSerializerOptions?)null, "application/problem+json");
     }
 
-    [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Management call {Path} failed: control plane unavailable: {Reason}")]
+    [LoggerMessage(EventId = SiloEventIds.ManagementCallUnavailable, Level = LogLevel.Warning, Message = "Management call {Path} failed: control plane unavailable: {Reason}")]
     private static partial void LogUnavailable(ILogger logger, string path, string reason);
 
-    [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "Management call {Path} failed")]
+    [LoggerMessage(EventId = SiloEventIds.ManagementCallFailed, Level = LogLevel.Error, Message = "Management call {Path} failed")]
     private static partial void LogFailed(ILogger logger, string path, Exception exception);
 }
