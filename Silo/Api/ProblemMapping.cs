@@ -2,6 +2,7 @@ using System.Text.Json;
 using Fabric.Grains;
 using Fabric.Silo.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using Orleans.Storage;
 
 namespace Fabric.Silo.Api;
 
@@ -47,8 +48,12 @@ internal sealed partial class ProblemMapping(RequestDelegate next, ILogger<Probl
         }
     }
 
-    private static bool IsUnavailable(Exception ex) => ex is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException
-        || ex.GetType().Name.Contains("InconsistentState", StringComparison.Ordinal)
+    /// <summary>
+    /// The cluster did not answer in time or at all, or storage refused a write because another
+    /// writer got there first (an ETag conflict, <see cref="InconsistentStateException"/>): the
+    /// grain dropped its activation and the same call can succeed when tried again.
+    /// </summary>
+    private static bool IsUnavailable(Exception ex) => ex is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or InconsistentStateException
         || ex.InnerException is { } inner && IsUnavailable(inner);
 
     private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
