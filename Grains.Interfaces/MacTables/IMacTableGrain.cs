@@ -5,60 +5,149 @@ using Orleans.Concurrency;
 namespace Fabric.Grains;
 
 /// <summary>
-/// The MAC table (FDB) of one VXLAN segment. Key: the VNI value. Soft state, rebuilt from what
-/// agents learn; persisted for fast failover. Implements EVPN MAC mobility (RFC 7432 §15) and
-/// duplicate MAC detection (RFC 7432 §15.1).
+/// The MAC table (FDB) of one VXLAN segment: where each MAC is (host, VTEP, port), and the IPv4 →
+/// MAC bindings that agents use for ARP suppression. Key: the VNI value, 1..16777215 (RFC 7348 §5).
+/// Implements EVPN MAC mobility (RFC 7432 §15) and duplicate MAC detection (RFC 7432 §15.1).
 /// </summary>
+/// <remarks>
+/// <para>
+/// Soft state, rebuilt from what agents learn and persisted for fast failover. Entries do not age
+/// here: a learned MAC leaves when its host is withdrawn (declared dead, unregistered, left the
+/// segment, changed VTEP) or when it is removed. One grain per VNI is a serialization point, so
+/// agents call it with batches, never per frame.
+/// </para>
+/// <para>
+/// Versions: every call that changes the table increments <c>Version</c> by exactly one, persists,
+/// and only then pushes one <see cref="MacTableDelta"/> to subscribers. The version is persisted and
+/// never goes back; <c>Epoch</c> is new for every activation. A call that changes nothing neither
+/// bumps the version nor pushes.
+/// </para>
+/// <para>
+/// Errors: with a key outside 1..16777215 every method but <see cref="UnsubscribeAsync"/> throws
+/// <see cref="FabricValidationException"/> (field <c>vni</c>). A failed storage write throws the
+/// storage provider's exception (for example <c>Orleans.Storage.InconsistentStateException</c>) and
+/// the activation is dropped, so the next call reads what was stored.
+/// </para>
+/// </remarks>
 [Alias("fabric.mac-table")]
 public interface IMacTableGrain : IGrainWithIntegerKey
 {
     /// <summary>
-    /// Learns a batch of source MACs seen by agents. The whole batch is validated first: an invalid
-    /// MAC (multicast, broadcast, zero), host, port or VTEP rejects the batch with
-    /// <see cref="FabricValidationException"/> and changes nothing. Otherwise one outcome per request,
-    /// in order, and at most one delta for the batch.
+    /// Learns a batch of source MACs seen by agents, in order, with at most one new version and one
+    /// delta for the whole batch. Per request: a new MAC is <see cref="MacLearnResult.Learned"/>
+    /// (sequence 1); a MAC already there is <see cref="MacLearnResult.Unchanged"/>; a MAC at another
+    /// location moves (sequence + 1; the delta names the previous location, so its old holder stops
+    /// delivering it), unless it moved more than <c>Fabric:MacMobility:MaxMoves</c> times (5) within
+    /// <c>Window</c> (180 s), when it is frozen where it was; a static or frozen MAC elsewhere is
+    /// refused. A request's <see cref="MacLearnRequest.Ip"/> is bound when its MAC was learned, moved
+    /// or unchanged.
     /// </summary>
+    /// <param name="batch">At most 4096 requests, typically everything an agent learned in one VNI since its last publish.</param>
+    /// <returns>One outcome per request, in order.</returns>
+    /// <exception cref="FabricValidationException">
+    /// The whole batch is validated before anything changes, and refused as a whole: the batch is
+    /// null or has more than 4096 entries, or an entry is null (field <c>batch</c>); a MAC is
+    /// multicast, broadcast or zero (<c>mac</c>); a host id or port is not a valid name
+    /// (<c>hostId</c>, <c>port</c>); a VTEP is not a unicast address (<c>vtep</c>); an IP is not a
+    /// unicast IPv4 address (<c>ip</c>).
+    /// </exception>
     [Alias("learn")]
     Task<IReadOnlyList<MacLearnOutcome>> LearnAsync(IReadOnlyList<MacLearnRequest> batch);
 
-    /// <summary>Pins a MAC to a location. Learning never moves a static entry.</summary>
+    /// <summary>
+    /// Pins a MAC to a location: learning never moves a static entry (EVPN's sticky MAC, RFC 7432
+    /// §15.2). The sequence is 1 for a new MAC, + 1 when the location changes, kept otherwise; a
+    /// frozen MAC is unfrozen. Idempotent for a static entry already at that location. The MAC's IP
+    /// bindings are kept. The host is not checked: a MAC behind an external VTEP uses a host id of
+    /// its own (the management API uses <c>external-{address}</c>).
+    /// </summary>
+    /// <param name="mac">A unicast, non-zero MAC.</param>
+    /// <param name="hostId">The host that has the MAC; follows <see cref="FabricNames"/>.</param>
+    /// <param name="vtep">That host's VTEP: a unicast IPv4 or IPv6 address.</param>
+    /// <param name="port">The port on that host; follows <see cref="FabricNames"/>.</param>
+    /// <returns>The static entry.</returns>
+    /// <exception cref="FabricValidationException">Field <c>mac</c>, <c>hostId</c>, <c>vtep</c> or <c>port</c> is invalid, as for <see cref="LearnAsync"/>.</exception>
     [Alias("set-static")]
     Task<MacEntry> SetStaticAsync(MacAddress mac, string hostId, IPAddress vtep, string port);
 
-    /// <summary>Removes a MAC (static, learned or frozen) and its IP bindings. Returns false if it was not there.</summary>
+    /// <summary>Removes a MAC, static, learned or frozen, with its IP bindings.</summary>
+    /// <param name="mac">Any MAC; one that is not in the table changes nothing.</param>
+    /// <returns>False if the MAC was not in the table.</returns>
     [Alias("remove")]
     Task<bool> RemoveAsync(MacAddress mac);
 
-    /// <summary>Withdraws every learned (non-static) MAC of a host, like an EVPN route withdraw on host death. Returns how many.</summary>
+    /// <summary>
+    /// Withdraws every learned or frozen (non-static) MAC located at a host, with their IP bindings,
+    /// as an EVPN PE's MAC routes are withdrawn when it goes away. Called by the host grain.
+    /// </summary>
+    /// <param name="hostId">A host id that follows <see cref="FabricNames"/>.</param>
+    /// <returns>How many MACs were withdrawn (0 changes nothing).</returns>
+    /// <exception cref="FabricValidationException">Field <c>hostId</c>: not a valid name.</exception>
     [Alias("withdraw-host")]
     Task<int> WithdrawHostAsync(string hostId);
 
     /// <summary>
-    /// Binds an IPv4 address to a MAC in the table, for ARP suppression (an IP has one MAC; rebinding
-    /// moves it). Throws <see cref="FabricNotFoundException"/> when the MAC is not in the table.
+    /// Binds an IPv4 address to a MAC in the table, for ARP suppression (RFC 826 requests for the
+    /// address are answered by the asker's agent). An IP has one MAC: rebinding moves it (newest
+    /// claim wins); a MAC may have several IPs. Binding an IP to the MAC it already has changes nothing.
     /// </summary>
+    /// <param name="mac">A unicast, non-zero MAC that is in the table.</param>
+    /// <param name="ip">A unicast IPv4 address: not 0.0.0.0, 255.255.255.255 or 224.0.0.0/4.</param>
+    /// <returns>A task that completes once the binding is persisted and pushed.</returns>
+    /// <exception cref="FabricValidationException">Field <c>mac</c> or <c>ip</c> is invalid.</exception>
+    /// <exception cref="FabricNotFoundException">Kind <c>mac</c>: the MAC is not in the table.</exception>
     [Alias("bind-ip")]
     Task BindIpAsync(MacAddress mac, IPAddress ip);
 
+    /// <summary>The whole table at its current version.</summary>
+    /// <returns>Entries in MAC order, and the IP bindings.</returns>
     [ReadOnly, Alias("get-snapshot")]
     Task<MacTableSnapshot> GetSnapshotAsync();
 
-    /// <summary>Subscribes or refreshes; subscriptions expire unless refreshed. Returns the snapshot deltas follow.</summary>
+    /// <summary>
+    /// Subscribes <paramref name="observer"/> to this table's deltas, or renews its subscription, and
+    /// returns the snapshot the deltas follow. Subscriptions are hints: they live in this activation's
+    /// memory only, expire after <c>Fabric:Observers:SubscriptionExpiry</c> (2 minutes) unless renewed,
+    /// and are lost with the activation, so a subscriber renews on a timer and takes a snapshot when it
+    /// sees a new epoch or a version gap.
+    /// </summary>
+    /// <param name="observer">A grain observer reference (for a client, from <c>IGrainFactory.CreateObjectReference</c>).</param>
+    /// <returns>The table at the version the next delta follows.</returns>
+    /// <exception cref="FabricValidationException">Field <c>observer</c>: null.</exception>
     [Alias("subscribe")]
     Task<MacTableSnapshot> SubscribeAsync(IMacTableObserver observer);
 
+    /// <summary>Ends a subscription; does nothing for null or an observer that is not subscribed.</summary>
+    /// <param name="observer">The observer reference given to <see cref="SubscribeAsync"/>.</param>
+    /// <returns>A completed task.</returns>
     [Alias("unsubscribe")]
     Task UnsubscribeAsync(IMacTableObserver observer);
 }
 
+/// <summary>Receives a MAC table's deltas (see <see cref="IMacTableGrain.SubscribeAsync"/>).</summary>
 [Alias("fabric.mac-table-observer")]
 public interface IMacTableObserver : IGrainObserver
 {
+    /// <summary>
+    /// One change of the table. A one-way call: it may be lost, and two of them may arrive out of
+    /// order. Apply a delta only if its <see cref="MacTableDelta.Epoch"/> is the one you hold and its
+    /// <see cref="MacTableDelta.Version"/> is yours + 1; on a new epoch or a higher version, take a
+    /// snapshot; ignore an older version. Return quickly: fetch a snapshot elsewhere, not in here.
+    /// </summary>
+    /// <param name="delta">The changes from version - 1 to version.</param>
     [Alias("on-mac-table-changed")]
     void OnMacTableChanged(MacTableDelta delta);
 }
 
-/// <summary>A source MAC an agent saw on one of its ports. <see cref="Ip"/>, when known (ARP/ND), also binds it (an EVPN MAC/IP route).</summary>
+/// <summary>
+/// A source MAC an agent saw on one of its ports: an EVPN MAC route, or with <see cref="Ip"/> a
+/// MAC/IP route (RFC 7432 §7.2).
+/// </summary>
+/// <param name="Mac">The source MAC: unicast and not zero (the IEEE 802 I/G bit clear).</param>
+/// <param name="HostId">The host that saw it; follows <see cref="FabricNames"/>.</param>
+/// <param name="Vtep">That host's VTEP: a unicast IPv4 or IPv6 address.</param>
+/// <param name="Port">The port it was seen on; follows <see cref="FabricNames"/>.</param>
+/// <param name="Ip">An IPv4 unicast address the MAC claimed (in ARP, RFC 826), to bind for ARP suppression; null for none.</param>
 [GenerateSerializer, Immutable, Alias("fabric.mac-learn-request")]
 public sealed record MacLearnRequest(
     [property: Id(0)] MacAddress Mac,
@@ -67,6 +156,7 @@ public sealed record MacLearnRequest(
     [property: Id(3)] string Port,
     [property: Id(4)] IPAddress? Ip = null);
 
+/// <summary>What learning did with one request.</summary>
 [GenerateSerializer, Alias("fabric.mac-learn-result")]
 public enum MacLearnResult
 {
@@ -89,19 +179,32 @@ public enum MacLearnResult
     RejectedStatic = 5,
 }
 
-/// <summary>The result of one learn request, with the entry as it now stands.</summary>
+/// <summary>The result of one learn request.</summary>
+/// <param name="Mac">The MAC of the request.</param>
+/// <param name="Result">What learning did.</param>
+/// <param name="Entry">The entry as it now stands: for a refused or frozen request, the one at the location that kept the MAC.</param>
 [GenerateSerializer, Immutable, Alias("fabric.mac-learn-outcome")]
 public sealed record MacLearnOutcome([property: Id(0)] MacAddress Mac, [property: Id(1)] MacLearnResult Result, [property: Id(2)] MacEntry Entry);
 
-/// <summary>Where a MAC is: the host, its VTEP and the port on that host.</summary>
+/// <summary>Where a MAC is.</summary>
+/// <param name="HostId">The host (or <c>external-{address}</c> for a MAC behind an external VTEP).</param>
+/// <param name="Vtep">The VTEP that reaches it on the underlay.</param>
+/// <param name="Port">The port on that host (<c>external</c> behind an external VTEP).</param>
 [GenerateSerializer, Immutable, Alias("fabric.mac-location")]
 public sealed record MacLocation([property: Id(0)] string HostId, [property: Id(1)] IPAddress Vtep, [property: Id(2)] string Port);
 
-/// <summary>
-/// A MAC table entry. <see cref="Sequence"/> is the mobility sequence number (1 on first learn, +1 per
-/// move). <see cref="Frozen"/>: duplicate detection stopped following this MAC; it stays here until
-/// removed or set static.
-/// </summary>
+/// <summary>A MAC table entry.</summary>
+/// <param name="Mac">The MAC: unicast, not zero.</param>
+/// <param name="HostId">The host that has it.</param>
+/// <param name="Vtep">That host's VTEP on the underlay.</param>
+/// <param name="Port">The port on that host.</param>
+/// <param name="Sequence">The mobility sequence number (RFC 7432 §15): 1 on first learn, + 1 per move; the higher one wins.</param>
+/// <param name="LearnedAt">When the MAC was learned, moved or set static here (UTC, the silo's clock). Learning it again at the same place does not change it.</param>
+/// <param name="Static">Set by an operator; learning never moves it.</param>
+/// <param name="Frozen">
+/// Duplicate detection (RFC 7432 §15.1) stopped following this MAC: it stays at this location,
+/// and learning elsewhere is refused, until it is removed or set static.
+/// </param>
 [GenerateSerializer, Immutable, Alias("fabric.mac-entry")]
 public sealed record MacEntry(
     [property: Id(0)] MacAddress Mac,
@@ -113,12 +216,22 @@ public sealed record MacEntry(
     [property: Id(6)] bool Static,
     [property: Id(7)] bool Frozen)
 {
+    /// <summary>The entry's host, VTEP and port.</summary>
     public MacLocation Location => new(HostId, Vtep, Port);
 }
 
+/// <summary>An IPv4 address bound to a MAC for ARP suppression.</summary>
+/// <param name="Ip">A unicast IPv4 address; bound to one MAC.</param>
+/// <param name="Mac">A MAC in the table.</param>
 [GenerateSerializer, Immutable, Alias("fabric.ip-binding")]
 public sealed record IpBinding([property: Id(0)] IPAddress Ip, [property: Id(1)] MacAddress Mac);
 
+/// <summary>A MAC table at one version.</summary>
+/// <param name="Vni">The segment.</param>
+/// <param name="Epoch">The activation that answered: new for every activation of the grain.</param>
+/// <param name="Version">The version; deltas of the same epoch follow from it. 0 for a table that never changed.</param>
+/// <param name="Entries">Every entry, in MAC order.</param>
+/// <param name="IpBindings">Every IP binding, in no particular order.</param>
 [GenerateSerializer, Immutable, Alias("fabric.mac-table-snapshot")]
 public sealed record MacTableSnapshot(
     [property: Id(0)] Vni Vni,
@@ -127,32 +240,51 @@ public sealed record MacTableSnapshot(
     [property: Id(3)] IReadOnlyList<MacEntry> Entries,
     [property: Id(4)] IReadOnlyList<IpBinding> IpBindings);
 
+/// <summary>What happened to one MAC in a <see cref="MacChange"/>.</summary>
 [GenerateSerializer, Alias("fabric.mac-change-kind")]
 public enum MacChangeKind
 {
+    /// <summary>A new entry.</summary>
     Learned = 0,
+
+    /// <summary>The entry moved to a new location with a higher sequence; <see cref="MacChange.Previous"/> is the old one.</summary>
     Moved = 1,
+
+    /// <summary>Duplicate detection froze the entry at its location (RFC 7432 §15.1).</summary>
     Frozen = 2,
+
+    /// <summary>The entry was removed or withdrawn; <see cref="MacChange.Entry"/> is what it was.</summary>
     Removed = 3,
+
+    /// <summary>The entry was set static; <see cref="MacChange.Previous"/> is the old location if it moved.</summary>
     Static = 4,
 }
 
 /// <summary>
-/// One MAC's change. For <see cref="MacChangeKind.Moved"/> (and a static entry replacing a learned
-/// one), <see cref="Previous"/> is the old location: the old holder is told through the same delta.
-/// For <see cref="MacChangeKind.Removed"/>, <see cref="Entry"/> is the entry that was removed.
+/// One MAC's change. For <see cref="MacChangeKind.Moved"/> (and a static entry replacing one at another
+/// location), <see cref="Previous"/> is the old location: the old holder is told through the same delta.
 /// </summary>
+/// <param name="Kind">What happened.</param>
+/// <param name="Entry">The entry after the change; for <see cref="MacChangeKind.Removed"/>, the entry that was removed.</param>
+/// <param name="Previous">The location the MAC left, or null.</param>
 [GenerateSerializer, Immutable, Alias("fabric.mac-change")]
 public sealed record MacChange(
     [property: Id(0)] MacChangeKind Kind,
     [property: Id(1)] MacEntry Entry,
     [property: Id(2)] MacLocation? Previous);
 
-/// <summary>An IP binding change; <see cref="Mac"/> null means the IP is no longer bound.</summary>
+/// <summary>An IP binding change.</summary>
+/// <param name="Ip">The IPv4 address.</param>
+/// <param name="Mac">The MAC it is now bound to; null when the IP is no longer bound (its MAC was removed).</param>
 [GenerateSerializer, Immutable, Alias("fabric.ip-binding-change")]
 public sealed record IpBindingChange([property: Id(0)] IPAddress Ip, [property: Id(1)] MacAddress? Mac);
 
-/// <summary>Changes that took the table from <c>Version - 1</c> to <see cref="Version"/>, pushed to every subscriber.</summary>
+/// <summary>The changes that took the table from <c>Version - 1</c> to <see cref="Version"/>, pushed to every subscriber.</summary>
+/// <param name="Vni">The segment.</param>
+/// <param name="Epoch">The activation that made the change; compare with the epoch of your snapshot.</param>
+/// <param name="Version">The version after the change; exactly one more than the version before it.</param>
+/// <param name="Changes">The MACs that changed, in the order the call made them; may be empty when only bindings changed.</param>
+/// <param name="IpBindings">The IP bindings that changed; may be empty.</param>
 [GenerateSerializer, Immutable, Alias("fabric.mac-table-delta")]
 public sealed record MacTableDelta(
     [property: Id(0)] Vni Vni,

@@ -3,17 +3,31 @@ using Fabric.Addressing;
 namespace Fabric.Grains;
 
 /// <summary>What an operator sets on a switch as a whole.</summary>
+/// <param name="Mtu">
+/// The MTU of the switch's ports in bytes (the IP MTU of the guests' interfaces),
+/// <see cref="MinMtu"/>..<see cref="MaxMtu"/>. VXLAN adds 50 bytes on the underlay (RFC 7348 §5),
+/// so on a 1500-byte underlay it is 1450. Recorded and shown; the agent does not enforce it yet.
+/// </param>
 [GenerateSerializer, Immutable, Alias("fabric.switch-settings")]
 public sealed record SwitchSettings([property: Id(0)] int Mtu)
 {
+    /// <summary>576 bytes, the datagram size every IPv4 host must accept (RFC 791).</summary>
     public const int MinMtu = 576;
+
+    /// <summary>9216 bytes, a common jumbo-frame limit of physical switches.</summary>
     public const int MaxMtu = 9216;
 }
 
 /// <summary>
 /// A switch's whole configuration. <see cref="Version"/> is the configuration generation: it grows
-/// by one on every change, agents report the generation they have applied.
+/// by one on every change, and agents report the generation they have applied (OVN's
+/// nb_cfg/hv_cfg idea), so the API can tell when a change is applied on every live host.
 /// </summary>
+/// <param name="Name">The switch name (the grain key).</param>
+/// <param name="Mtu">The switch's MTU in bytes; see <see cref="SwitchSettings.Mtu"/>.</param>
+/// <param name="Version">The configuration generation: 1 after the first creation, + 1 per change; it never goes back, not even across a delete.</param>
+/// <param name="PortGroups">The port groups, in name order (ordinal).</param>
+/// <param name="Members">The member hosts and their uplinks, in host id order (ordinal).</param>
 [GenerateSerializer, Immutable, Alias("fabric.switch-config")]
 public sealed record SwitchConfig(
     [property: Id(0)] string Name,
@@ -23,10 +37,16 @@ public sealed record SwitchConfig(
     [property: Id(4)] IReadOnlyList<SwitchMember> Members);
 
 /// <summary>A host that is a member of the switch, with the uplink interface it uses for the underlay.</summary>
+/// <param name="HostId">The host id.</param>
+/// <param name="Uplink">The host's underlay interface name.</param>
 [GenerateSerializer, Immutable, Alias("fabric.switch-member")]
 public sealed record SwitchMember([property: Id(0)] string HostId, [property: Id(1)] string Uplink);
 
-/// <summary>A port group: ports attached to it are in the VXLAN segment <see cref="Vni"/>.</summary>
+/// <summary>A port group, validated and normalised: ports attached to it are in the VXLAN segment <see cref="Vni"/>.</summary>
+/// <param name="Name">The port group name, unique on its switch.</param>
+/// <param name="Vni">The segment, 1..16777215, held by this port group alone in the whole fabric.</param>
+/// <param name="Vlan">How ports of the group handle 802.1Q tags; never null.</param>
+/// <param name="Security">The port security policy; never null.</param>
 [GenerateSerializer, Immutable, Alias("fabric.port-group")]
 public sealed record PortGroup(
     [property: Id(0)] string Name,
@@ -34,27 +54,50 @@ public sealed record PortGroup(
     [property: Id(2)] VlanPolicy Vlan,
     [property: Id(3)] SecurityPolicy Security);
 
-/// <summary>What an operator gives for a port group; null policies take the defaults.</summary>
+/// <summary>What an operator gives for a port group (<see cref="ISwitchGrain.SetPortGroupAsync"/>).</summary>
+/// <param name="Vni">The segment, 1..16777215 (RFC 7348 §5), not held by another port group.</param>
+/// <param name="Vlan">The VLAN policy; null means <see cref="VlanPolicy.Untagged"/>.</param>
+/// <param name="Security">The security policy; null means <see cref="SecurityPolicy.Default"/>.</param>
 [GenerateSerializer, Immutable, Alias("fabric.port-group-spec")]
 public sealed record PortGroupSpec(
     [property: Id(0)] Vni Vni,
     [property: Id(1)] VlanPolicy? Vlan = null,
     [property: Id(2)] SecurityPolicy? Security = null);
 
+/// <summary>How a port group's ports treat IEEE 802.1Q tags.</summary>
 [GenerateSerializer, Alias("fabric.vlan-mode")]
 public enum VlanMode
 {
-    /// <summary>Frames on the port are untagged (or tagged with <see cref="VlanPolicy.AccessVlan"/> towards the guest).</summary>
+    /// <summary>
+    /// The port carries the port group's own segment, untagged: a tagged frame from the guest is
+    /// dropped (a priority-tagged frame, VID 0, counts as untagged), and frames to the guest go
+    /// untagged. <see cref="VlanPolicy.AccessVlan"/>, if set, is the VLAN id under which the port
+    /// group's segment travels on trunk ports.
+    /// </summary>
     Access = 0,
 
-    /// <summary>802.1Q-tagged frames with a VLAN in <see cref="VlanPolicy.TrunkRanges"/> pass; untagged frames are the native VLAN.</summary>
+    /// <summary>
+    /// The port carries several segments, told apart by 802.1Q tags: a tagged frame whose VLAN id is
+    /// in <see cref="VlanPolicy.TrunkRanges"/> and is the <see cref="VlanPolicy.AccessVlan"/> of an
+    /// access port group of the same switch goes into that port group's segment, and frames from it
+    /// come back tagged; any other tagged frame is dropped. Untagged frames belong to the native
+    /// VLAN's port group if <see cref="VlanPolicy.NativeVlan"/> is set (and are dropped if no port
+    /// group has that VLAN), otherwise to this port group's own segment.
+    /// </summary>
     Trunk = 1,
 }
 
 /// <summary>
-/// VLAN handling of a port group. Access: <see cref="AccessVlan"/> null means untagged, no trunk
-/// ranges, no native VLAN. Trunk: one or more non-overlapping ranges, optional native VLAN inside them.
+/// VLAN handling of a port group (IEEE 802.1Q; VLAN ids 1..4094). Access: <see cref="AccessVlan"/>
+/// optional, no trunk ranges, no native VLAN. Trunk: no access VLAN, one or more ranges that do not
+/// overlap, and an optional native VLAN inside them. The switch refuses anything else with
+/// <see cref="FabricValidationException"/> naming the field (<c>vlan.mode</c>,
+/// <c>vlan.accessVlan</c>, <c>vlan.trunkRanges</c>, <c>vlan.nativeVlan</c>).
 /// </summary>
+/// <param name="Mode">Access or trunk; see <see cref="VlanMode"/>.</param>
+/// <param name="AccessVlan">Access only: the VLAN id under which the port group is carried on trunks; unique on the switch; null for none.</param>
+/// <param name="TrunkRanges">Trunk only: the VLAN ids the trunk carries; sorted by the switch. Empty for access.</param>
+/// <param name="NativeVlan">Trunk only: the VLAN whose port group takes untagged frames; inside a trunk range; null for none.</param>
 [GenerateSerializer, Immutable, Alias("fabric.vlan-policy")]
 public sealed record VlanPolicy(
     [property: Id(0)] VlanMode Mode,
@@ -62,26 +105,44 @@ public sealed record VlanPolicy(
     [property: Id(2)] IReadOnlyList<VlanRange> TrunkRanges,
     [property: Id(3)] VlanId? NativeVlan)
 {
-    /// <summary>Access, untagged: the default.</summary>
+    /// <summary>Access, no VLAN id: the default.</summary>
     public static VlanPolicy Untagged { get; } = new(VlanMode.Access, null, [], null);
 
+    /// <summary>An access port group carried on trunks as <paramref name="vlan"/>.</summary>
+    /// <param name="vlan">The VLAN id, 1..4094.</param>
+    /// <returns>The policy.</returns>
     public static VlanPolicy AccessOn(VlanId vlan) => new(VlanMode.Access, vlan, [], null);
 
+    /// <summary>A trunk carrying <paramref name="ranges"/>.</summary>
+    /// <param name="ranges">One or more VLAN ranges that do not overlap.</param>
+    /// <param name="native">The native VLAN, inside the ranges; null for none.</param>
+    /// <returns>The policy.</returns>
     public static VlanPolicy Trunk(IReadOnlyList<VlanRange> ranges, VlanId? native = null) => new(VlanMode.Trunk, null, ranges, native);
 }
 
-/// <summary>An inclusive range of VLAN ids.</summary>
+/// <summary>An inclusive range of VLAN ids (IEEE 802.1Q, 1..4094).</summary>
+/// <param name="First">The first id of the range.</param>
+/// <param name="Last">The last id, not below <paramref name="First"/>; equal for a single VLAN.</param>
 [GenerateSerializer, Immutable, Alias("fabric.vlan-range")]
 public sealed record VlanRange([property: Id(0)] VlanId First, [property: Id(1)] VlanId Last);
 
 /// <summary>Port security, as on a vSphere distributed port group.</summary>
+/// <param name="MacLimit">
+/// How many source MACs each port of the group may use, <see cref="MinMacLimit"/>..<see cref="MaxMacLimit"/>;
+/// the agent drops frames from further new MACs (counted as <c>MacLimitExceeded</c>).
+/// </param>
+/// <param name="AllowForgedTransmits">Recorded; not enforced by the agent yet.</param>
+/// <param name="AllowPromiscuous">Recorded; not enforced by the agent yet.</param>
 [GenerateSerializer, Immutable, Alias("fabric.security-policy")]
 public sealed record SecurityPolicy(
     [property: Id(0)] int MacLimit,
     [property: Id(1)] bool AllowForgedTransmits,
     [property: Id(2)] bool AllowPromiscuous)
 {
+    /// <summary>The lowest MAC limit, 1.</summary>
     public const int MinMacLimit = 1;
+
+    /// <summary>The highest MAC limit, 4096.</summary>
     public const int MaxMacLimit = 4096;
 
     /// <summary>64 MACs per port, no forged transmits, no promiscuous mode.</summary>

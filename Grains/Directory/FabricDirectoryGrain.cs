@@ -1,10 +1,11 @@
 using Fabric.Addressing;
+using Fabric.Grains.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Fabric.Grains.Directory;
 
 [GenerateSerializer, Alias("fabric.directory-state")]
-public sealed class FabricDirectoryState
+internal sealed class FabricDirectoryState
 {
     [Id(0)] public SortedSet<string> Switches { get; set; } = new(StringComparer.Ordinal);
     [Id(1)] public SortedSet<string> Hosts { get; set; } = new(StringComparer.Ordinal);
@@ -15,7 +16,7 @@ public sealed class FabricDirectoryState
 /// The fabric-wide lists. Calls only arrive from other grains and the API; it calls no grain, so
 /// it can never be part of a call cycle.
 /// </summary>
-public sealed partial class FabricDirectoryGrain(
+internal sealed partial class FabricDirectoryGrain(
     [PersistentState("directory", "fabric")] IPersistentState<FabricDirectoryState> state,
     ILogger<FabricDirectoryGrain> logger) : Grain, IFabricDirectoryGrain
 {
@@ -84,10 +85,10 @@ public sealed partial class FabricDirectoryGrain(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "VNI {Vni} claimed by port group {PortGroup} on switch {Switch}")]
+        [LoggerMessage(EventId = GrainsEventIds.VniClaimed, Level = LogLevel.Information, Message = "VNI {Vni} claimed by port group {PortGroup} on switch {Switch}")]
         public static partial void VniClaimed(ILogger logger, Vni vni, string @switch, string portGroup);
 
-        [LoggerMessage(EventId = 1101, Level = LogLevel.Information, Message = "VNI {Vni} released by port group {PortGroup} on switch {Switch}")]
+        [LoggerMessage(EventId = GrainsEventIds.VniReleased, Level = LogLevel.Information, Message = "VNI {Vni} released by port group {PortGroup} on switch {Switch}")]
         public static partial void VniReleased(ILogger logger, Vni vni, string @switch, string portGroup);
     }
 }

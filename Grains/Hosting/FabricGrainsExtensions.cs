@@ -4,21 +4,29 @@ using Microsoft.Extensions.Options;
 
 namespace Fabric.Grains.Hosting;
 
+/// <summary>Adds Fabric's control-plane grains to a silo.</summary>
 public static class FabricGrainsExtensions
 {
     /// <summary>
     /// Registers what the control-plane grains need: their options (bound from <c>Fabric:HostLiveness</c>,
-    /// <c>Fabric:MacMobility</c>, <c>Fabric:Observers</c> and validated at start) and
+    /// <c>Fabric:MacMobility</c>, <c>Fabric:Observers</c> and validated at start, so a bad value stops
+    /// the silo with <see cref="OptionsValidationException"/> naming it), the host liveness sweep, and
     /// <see cref="TimeProvider.System"/> unless a <see cref="TimeProvider"/> is already registered.
-    /// Grain state uses the storage provider named <c>"fabric"</c>, which the host registers.
+    /// The grain classes themselves are found by Orleans from this assembly.
     /// </summary>
+    /// <remarks>
+    /// Grain state uses the grain storage provider named <c>"fabric"</c>, which the host must register
+    /// (memory storage in embedded mode, Table storage in cluster mode).
+    /// </remarks>
+    /// <param name="builder">The silo builder.</param>
+    /// <returns><paramref name="builder"/>, for chaining.</returns>
     public static ISiloBuilder AddFabricGrains(this ISiloBuilder builder)
     {
         builder.Services.AddFabricGrains();
         return builder;
     }
 
-    public static IServiceCollection AddFabricGrains(this IServiceCollection services)
+    internal static IServiceCollection AddFabricGrains(this IServiceCollection services)
     {
         services.TryAddSingleton(TimeProvider.System);
         services.AddOptions<HostLivenessOptions>().BindConfiguration(HostLivenessOptions.SectionName).ValidateOnStart();

@@ -1,3 +1,4 @@
+using Fabric.Grains.Diagnostics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -37,7 +38,7 @@ internal sealed partial class HostLivenessSweep(IGrainFactory grains, IOptions<H
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1300, Level = LogLevel.Debug, Message = "Host liveness sweep failed: {Reason}")]
+        [LoggerMessage(EventId = GrainsEventIds.HostLivenessSweepFailed, Level = LogLevel.Debug, Message = "Host liveness sweep failed: {Reason}")]
         public static partial void SweepFailed(ILogger logger, string reason);
     }
 }

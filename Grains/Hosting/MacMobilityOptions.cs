@@ -6,13 +6,23 @@ namespace Fabric.Grains.Hosting;
 /// Duplicate MAC detection (RFC 7432 §15.1: "N MAC moves within M seconds", defaults N = 5, M = 180).
 /// Configuration section <c>Fabric:MacMobility</c>.
 /// </summary>
+/// <remarks>
+/// Move history is kept in the MAC table grain's memory only: a new activation starts counting
+/// afresh, which errs towards following a MAC rather than freezing it.
+/// </remarks>
 public sealed class MacMobilityOptions
 {
+    /// <summary>The configuration section, <c>Fabric:MacMobility</c>.</summary>
     public const string SectionName = "Fabric:MacMobility";
 
-    /// <summary>More moves than this within <see cref="Window"/> freeze the MAC.</summary>
+    /// <summary>
+    /// A move that makes more than this many moves of one MAC within <see cref="Window"/> freezes
+    /// the MAC where it is instead (so the 6th move within the window, by default). At least 1.
+    /// Defaults to 5.
+    /// </summary>
     public int MaxMoves { get; set; } = 5;
 
+    /// <summary>The sliding window over which moves are counted; positive. Defaults to 180 seconds.</summary>
     public TimeSpan Window { get; set; } = TimeSpan.FromSeconds(180);
 }
 

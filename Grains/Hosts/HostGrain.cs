@@ -1,4 +1,5 @@
 using System.Net;
+using Fabric.Grains.Diagnostics;
 using Fabric.Grains.Hosting;
 using Fabric.Grains.Validation;
 using Microsoft.Extensions.Logging;
@@ -7,7 +8,7 @@ using Microsoft.Extensions.Options;
 namespace Fabric.Grains.Hosts;
 
 [GenerateSerializer, Alias("fabric.host-state")]
-public sealed class HostState
+internal sealed class HostState
 {
     [Id(0)] public bool Registered { get; set; }
 
@@ -35,7 +36,7 @@ public sealed class HostState
 /// grains, none of which call back, so there is no cycle. A timer declares the host dead when its
 /// heartbeats stop; like an EVPN withdraw, its MACs go and it leaves every flood list.
 /// </summary>
-public sealed partial class HostGrain(
+internal sealed partial class HostGrain(
     [PersistentState("host", "fabric")] IPersistentState<HostState> state,
     IOptions<HostLivenessOptions> livenessOptions,
     IClusterMembershipService membership,
@@ -248,16 +249,16 @@ public sealed partial class HostGrain(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1400, Level = LogLevel.Information, Message = "Host {HostId} registered: VTEP {Vtep}, switch {Switch}, {Ports} ports in {Segments} segments (was alive: {WasAlive})")]
+        [LoggerMessage(EventId = GrainsEventIds.HostRegistered, Level = LogLevel.Information, Message = "Host {HostId} registered: VTEP {Vtep}, switch {Switch}, {Ports} ports in {Segments} segments (was alive: {WasAlive})")]
         public static partial void Registered(ILogger logger, string hostId, IPAddress vtep, string @switch, int ports, int segments, bool wasAlive);
 
-        [LoggerMessage(EventId = 1401, Level = LogLevel.Warning, Message = "Host {HostId} declared dead after {Silence} without a heartbeat: MACs withdrawn, left every flood list")]
+        [LoggerMessage(EventId = GrainsEventIds.HostDeclaredDead, Level = LogLevel.Warning, Message = "Host {HostId} declared dead after {Silence} without a heartbeat: MACs withdrawn, left every flood list")]
         public static partial void Dead(ILogger logger, string hostId, TimeSpan silence);
 
-        [LoggerMessage(EventId = 1402, Level = LogLevel.Information, Message = "Host {HostId} is heard from again: rejoined its flood lists")]
+        [LoggerMessage(EventId = GrainsEventIds.HostRevived, Level = LogLevel.Information, Message = "Host {HostId} is heard from again: rejoined its flood lists")]
         public static partial void Revived(ILogger logger, string hostId);
 
-        [LoggerMessage(EventId = 1403, Level = LogLevel.Information, Message = "Host {HostId} unregistered")]
+        [LoggerMessage(EventId = GrainsEventIds.HostUnregistered, Level = LogLevel.Information, Message = "Host {HostId} unregistered")]
         public static partial void Unregistered(ILogger logger, string hostId);
     }
 }

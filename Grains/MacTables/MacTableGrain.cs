@@ -1,5 +1,6 @@
 using System.Net;
 using Fabric.Addressing;
+using Fabric.Grains.Diagnostics;
 using Fabric.Grains.Hosting;
 using Fabric.Grains.Validation;
 using Microsoft.Extensions.Logging;
@@ -9,7 +10,7 @@ using Orleans.Utilities;
 namespace Fabric.Grains.MacTables;
 
 [GenerateSerializer, Alias("fabric.mac-table-state")]
-public sealed class MacTableState
+internal sealed class MacTableState
 {
     [Id(0)] public long Version { get; set; }
 
@@ -24,7 +25,7 @@ public sealed class MacTableState
 /// of learned MACs, never per frame. Move history for duplicate detection is kept in memory only:
 /// a new activation starts counting afresh, which errs towards following a MAC, not freezing it.
 /// </summary>
-public sealed partial class MacTableGrain(
+internal sealed partial class MacTableGrain(
     [PersistentState("mactable", "fabric")] IPersistentState<MacTableState> state,
     IOptions<MacMobilityOptions> mobilityOptions,
     IOptions<ObserverOptions> observerOptions,
@@ -306,10 +307,10 @@ public sealed partial class MacTableGrain(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1300, Level = LogLevel.Warning, Message = "VNI {Vni}: duplicate MAC {Mac} frozen at host {HostId} after {Moves} moves within {Window} (last seen at host {ContenderHostId}); remove it or set it static to clear")]
+        [LoggerMessage(EventId = GrainsEventIds.MacFrozen, Level = LogLevel.Warning, Message = "VNI {Vni}: duplicate MAC {Mac} frozen at host {HostId} after {Moves} moves within {Window} (last seen at host {ContenderHostId}); remove it or set it static to clear")]
         public static partial void Frozen(ILogger logger, uint vni, MacAddress mac, int moves, TimeSpan window, string hostId, string contenderHostId);
 
-        [LoggerMessage(EventId = 1301, Level = LogLevel.Information, Message = "VNI {Vni}: withdrew {Count} MACs of host {HostId}")]
+        [LoggerMessage(EventId = GrainsEventIds.HostMacsWithdrawn, Level = LogLevel.Information, Message = "VNI {Vni}: withdrew {Count} MACs of host {HostId}")]
         public static partial void Withdrawn(ILogger logger, uint vni, string hostId, int count);
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using Fabric.Addressing;
+using Fabric.Grains.Diagnostics;
 using Fabric.Grains.Hosting;
 using Fabric.Grains.Validation;
 using Microsoft.Extensions.Logging;
@@ -9,7 +10,7 @@ using Orleans.Utilities;
 namespace Fabric.Grains.Segments;
 
 [GenerateSerializer, Alias("fabric.segment-state")]
-public sealed class SegmentState
+internal sealed class SegmentState
 {
     [Id(0)] public long Version { get; set; }
 
@@ -21,7 +22,7 @@ public sealed class SegmentState
 /// The flood list of one VNI. Derived from hosts' ports, persisted so a new activation after a
 /// silo loss answers at once; the epoch is new per activation so subscribers know to re-snapshot.
 /// </summary>
-public sealed partial class SegmentGrain(
+internal sealed partial class SegmentGrain(
     [PersistentState("segment", "fabric")] IPersistentState<SegmentState> state,
     IOptions<ObserverOptions> observerOptions,
     ILogger<SegmentGrain> logger) : Grain, ISegmentGrain
@@ -117,10 +118,10 @@ public sealed partial class SegmentGrain(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1200, Level = LogLevel.Information, Message = "VNI {Vni}: host {HostId} joined the flood list at VTEP {Vtep} (version {Version})")]
+        [LoggerMessage(EventId = GrainsEventIds.FloodListJoined, Level = LogLevel.Information, Message = "VNI {Vni}: host {HostId} joined the flood list at VTEP {Vtep} (version {Version})")]
         public static partial void Joined(ILogger logger, uint vni, string hostId, IPAddress vtep, long version);
 
-        [LoggerMessage(EventId = 1201, Level = LogLevel.Information, Message = "VNI {Vni}: host {HostId} left the flood list (version {Version})")]
+        [LoggerMessage(EventId = GrainsEventIds.FloodListLeft, Level = LogLevel.Information, Message = "VNI {Vni}: host {HostId} left the flood list (version {Version})")]
         public static partial void Left(ILogger logger, uint vni, string hostId, long version);
     }
 }

@@ -1,3 +1,4 @@
+using Fabric.Grains.Diagnostics;
 using Fabric.Grains.Validation;
 using Microsoft.Extensions.Logging;
 
@@ -7,7 +8,7 @@ namespace Fabric.Grains.Switches;
 /// A switch's configuration: hard state, written before every call that changes it returns.
 /// Calls out only to the directory (which calls nobody), so host grains may call in freely.
 /// </summary>
-public sealed partial class SwitchGrain(
+internal sealed partial class SwitchGrain(
     [PersistentState("switch", "fabric")] IPersistentState<SwitchState> state,
     ILogger<SwitchGrain> logger) : Grain, ISwitchGrain
 {
@@ -251,19 +252,19 @@ public sealed partial class SwitchGrain(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Switch {Switch} created with MTU {Mtu} (version {Version})")]
+        [LoggerMessage(EventId = GrainsEventIds.SwitchCreated, Level = LogLevel.Information, Message = "Switch {Switch} created with MTU {Mtu} (version {Version})")]
         public static partial void Created(ILogger logger, string @switch, int mtu, long version);
 
-        [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Switch {Switch}: port group {PortGroup} set on VNI {Vni} (version {Version})")]
+        [LoggerMessage(EventId = GrainsEventIds.PortGroupSet, Level = LogLevel.Information, Message = "Switch {Switch}: port group {PortGroup} set on VNI {Vni} (version {Version})")]
         public static partial void PortGroupSet(ILogger logger, string @switch, string portGroup, uint vni, long version);
 
-        [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Switch {Switch}: port group {PortGroup} removed (version {Version})")]
+        [LoggerMessage(EventId = GrainsEventIds.PortGroupRemoved, Level = LogLevel.Information, Message = "Switch {Switch}: port group {PortGroup} removed (version {Version})")]
         public static partial void PortGroupRemoved(ILogger logger, string @switch, string portGroup, long version);
 
-        [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Switch {Switch} deleted (version {Version})")]
+        [LoggerMessage(EventId = GrainsEventIds.SwitchDeleted, Level = LogLevel.Information, Message = "Switch {Switch} deleted (version {Version})")]
         public static partial void Deleted(ILogger logger, string @switch, long version);
 
-        [LoggerMessage(EventId = 1004, Level = LogLevel.Error, Message = "Switch {Switch}: writing state failed; the activation will reload")]
+        [LoggerMessage(EventId = GrainsEventIds.SwitchWriteFailed, Level = LogLevel.Error, Message = "Switch {Switch}: writing state failed; the activation will reload")]
         public static partial void WriteFailed(ILogger logger, Exception exception, string @switch);
     }
 }

@@ -1,7 +1,7 @@
 namespace Fabric.Grains.Switches;
 
 [GenerateSerializer, Alias("fabric.switch-state")]
-public sealed class SwitchState
+internal sealed class SwitchState
 {
     /// <summary>False before the first configure and after delete; <see cref="Version"/> survives delete so generations never go back.</summary>
     [Id(0)] public bool Created { get; set; }

@@ -3,6 +3,8 @@ using Fabric.Grains;
 
 namespace Fabric.Silo.Api;
 
+// The request and answer shapes of the management API (README "Management API"): public, as the
+// API's contract; turning them into grain records and back (RequestMapping, the From methods) is not.
 // Requests carry raw JSON types (long?, string?) so that an out-of-range value reaches our
 // validation and gets an error naming its field, instead of a generic binding failure.
 
@@ -20,7 +22,7 @@ public sealed record StaticMacRequest(string? HostId, string? Port, string? Vtep
 
 public sealed record SwitchView(string Name, int Mtu, long Version, IReadOnlyList<PortGroupView> PortGroups, IReadOnlyList<SwitchMemberView> Members, IReadOnlyList<HostGenerationView> Hosts, bool AppliedOnEveryHost)
 {
-    public static SwitchView From(SwitchConfig config, IReadOnlyList<HostGenerationView> hosts) => new(
+    internal static SwitchView From(SwitchConfig config, IReadOnlyList<HostGenerationView> hosts) => new(
         config.Name,
         config.Mtu,
         config.Version,
@@ -37,7 +39,7 @@ public sealed record HostGenerationView(string HostId, long AppliedGeneration, b
 
 public sealed record PortGroupView(string Name, uint Vni, VlanPolicyView Vlan, SecurityPolicyView Security)
 {
-    public static PortGroupView From(PortGroup group) => new(
+    internal static PortGroupView From(PortGroup group) => new(
         group.Name,
         group.Vni.Value,
         new VlanPolicyView(
@@ -58,7 +60,7 @@ public sealed record FloodListEntryView(string HostId, string Vtep);
 
 public sealed record MacTableView(uint Vni, Guid Epoch, long Version, IReadOnlyList<MacEntryView> Entries, IReadOnlyList<IpBindingView> IpBindings)
 {
-    public static MacTableView From(MacTableSnapshot snapshot) => new(
+    internal static MacTableView From(MacTableSnapshot snapshot) => new(
         snapshot.Vni.Value,
         snapshot.Epoch,
         snapshot.Version,
@@ -68,14 +70,14 @@ public sealed record MacTableView(uint Vni, Guid Epoch, long Version, IReadOnlyL
 
 public sealed record MacEntryView(string Mac, string HostId, string Vtep, string Port, long Sequence, DateTimeOffset LearnedAt, bool Static, bool Frozen)
 {
-    public static MacEntryView From(MacEntry e) => new(e.Mac.ToString(), e.HostId, e.Vtep.ToString(), e.Port, e.Sequence, e.LearnedAt, e.Static, e.Frozen);
+    internal static MacEntryView From(MacEntry e) => new(e.Mac.ToString(), e.HostId, e.Vtep.ToString(), e.Port, e.Sequence, e.LearnedAt, e.Static, e.Frozen);
 }
 
 public sealed record IpBindingView(string Ip, string Mac);
 
 public sealed record HostView(string Id, string Vtep, string AgentVersion, string Switch, IReadOnlyList<HostPortView> Ports, DateTimeOffset LastHeartbeat, bool Alive, long AppliedGeneration)
 {
-    public static HostView From(HostInfo h) => new(h.Id, h.Vtep.ToString(), h.AgentVersion, h.Switch, h.Ports.Select(p => new HostPortView(p.Name, p.PortGroup)).ToArray(), h.LastHeartbeat, h.Alive, h.AppliedGeneration);
+    internal static HostView From(HostInfo h) => new(h.Id, h.Vtep.ToString(), h.AgentVersion, h.Switch, h.Ports.Select(p => new HostPortView(p.Name, p.PortGroup)).ToArray(), h.LastHeartbeat, h.Alive, h.AppliedGeneration);
 }
 
 public sealed record HostPortView(string Name, string PortGroup);

@@ -7,6 +7,12 @@ namespace Fabric.Silo.Api;
 /// <summary>The JSON management API under <c>/api</c>; README "Management API" documents it.</summary>
 public static class ManagementApi
 {
+    /// <summary>
+    /// JSON as the API speaks it (camelCase, enums as camelCase strings, numbers only as JSON numbers),
+    /// and unreadable bodies thrown to <see cref="UseFabricProblemMapping"/> so the answer names the field.
+    /// </summary>
+    /// <param name="services">The web host's services.</param>
+    /// <returns><paramref name="services"/>, for chaining.</returns>
     public static IServiceCollection AddFabricApi(this IServiceCollection services)
     {
         services.ConfigureHttpJsonOptions(o =>
@@ -23,8 +29,18 @@ public static class ManagementApi
         return services;
     }
 
+    /// <summary>
+    /// Answers a failed call with an RFC 7807 problem: a validation error 400 naming the field, an
+    /// unknown name 404, an unreachable cluster or a storage conflict 503, anything else 500.
+    /// Register it before the endpoints.
+    /// </summary>
+    /// <param name="app">The application.</param>
+    /// <returns><paramref name="app"/>, for chaining.</returns>
     public static IApplicationBuilder UseFabricProblemMapping(this IApplicationBuilder app) => app.UseMiddleware<ProblemMapping>();
 
+    /// <summary>Maps the switches, segments, MAC tables and hosts endpoints under <c>/api</c>.</summary>
+    /// <param name="app">The endpoint route builder.</param>
+    /// <returns><paramref name="app"/>, for chaining.</returns>
     public static IEndpointRouteBuilder MapFabricApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api");

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Fabric.Grains;
+using Fabric.Silo.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using Orleans.Storage;
 
 namespace Fabric.Silo.Api;
 
@@ -46,8 +48,12 @@ internal sealed partial class ProblemMapping(RequestDelegate next, ILogger<Probl
         }
     }
 
-    private static bool IsUnavailable(Exception ex) => ex is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException
-        || ex.GetType().Name.Contains("InconsistentState", StringComparison.Ordinal)
+    /// <summary>
+    /// The cluster did not answer in time or at all, or storage refused a write because another
+    /// writer got there first (an ETag conflict, <see cref="InconsistentStateException"/>): the
+    /// grain dropped its activation and the same call can succeed when tried again.
+    /// </summary>
+    private static bool IsUnavailable(Exception ex) => ex is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or InconsistentStateException
         || ex.InnerException is { } inner && IsUnavailable(inner);
 
     private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
@@ -77,9 +83,9 @@ internal sealed partial class ProblemMapping(RequestDelegate next, ILogger<Probl
         return context.Response.WriteAsJsonAsync(problem, (JsonSerializerOptions?)null, "application/problem+json");
     }
 
-    [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Management call {Path} failed: control plane unavailable: {Reason}")]
+    [LoggerMessage(EventId = SiloEventIds.ManagementCallUnavailable, Level = LogLevel.Warning, Message = "Management call {Path} failed: control plane unavailable: {Reason}")]
     private static partial void LogUnavailable(ILogger logger, string path, string reason);
 
-    [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "Management call {Path} failed")]
+    [LoggerMessage(EventId = SiloEventIds.ManagementCallFailed, Level = LogLevel.Error, Message = "Management call {Path} failed")]
     private static partial void LogFailed(ILogger logger, string path, Exception exception);
 }

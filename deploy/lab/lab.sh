@@ -218,7 +218,7 @@ cmd_up() {
       ip -n "$vmns" link set lo up
       ip -n "$vmns" addr add "192.168.$((100 + g)).$((h * 10 + k))/24" dev eth0
       if [[ $offloads == off ]]; then
-        # Captured frames must carry complete checksums (DESIGN.md, "Known pitfalls on Linux").
+        # Captured frames must carry complete checksums (docs/architecture.md, "Known pitfalls on Linux").
         nsx "$vmns" ethtool -K eth0 tx off tso off gso off >/dev/null
         nsx "$ns" ethtool -K "vm$k" rx off tx off tso off gso off gro off >/dev/null 2>&1 \
           || nsx "$ns" ethtool -K "vm$k" rx off tx off tso off gso off >/dev/null
