@@ -7,14 +7,18 @@ namespace Fabric.Grains;
 /// <summary>
 /// The MAC table (FDB) of one VXLAN segment: where each MAC is (host, VTEP, port), and the IPv4 →
 /// MAC bindings that agents use for ARP suppression. Key: the VNI value, 1..16777215 (RFC 7348 §5).
-/// Implements EVPN MAC mobility (RFC 7432 §15) and duplicate MAC detection (RFC 7432 §15.1).
+/// Implements EVPN MAC mobility (RFC 7432 §15) and duplicate MAC detection (RFC 7432 §15.1), and
+/// the same for IP bindings: a newer claim of an address by another MAC moves the binding with a
+/// higher sequence, an address that keeps moving is flagged duplicate (RFC 9161 §3, RFC 7432 §15.1).
 /// </summary>
 /// <remarks>
 /// <para>
-/// Soft state, rebuilt from what agents learn and persisted for fast failover. Entries do not age
-/// here: a learned MAC leaves when its host is withdrawn (declared dead, unregistered, left the
-/// segment, changed VTEP) or when it is removed. One grain per VNI is a serialization point, so
-/// agents call it with batches, never per frame.
+/// Soft state, rebuilt from what agents learn and persisted for fast failover. A MAC learned at an
+/// agent host does not age here: it leaves when its host is withdrawn (declared dead, unregistered,
+/// left the segment, changed VTEP) or when it is removed. A MAC learned behind an external VTEP (host
+/// id <c>external-{address}</c>, see <see cref="ExternalVteps"/>) has no host to withdraw it: it ages
+/// out after <c>Fabric:MacMobility:ExternalAgingTime</c> (300 s) unless an agent learns it again.
+/// One grain per VNI is a serialization point, so agents call it with batches, never per frame.
 /// </para>
 /// <para>
 /// Versions: every call that changes the table increments <c>Version</c> by exactly one, persists,
@@ -39,8 +43,11 @@ public interface IMacTableGrain : IGrainWithIntegerKey
     /// location moves (sequence + 1; the delta names the previous location, so its old holder stops
     /// delivering it), unless it moved more than <c>Fabric:MacMobility:MaxMoves</c> times (5) within
     /// <c>Window</c> (180 s), when it is frozen where it was; a static or frozen MAC elsewhere is
-    /// refused. A request's <see cref="MacLearnRequest.Ip"/> is bound when its MAC was learned, moved
-    /// or unchanged.
+    /// refused. A request's <see cref="MacLearnRequest.Ip"/> is a claim of that address by the MAC,
+    /// taken when the MAC was learned, moved or unchanged: the address is bound to it (sequence 1), or
+    /// moves to it from another MAC (sequence + 1), unless it moved more than <c>MaxMoves</c> times
+    /// within <c>Window</c>, when it is flagged duplicate where it was and no longer proxied, and
+    /// further claims are refused until <see cref="RemoveIpBindingAsync"/> clears it.
     /// </summary>
     /// <param name="batch">At most 4096 requests, typically everything an agent learned in one VNI since its last publish.</param>
     /// <returns>One outcome per request, in order.</returns>
@@ -98,6 +105,25 @@ public interface IMacTableGrain : IGrainWithIntegerKey
     /// <exception cref="FabricNotFoundException">Kind <c>mac</c>: the MAC is not in the table.</exception>
     [Alias("bind-ip")]
     Task BindIpAsync(MacAddress mac, IPAddress ip);
+
+    /// <summary>
+    /// Removes the binding of <paramref name="ip"/>, duplicate or not, so the next claim binds it
+    /// afresh (how an operator clears a duplicate address once the conflict is resolved).
+    /// </summary>
+    /// <param name="ip">Any address; one that is not bound changes nothing.</param>
+    /// <returns>False if the address was not bound.</returns>
+    [Alias("remove-ip-binding")]
+    Task<bool> RemoveIpBindingAsync(IPAddress ip);
+
+    /// <summary>
+    /// Ends the table: every entry and binding goes, the state is written empty, and the activation
+    /// ends, so the next one (a new segment on this VNI) has a new epoch and subscribers take its
+    /// snapshot. Called when a VNI is released by its port group or claimed by a new one; a
+    /// re-used VNI never inherits the last tenant's MACs.
+    /// </summary>
+    /// <returns>A task that completes once the empty state is persisted.</returns>
+    [Alias("reset")]
+    Task ResetAsync();
 
     /// <summary>The whole table at its current version.</summary>
     /// <returns>Entries in MAC order, and the IP bindings.</returns>
@@ -223,8 +249,18 @@ public sealed record MacEntry(
 /// <summary>An IPv4 address bound to a MAC for ARP suppression.</summary>
 /// <param name="Ip">A unicast IPv4 address; bound to one MAC.</param>
 /// <param name="Mac">A MAC in the table.</param>
+/// <param name="Sequence">The binding's mobility sequence: 1 when first bound, + 1 each time a newer claim moved it to another MAC (RFC 9161 §3).</param>
+/// <param name="Duplicate">
+/// The address moved between MACs more than <c>MaxMoves</c> times within <c>Window</c>: two hosts
+/// claim it. It stays bound to <see cref="Mac"/> but agents no longer answer ARP for it (requests
+/// are flooded, so both claimants see the conflict), and claims are refused until it is removed.
+/// </param>
 [GenerateSerializer, Immutable, Alias("fabric.ip-binding")]
-public sealed record IpBinding([property: Id(0)] IPAddress Ip, [property: Id(1)] MacAddress Mac);
+public sealed record IpBinding(
+    [property: Id(0)] IPAddress Ip,
+    [property: Id(1)] MacAddress Mac,
+    [property: Id(2)] long Sequence = 1,
+    [property: Id(3)] bool Duplicate = false);
 
 /// <summary>A MAC table at one version.</summary>
 /// <param name="Vni">The segment.</param>
@@ -275,9 +311,15 @@ public sealed record MacChange(
 
 /// <summary>An IP binding change.</summary>
 /// <param name="Ip">The IPv4 address.</param>
-/// <param name="Mac">The MAC it is now bound to; null when the IP is no longer bound (its MAC was removed).</param>
+/// <param name="Mac">The MAC it is now bound to; null when the IP is no longer bound (its MAC was removed, or the binding was).</param>
+/// <param name="Sequence">The binding's sequence after the change (see <see cref="IpBinding.Sequence"/>); 0 when unbound.</param>
+/// <param name="Duplicate">Whether the binding is now flagged duplicate (see <see cref="IpBinding.Duplicate"/>).</param>
 [GenerateSerializer, Immutable, Alias("fabric.ip-binding-change")]
-public sealed record IpBindingChange([property: Id(0)] IPAddress Ip, [property: Id(1)] MacAddress? Mac);
+public sealed record IpBindingChange(
+    [property: Id(0)] IPAddress Ip,
+    [property: Id(1)] MacAddress? Mac,
+    [property: Id(2)] long Sequence = 0,
+    [property: Id(3)] bool Duplicate = false);
 
 /// <summary>The changes that took the table from <c>Version - 1</c> to <see cref="Version"/>, pushed to every subscriber.</summary>
 /// <param name="Vni">The segment.</param>

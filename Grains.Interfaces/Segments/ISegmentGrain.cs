@@ -55,6 +55,16 @@ public interface ISegmentGrain : IGrainWithIntegerKey
     Task<SegmentSnapshot> GetAsync();
 
     /// <summary>
+    /// Ends the segment: the flood list (agent hosts and external VTEPs alike) is emptied and written,
+    /// and the activation ends, so the next one (a new segment on this VNI) has a new epoch and
+    /// subscribers take its snapshot. Called when a VNI is released by its port group or claimed by a
+    /// new one: a re-used VNI never sends a new tenant's broadcasts to the last tenant's VTEPs.
+    /// </summary>
+    /// <returns>A task that completes once the empty state is persisted.</returns>
+    [Alias("reset")]
+    Task ResetAsync();
+
+    /// <summary>
     /// Subscribes <paramref name="observer"/> to this segment's deltas, or renews its subscription,
     /// and returns the snapshot the deltas follow. Subscriptions are hints: they live in this
     /// activation's memory only, expire after <c>Fabric:Observers:SubscriptionExpiry</c> (2 minutes)

@@ -47,22 +47,35 @@ public sealed record SwitchMember([property: Id(0)] string HostId, [property: Id
 /// <param name="Vni">The segment, 1..16777215, held by this port group alone in the whole fabric.</param>
 /// <param name="Vlan">How ports of the group handle 802.1Q tags; never null.</param>
 /// <param name="Security">The port security policy; never null.</param>
+/// <param name="ReservedGroupForwardMask">
+/// Which IEEE 802.1Q reserved group addresses 01-80-C2-00-00-0X (§8.6.3, Table 8-1: STP, LACP,
+/// EAPOL, LLDP, ...) the segment forwards: bit X set forwards X, like Linux's bridge
+/// <c>group_fwd_mask</c>. 0, the default, forwards none, as a bridge does. Bit 1 (PAUSE, 802.3 MAC
+/// control) is never set: no bridge forwards it.
+/// </param>
 [GenerateSerializer, Immutable, Alias("fabric.port-group")]
 public sealed record PortGroup(
     [property: Id(0)] string Name,
     [property: Id(1)] Vni Vni,
     [property: Id(2)] VlanPolicy Vlan,
-    [property: Id(3)] SecurityPolicy Security);
+    [property: Id(3)] SecurityPolicy Security,
+    [property: Id(4)] ushort ReservedGroupForwardMask = 0)
+{
+    /// <summary>Bit 1 of <see cref="ReservedGroupForwardMask"/>: 01-80-C2-00-00-01, 802.3 PAUSE frames, which are never forwarded.</summary>
+    public const ushort PauseBit = 1 << 1;
+}
 
 /// <summary>What an operator gives for a port group (<see cref="ISwitchGrain.SetPortGroupAsync"/>).</summary>
 /// <param name="Vni">The segment, 1..16777215 (RFC 7348 §5), not held by another port group.</param>
 /// <param name="Vlan">The VLAN policy; null means <see cref="VlanPolicy.Untagged"/>.</param>
 /// <param name="Security">The security policy; null means <see cref="SecurityPolicy.Default"/>.</param>
+/// <param name="ReservedGroupForwardMask">See <see cref="PortGroup.ReservedGroupForwardMask"/>; null means 0, none. Bit 1 (PAUSE) is refused.</param>
 [GenerateSerializer, Immutable, Alias("fabric.port-group-spec")]
 public sealed record PortGroupSpec(
     [property: Id(0)] Vni Vni,
     [property: Id(1)] VlanPolicy? Vlan = null,
-    [property: Id(2)] SecurityPolicy? Security = null);
+    [property: Id(2)] SecurityPolicy? Security = null,
+    [property: Id(3)] ushort? ReservedGroupForwardMask = null);
 
 /// <summary>How a port group's ports treat IEEE 802.1Q tags.</summary>
 [GenerateSerializer, Alias("fabric.vlan-mode")]

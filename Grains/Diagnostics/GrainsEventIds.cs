@@ -42,6 +42,9 @@ internal static class GrainsEventIds
     /// <summary>Error: writing a switch's state failed; the activation is dropped and reloads.</summary>
     public const int SwitchWriteFailed = 1004;
 
+    /// <summary>Warning: a released VNI's segment could not be reset at once; it is reset when claimed next.</summary>
+    public const int SegmentNotEnded = 1005;
+
     // 1100–1199: the directory grain.
 
     /// <summary>Information: a port group claimed a VNI.</summary>
@@ -58,6 +61,9 @@ internal static class GrainsEventIds
     /// <summary>Information: a host left a flood list.</summary>
     public const int FloodListLeft = 1201;
 
+    /// <summary>Information: a segment was reset (its VNI was released or claimed anew).</summary>
+    public const int SegmentReset = 1202;
+
     // 1300–1399: the MAC table grain.
 
     /// <summary>Warning: duplicate MAC detection froze a MAC (RFC 7432 §15.1); an operator clears it.</summary>
@@ -65,6 +71,15 @@ internal static class GrainsEventIds
 
     /// <summary>Information: a host's learned MACs were withdrawn from a segment.</summary>
     public const int HostMacsWithdrawn = 1301;
+
+    /// <summary>Warning: an IPv4 address kept moving between MACs and was flagged duplicate (RFC 9161 §3); an operator clears it.</summary>
+    public const int IpFlaggedDuplicate = 1302;
+
+    /// <summary>Information: MACs learned behind an external VTEP aged out (no agent learned them again in time).</summary>
+    public const int ExternalMacsAged = 1303;
+
+    /// <summary>Information: a MAC table was reset (its VNI was released or claimed anew).</summary>
+    public const int MacTableReset = 1304;
 
     // 1400–1499: the host grain and host liveness.
 

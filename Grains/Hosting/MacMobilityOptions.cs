@@ -24,12 +24,20 @@ public sealed class MacMobilityOptions
 
     /// <summary>The sliding window over which moves are counted; positive. Defaults to 180 seconds.</summary>
     public TimeSpan Window { get; set; } = TimeSpan.FromSeconds(180);
+
+    /// <summary>
+    /// How long a MAC learned behind an external VTEP (no agent, so no host liveness to withdraw it)
+    /// stays in the MAC table after an agent last learned it; agents learn it again from its traffic
+    /// every third of their <c>MacAgingTime</c>. Positive. Defaults to 300 seconds, the agents'
+    /// default ageing time (IEEE 802.1Q's default ageing time).
+    /// </summary>
+    public TimeSpan ExternalAgingTime { get; set; } = TimeSpan.FromSeconds(300);
 }
 
 internal sealed class MacMobilityOptionsValidator : IValidateOptions<MacMobilityOptions>
 {
     public ValidateOptionsResult Validate(string? name, MacMobilityOptions options)
-        => options.MaxMoves < 1 || options.Window <= TimeSpan.Zero
-            ? ValidateOptionsResult.Fail($"{nameof(MacMobilityOptions.MaxMoves)} must be at least 1 and {nameof(MacMobilityOptions.Window)} positive.")
+        => options.MaxMoves < 1 || options.Window <= TimeSpan.Zero || options.ExternalAgingTime <= TimeSpan.Zero
+            ? ValidateOptionsResult.Fail($"{nameof(MacMobilityOptions.MaxMoves)} must be at least 1, {nameof(MacMobilityOptions.Window)} and {nameof(MacMobilityOptions.ExternalAgingTime)} positive.")
             : ValidateOptionsResult.Success;
 }

@@ -18,12 +18,20 @@ internal sealed class MacTableState
 
     /// <summary>IPv4 → MAC, for ARP suppression.</summary>
     [Id(2)] public Dictionary<IPAddress, MacAddress> IpBindings { get; set; } = [];
+
+    /// <summary>IPv4 → the binding's mobility sequence (absent: 1, as state written before sequences had).</summary>
+    [Id(3)] public Dictionary<IPAddress, long> IpSequences { get; set; } = [];
+
+    /// <summary>Addresses flagged duplicate: still bound, no longer proxied, claims refused.</summary>
+    [Id(4)] public HashSet<IPAddress> DuplicateIps { get; set; } = [];
 }
 
 /// <summary>
-/// The FDB of one VNI: one serialization point for mobility decisions. Agents call it with batches
-/// of learned MACs, never per frame. Move history for duplicate detection is kept in memory only:
-/// a new activation starts counting afresh, which errs towards following a MAC, not freezing it.
+/// The FDB of one VNI: one serialization point for mobility decisions, of MACs and of IP bindings.
+/// Agents call it with batches of learned MACs, never per frame. Move history for duplicate
+/// detection is kept in memory only: a new activation starts counting afresh, which errs towards
+/// following a MAC or an address, not freezing it. MACs learned behind external VTEPs age out on a
+/// timer that runs while the table holds any.
 /// </summary>
 internal sealed partial class MacTableGrain(
     [PersistentState("mactable", "fabric")] IPersistentState<MacTableState> state,
@@ -37,7 +45,9 @@ internal sealed partial class MacTableGrain(
     private readonly Guid _epoch = Guid.NewGuid();
     private readonly ObserverManager<IMacTableObserver> _observers = new(observerOptions.Value.SubscriptionExpiry, logger);
     private readonly Dictionary<MacAddress, Queue<DateTimeOffset>> _moves = [];
+    private readonly Dictionary<IPAddress, Queue<DateTimeOffset>> _ipMoves = [];
     private readonly MacMobilityOptions _mobility = mobilityOptions.Value;
+    private IGrainTimer? _externalAging;
 
     private MacTableState State => state.State;
 
@@ -53,6 +63,12 @@ internal sealed partial class MacTableGrain(
 
             return vni;
         }
+    }
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        EnsureExternalAging();
+        return Task.CompletedTask;
     }
 
     public async Task<IReadOnlyList<MacLearnOutcome>> LearnAsync(IReadOnlyList<MacLearnRequest> batch)
@@ -80,21 +96,23 @@ internal sealed partial class MacTableGrain(
         var outcomes = new List<MacLearnOutcome>(batch.Count);
         var changes = new List<MacChange>();
         var bindings = new List<IpBindingChange>();
+        bool refreshed = false;
         foreach (var request in batch)
         {
-            var (result, entry) = Learn(request, now, changes);
+            var (result, entry) = Learn(request, now, changes, ref refreshed);
             outcomes.Add(new MacLearnOutcome(request.Mac, result, entry));
             if (request.Ip is not null && result is MacLearnResult.Learned or MacLearnResult.Unchanged or MacLearnResult.Moved)
             {
-                Bind(request.Mac, request.Ip, bindings);
+                Claim(request.Mac, request.Ip, now, bindings);
             }
         }
 
-        await CommitAsync(vni, changes, bindings);
+        await CommitAsync(vni, changes, bindings, writeAnyway: refreshed);
+        EnsureExternalAging();
         return outcomes;
     }
 
-    private (MacLearnResult, MacEntry) Learn(MacLearnRequest request, DateTimeOffset now, List<MacChange> changes)
+    private (MacLearnResult, MacEntry) Learn(MacLearnRequest request, DateTimeOffset now, List<MacChange> changes, ref bool refreshed)
     {
         if (!State.Entries.TryGetValue(request.Mac, out var current))
         {
@@ -106,6 +124,14 @@ internal sealed partial class MacTableGrain(
 
         if (IsAt(current, request.HostId, request.Vtep, request.Port))
         {
+            if (IsExternallyLearned(current))
+            {
+                // Behind an external VTEP nothing withdraws a MAC but ageing: learning it again keeps it.
+                current = current with { LearnedAt = now };
+                State.Entries[request.Mac] = current;
+                refreshed = true;
+            }
+
             return (MacLearnResult.Unchanged, current);
         }
 
@@ -210,8 +236,46 @@ internal sealed partial class MacTableGrain(
         }
 
         var bindings = new List<IpBindingChange>();
-        Bind(mac, ip, bindings);
+        Claim(mac, ip, time.GetUtcNow(), bindings);
         await CommitAsync(vni, [], bindings);
+    }
+
+    public async Task<bool> RemoveIpBindingAsync(IPAddress ip)
+    {
+        var vni = Vni;
+        if (ip is null || !State.IpBindings.ContainsKey(ip))
+        {
+            return false;
+        }
+
+        var bindings = new List<IpBindingChange>();
+        Unbind(ip, bindings);
+        await CommitAsync(vni, [], bindings);
+        return true;
+    }
+
+    public async Task ResetAsync()
+    {
+        var vni = Vni;
+        var changes = new List<MacChange>();
+        var bindings = new List<IpBindingChange>();
+        foreach (var mac in State.Entries.Keys.ToList())
+        {
+            Remove(mac, changes, bindings);
+        }
+
+        foreach (var ip in State.IpBindings.Keys.ToList())
+        {
+            Unbind(ip, bindings);
+        }
+
+        await CommitAsync(vni, changes, bindings);
+        _moves.Clear();
+        _ipMoves.Clear();
+        Log.Reset(logger, vni.Value, changes.Count);
+
+        // A new segment on this VNI is a new activation, with a new epoch subscribers re-snapshot on.
+        DeactivateOnIdle();
     }
 
     public Task<MacTableSnapshot> GetSnapshotAsync() => Task.FromResult(Snapshot(Vni));
@@ -245,15 +309,100 @@ internal sealed partial class MacTableGrain(
     private static bool IsAt(MacEntry entry, string hostId, IPAddress vtep, string port)
         => entry.HostId == hostId && entry.Port == port && entry.Vtep.Equals(vtep);
 
-    private void Bind(MacAddress mac, IPAddress ip, List<IpBindingChange> bindings)
+    /// <summary>
+    /// <paramref name="mac"/> claims <paramref name="ip"/> (EVPN MAC/IP mobility, RFC 9161 §3 with
+    /// RFC 7432 §15): a new address binds with sequence 1; a claim by another MAC moves the binding
+    /// with sequence + 1 (the newest claim wins) unless the address moved more than MaxMoves times
+    /// within Window, when it is flagged duplicate where it is (RFC 7432 §15.1 applied to the
+    /// address) and no longer moves until an operator removes the binding.
+    /// </summary>
+    private void Claim(MacAddress mac, IPAddress ip, DateTimeOffset now, List<IpBindingChange> bindings)
     {
-        if (State.IpBindings.TryGetValue(ip, out var bound) && bound == mac)
+        if (State.DuplicateIps.Contains(ip))
         {
             return;
         }
 
+        long sequence = 1;
+        if (State.IpBindings.TryGetValue(ip, out var bound))
+        {
+            if (bound == mac)
+            {
+                return;
+            }
+
+            if (!_ipMoves.TryGetValue(ip, out var moves))
+            {
+                _ipMoves[ip] = moves = new Queue<DateTimeOffset>();
+            }
+
+            while (moves.Count != 0 && now - moves.Peek() > _mobility.Window)
+            {
+                moves.Dequeue();
+            }
+
+            moves.Enqueue(now);
+            long current = State.IpSequences.GetValueOrDefault(ip, 1);
+            if (moves.Count > _mobility.MaxMoves)
+            {
+                State.DuplicateIps.Add(ip);
+                bindings.Add(new IpBindingChange(ip, bound, current, Duplicate: true));
+                Log.DuplicateIp(logger, Vni.Value, ip, moves.Count, _mobility.Window, bound, mac);
+                return;
+            }
+
+            sequence = current + 1;
+        }
+
         State.IpBindings[ip] = mac;
-        bindings.Add(new IpBindingChange(ip, mac));
+        State.IpSequences[ip] = sequence;
+        bindings.Add(new IpBindingChange(ip, mac, sequence));
+    }
+
+    private void Unbind(IPAddress ip, List<IpBindingChange> bindings)
+    {
+        State.IpBindings.Remove(ip);
+        State.IpSequences.Remove(ip);
+        State.DuplicateIps.Remove(ip);
+        _ipMoves.Remove(ip);
+        bindings.Add(new IpBindingChange(ip, null));
+    }
+
+    private static bool IsExternallyLearned(MacEntry entry) => !entry.Static && ExternalVteps.IsExternal(entry.HostId);
+
+    /// <summary>Runs the ageing of externally learned MACs while the table holds any, every tenth of the ageing time (at least every second).</summary>
+    private void EnsureExternalAging()
+    {
+        if (_externalAging is not null || !State.Entries.Values.Any(IsExternallyLearned))
+        {
+            return;
+        }
+
+        var period = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, _mobility.ExternalAgingTime.Ticks / 10));
+        _externalAging = this.RegisterGrainTimer(AgeExternalAsync, new GrainTimerCreationOptions(period, period) { KeepAlive = false });
+    }
+
+    private async Task AgeExternalAsync(CancellationToken cancellationToken)
+    {
+        var cutoff = time.GetUtcNow() - _mobility.ExternalAgingTime;
+        var changes = new List<MacChange>();
+        var bindings = new List<IpBindingChange>();
+        foreach (var entry in State.Entries.Values.Where(e => IsExternallyLearned(e) && e.LearnedAt < cutoff).ToList())
+        {
+            Remove(entry.Mac, changes, bindings);
+        }
+
+        if (changes.Count != 0)
+        {
+            await CommitAsync(Vni, changes, bindings);
+            Log.ExternalAged(logger, Vni.Value, changes.Count, _mobility.ExternalAgingTime);
+        }
+
+        if (!State.Entries.Values.Any(IsExternallyLearned))
+        {
+            _externalAging?.Dispose();
+            _externalAging = null;
+        }
     }
 
     private bool Remove(MacAddress mac, List<MacChange> changes, List<IpBindingChange> bindings)
@@ -267,8 +416,7 @@ internal sealed partial class MacTableGrain(
         changes.Add(new MacChange(MacChangeKind.Removed, removed, null));
         foreach (var ip in State.IpBindings.Where(b => b.Value == mac).Select(b => b.Key).ToList())
         {
-            State.IpBindings.Remove(ip);
-            bindings.Add(new IpBindingChange(ip, null));
+            Unbind(ip, bindings);
         }
 
         return true;
@@ -280,17 +428,26 @@ internal sealed partial class MacTableGrain(
             _epoch,
             State.Version,
             [.. State.Entries.Values.OrderBy(e => e.Mac)],
-            [.. State.IpBindings.Select(b => new IpBinding(b.Key, b.Value))]);
+            [.. State.IpBindings.Select(b => new IpBinding(b.Key, b.Value, State.IpSequences.GetValueOrDefault(b.Key, 1), State.DuplicateIps.Contains(b.Key)))]);
 
-    /// <summary>One version and one delta for everything a call changed; nothing when nothing changed.</summary>
-    private async Task CommitAsync(Vni vni, List<MacChange> changes, List<IpBindingChange> bindings)
+    /// <summary>
+    /// One version and one delta for everything a call changed; nothing when nothing changed, except
+    /// that <paramref name="writeAnyway"/> persists state no subscriber needs to hear of (refreshed
+    /// learn times) without a new version.
+    /// </summary>
+    private async Task CommitAsync(Vni vni, List<MacChange> changes, List<IpBindingChange> bindings, bool writeAnyway = false)
     {
-        if (changes.Count == 0 && bindings.Count == 0)
+        bool changed = changes.Count != 0 || bindings.Count != 0;
+        if (!changed && !writeAnyway)
         {
             return;
         }
 
-        State.Version++;
+        if (changed)
+        {
+            State.Version++;
+        }
+
         try
         {
             await state.WriteStateAsync();
@@ -301,8 +458,11 @@ internal sealed partial class MacTableGrain(
             throw;
         }
 
-        var delta = new MacTableDelta(vni, _epoch, State.Version, changes, bindings);
-        _observers.Notify(o => o.OnMacTableChanged(delta));
+        if (changed)
+        {
+            var delta = new MacTableDelta(vni, _epoch, State.Version, changes, bindings);
+            _observers.Notify(o => o.OnMacTableChanged(delta));
+        }
     }
 
     private static partial class Log
@@ -312,5 +472,14 @@ internal sealed partial class MacTableGrain(
 
         [LoggerMessage(EventId = GrainsEventIds.HostMacsWithdrawn, Level = LogLevel.Information, Message = "VNI {Vni}: withdrew {Count} MACs of host {HostId}")]
         public static partial void Withdrawn(ILogger logger, uint vni, string hostId, int count);
+
+        [LoggerMessage(EventId = GrainsEventIds.IpFlaggedDuplicate, Level = LogLevel.Warning, Message = "VNI {Vni}: duplicate address {Ip} flagged after {Moves} moves within {Window}; it stays bound to {Mac} and is no longer proxied (last claimed by {ContenderMac}); remove the binding to clear")]
+        public static partial void DuplicateIp(ILogger logger, uint vni, IPAddress ip, int moves, TimeSpan window, MacAddress mac, MacAddress contenderMac);
+
+        [LoggerMessage(EventId = GrainsEventIds.ExternalMacsAged, Level = LogLevel.Information, Message = "VNI {Vni}: {Count} MAC(s) learned behind external VTEPs aged out (not learned again within {AgingTime})")]
+        public static partial void ExternalAged(ILogger logger, uint vni, int count, TimeSpan agingTime);
+
+        [LoggerMessage(EventId = GrainsEventIds.MacTableReset, Level = LogLevel.Information, Message = "VNI {Vni}: MAC table reset ({Count} MAC(s) removed); the next segment on this VNI starts empty")]
+        public static partial void Reset(ILogger logger, uint vni, int count);
     }
 }

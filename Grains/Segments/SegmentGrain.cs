@@ -77,6 +77,23 @@ internal sealed partial class SegmentGrain(
 
     public Task<SegmentSnapshot> GetAsync() => Task.FromResult(Snapshot(Vni));
 
+    public async Task ResetAsync()
+    {
+        var vni = Vni;
+        var removed = State.FloodList.Select(e => new FloodListEntry(e.Key, e.Value)).ToList();
+        State.FloodList.Clear();
+        // One delta per entry, as for any leave, so a subscriber applying them stays in step.
+        foreach (var entry in removed)
+        {
+            await CommitAsync(vni, null, entry);
+        }
+
+        Log.Reset(logger, vni.Value, removed.Count);
+
+        // A new segment on this VNI is a new activation, with a new epoch subscribers re-snapshot on.
+        DeactivateOnIdle();
+    }
+
     public Task<SegmentSnapshot> SubscribeAsync(ISegmentObserver observer)
     {
         var vni = Vni;
@@ -123,5 +140,8 @@ internal sealed partial class SegmentGrain(
 
         [LoggerMessage(EventId = GrainsEventIds.FloodListLeft, Level = LogLevel.Information, Message = "VNI {Vni}: host {HostId} left the flood list (version {Version})")]
         public static partial void Left(ILogger logger, uint vni, string hostId, long version);
+
+        [LoggerMessage(EventId = GrainsEventIds.SegmentReset, Level = LogLevel.Information, Message = "VNI {Vni}: segment reset ({Count} flood-list entr(ies) removed, external VTEPs among them); the next segment on this VNI starts empty")]
+        public static partial void Reset(ILogger logger, uint vni, int count);
     }
 }

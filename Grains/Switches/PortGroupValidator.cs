@@ -11,7 +11,13 @@ internal static class PortGroupValidator
         Guard.Name(name, "portGroup");
         Guard.NotNull(spec, "spec");
         Guard.Vni(spec.Vni);
-        return new PortGroup(name, spec.Vni, Validate(spec.Vlan ?? VlanPolicy.Untagged), Validate(spec.Security ?? SecurityPolicy.Default));
+        ushort mask = spec.ReservedGroupForwardMask ?? 0;
+        if ((mask & PortGroup.PauseBit) != 0)
+        {
+            Guard.Throw("forwardReservedGroups", "forwardReservedGroups cannot include 01:80:c2:00:00:01: 802.3 PAUSE frames are never forwarded by a bridge (IEEE 802.1Q Table 8-1).");
+        }
+
+        return new PortGroup(name, spec.Vni, Validate(spec.Vlan ?? VlanPolicy.Untagged), Validate(spec.Security ?? SecurityPolicy.Default), mask);
     }
 
     private static VlanPolicy Validate(VlanPolicy vlan)
@@ -103,6 +109,7 @@ internal static class PortGroupValidator
         => a.Name == b.Name
             && a.Vni == b.Vni
             && a.Security == b.Security
+            && a.ReservedGroupForwardMask == b.ReservedGroupForwardMask
             && a.Vlan.Mode == b.Vlan.Mode
             && a.Vlan.AccessVlan == b.Vlan.AccessVlan
             && a.Vlan.NativeVlan == b.Vlan.NativeVlan

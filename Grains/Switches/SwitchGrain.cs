@@ -1,3 +1,4 @@
+using Fabric.Addressing;
 using Fabric.Grains.Diagnostics;
 using Fabric.Grains.Validation;
 using Microsoft.Extensions.Logging;
@@ -85,6 +86,17 @@ internal sealed partial class SwitchGrain(
         if (vniChanges)
         {
             await Directory.ClaimVniAsync(next.Vni, Name, portGroup);
+            try
+            {
+                // A new segment starts empty: whatever a port group that held this VNI before left
+                // there (external VTEPs, static or learned MACs, bindings) is not the new tenant's.
+                await ResetSegmentAsync(next.Vni);
+            }
+            catch
+            {
+                await Directory.ReleaseVniAsync(next.Vni, Name, portGroup);
+                throw;
+            }
         }
 
         State.PortGroups[portGroup] = next;
@@ -101,6 +113,7 @@ internal sealed partial class SwitchGrain(
         if (previous is not null && vniChanges)
         {
             await Directory.ReleaseVniAsync(previous.Vni, Name, portGroup);
+            await EndSegmentAsync(previous.Vni);
         }
 
         Log.PortGroupSet(logger, Name, portGroup, next.Vni.Value, State.Version);
@@ -125,6 +138,7 @@ internal sealed partial class SwitchGrain(
         State.PortGroups.Remove(portGroup);
         await CommitAsync();
         await Directory.ReleaseVniAsync(removed.Vni, Name, portGroup);
+        await EndSegmentAsync(removed.Vni);
         Log.PortGroupRemoved(logger, Name, portGroup, State.Version);
         return Snapshot();
     }
@@ -225,6 +239,29 @@ internal sealed partial class SwitchGrain(
         }
     }
 
+    /// <summary>Empties the segment and MAC table of <paramref name="vni"/> (both end their activation, so the next has a new epoch).</summary>
+    private async Task ResetSegmentAsync(Vni vni)
+    {
+        await GrainFactory.GetGrain<ISegmentGrain>(vni.Value).ResetAsync();
+        await GrainFactory.GetGrain<IMacTableGrain>(vni.Value).ResetAsync();
+    }
+
+    /// <summary>
+    /// A released VNI's segment ends now, best effort: if a grain does not answer, the VNI is reset
+    /// anyway when a port group claims it next, before anyone uses it.
+    /// </summary>
+    private async Task EndSegmentAsync(Vni vni)
+    {
+        try
+        {
+            await ResetSegmentAsync(vni);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.SegmentNotEnded(logger, Name, vni.Value, ex.Message);
+        }
+    }
+
     private SwitchConfig Snapshot()
         => new(Name, State.Mtu, State.Version, [.. State.PortGroups.Values], [.. State.Members.Select(m => new SwitchMember(m.Key, m.Value))]);
 
@@ -266,5 +303,8 @@ internal sealed partial class SwitchGrain(
 
         [LoggerMessage(EventId = GrainsEventIds.SwitchWriteFailed, Level = LogLevel.Error, Message = "Switch {Switch}: writing state failed; the activation will reload")]
         public static partial void WriteFailed(ILogger logger, Exception exception, string @switch);
+
+        [LoggerMessage(EventId = GrainsEventIds.SegmentNotEnded, Level = LogLevel.Warning, Message = "Switch {Switch}: VNI {Vni} was released but its segment could not be reset now ({Reason}); it is reset when a port group claims the VNI next")]
+        public static partial void SegmentNotEnded(ILogger logger, string @switch, uint vni, string reason);
     }
 }

@@ -89,6 +89,7 @@ internal sealed class ClusterReplica(string hostId, uint ownVtep, IReadOnlyList<
     private readonly Dictionary<uint, Dictionary<MacAddress, MacEntry>> _macs = [];
     private readonly Dictionary<uint, ReplicaVersion> _macVersions = [];
     private readonly Dictionary<uint, Dictionary<IPAddress, MacAddress>> _bindings = [];
+    private readonly Dictionary<uint, HashSet<IPAddress>> _duplicates = [];
     private readonly HashSet<uint> _stale = [];
     private readonly Dictionary<uint, RemoteVtep> _vtepCache = [];
     private HashSet<uint> _vnis = [];
@@ -143,6 +144,7 @@ internal sealed class ClusterReplica(string hostId, uint ownVtep, IReadOnlyList<
             _macs.Remove(vni);
             _macVersions.Remove(vni);
             _bindings.Remove(vni);
+            _duplicates.Remove(vni);
         }
 
         _stale.RemoveWhere(v => !_vnis.Contains(v));
@@ -207,6 +209,7 @@ internal sealed class ClusterReplica(string hostId, uint ownVtep, IReadOnlyList<
         _macs[vni] = snapshot.Entries.ToDictionary(e => e.Mac);
         _macVersions[vni] = new ReplicaVersion(snapshot.Epoch, snapshot.Version);
         _bindings[vni] = bindings;
+        _duplicates[vni] = [.. snapshot.IpBindings.Where(b => b.Duplicate).Select(b => b.Ip)];
         foreach (var entry in snapshot.Entries)
         {
             if (entry.HostId != hostId)
@@ -298,6 +301,7 @@ internal sealed class ClusterReplica(string hostId, uint ownVtep, IReadOnlyList<
         if (delta.IpBindings.Count > 0)
         {
             var bindings = _bindings.TryGetValue(vni, out var current) ? current : _bindings[vni] = [];
+            var duplicates = _duplicates.TryGetValue(vni, out var flagged) ? flagged : _duplicates[vni] = [];
             foreach (var binding in delta.IpBindings)
             {
                 if (bindings.TryGetValue(binding.Ip, out var previous) && previous != binding.Mac)
@@ -312,6 +316,15 @@ internal sealed class ClusterReplica(string hostId, uint ownVtep, IReadOnlyList<
                 else
                 {
                     bindings.Remove(binding.Ip);
+                }
+
+                if (binding.Mac is not null && binding.Duplicate)
+                {
+                    duplicates.Add(binding.Ip);
+                }
+                else
+                {
+                    duplicates.Remove(binding.Ip);
                 }
             }
         }
@@ -337,7 +350,13 @@ internal sealed class ClusterReplica(string hostId, uint ownVtep, IReadOnlyList<
         }
 
         var macs = _macs.ToDictionary(kv => kv.Key, kv => (IReadOnlyDictionary<MacAddress, MacEntry>)kv.Value);
-        var bindings = _bindings.ToDictionary(kv => kv.Key, kv => (IReadOnlyDictionary<IPAddress, MacAddress>)kv.Value);
-        return ForwardingBuilder.Build(Ports, Switch.Version, hostId, ownVtep, vxlanPort, _segments, macs, counters, _vtepCache, bindings);
+        // A duplicate address is not proxied: ARP requests for it are flooded, so both claimants answer.
+        var bindings = _bindings.ToDictionary(
+            kv => kv.Key,
+            kv => _duplicates.TryGetValue(kv.Key, out var duplicates) && duplicates.Count != 0
+                ? (IReadOnlyDictionary<IPAddress, MacAddress>)kv.Value.Where(b => !duplicates.Contains(b.Key)).ToDictionary()
+                : kv.Value);
+        var masks = Switch.PortGroups.ToDictionary(g => g.Vni.Value, g => g.ReservedGroupForwardMask);
+        return ForwardingBuilder.Build(Ports, Switch.Version, hostId, ownVtep, vxlanPort, _segments, macs, counters, _vtepCache, bindings, masks);
     }
 }

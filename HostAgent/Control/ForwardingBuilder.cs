@@ -111,7 +111,8 @@ internal static class ForwardingBuilder
         IReadOnlyDictionary<uint, IReadOnlyDictionary<Addressing.MacAddress, MacEntry>> macs,
         DataPlaneCounters counters,
         Dictionary<uint, RemoteVtep> vtepCache,
-        IReadOnlyDictionary<uint, IReadOnlyDictionary<System.Net.IPAddress, Addressing.MacAddress>>? bindings = null)
+        IReadOnlyDictionary<uint, IReadOnlyDictionary<System.Net.IPAddress, Addressing.MacAddress>>? bindings = null,
+        IReadOnlyDictionary<uint, ushort>? reservedGroupForwardMasks = null)
     {
         RemoteVtep Vtep(uint address)
         {
@@ -131,6 +132,9 @@ internal static class ForwardingBuilder
             var flood = segments.TryGetValue(vni, out var segment)
                 ? segment.FloodList.Where(e => e.HostId != hostId).Select(e => Wire.Ipv4Address.FromIPAddress(e.Vtep)).Where(a => a != ownVtep).Distinct().ToArray()
                 : [];
+            var external = segment is null
+                ? []
+                : segment.FloodList.Where(e => ExternalVteps.IsExternal(e.HostId)).Select(e => Wire.Ipv4Address.FromIPAddress(e.Vtep)).Where(a => a != ownVtep).ToArray();
             var remote = new Dictionary<ulong, RemoteVtep>();
             IReadOnlyDictionary<Addressing.MacAddress, MacEntry>? table = null;
             if (macs.TryGetValue(vni, out table))
@@ -167,6 +171,8 @@ internal static class ForwardingBuilder
                 RemoteMacs = remote.ToFrozenDictionary(),
                 ArpBindings = arp.ToFrozenDictionary(),
                 PromiscuousPorts = ports.Where(p => p.AllowPromiscuous && VnisOf(p).Contains(vni)).Select(p => p.Index).ToArray(),
+                ExternalVteps = external.ToFrozenSet(),
+                ReservedGroupForwardMask = reservedGroupForwardMasks?.GetValueOrDefault(vni) ?? 0,
                 Counters = counters.ForVni(vni),
             };
         }

@@ -12,9 +12,10 @@ namespace Fabric.HostAgent.Control;
 /// <summary>
 /// The one route from what the data plane learns to the MAC tables: every
 /// <see cref="AgentOptions.LearnPublishInterval"/> it takes the keys the local table queued (a MAC
-/// new, moved to another local port, or claiming a new IPv4 address), and for each VNI sends one
-/// <see cref="IMacTableGrain.LearnAsync"/> batch holding each MAC with its location and, per claimed
-/// address, its IP binding (an EVPN MAC/IP route, RFC 7432 §7.2). What is not yet accepted stays
+/// new, moved to another local port, or claiming a new IPv4 address) and those the external table
+/// queued (a MAC seen behind an external VTEP, RFC 7348 §4.1, new or learned again to keep it from
+/// ageing), and for each VNI sends one <see cref="IMacTableGrain.LearnAsync"/> batch holding each MAC
+/// with its location and, per claimed address, its IP binding (an EVPN MAC/IP route, RFC 7432 §7.2). What is not yet accepted stays
 /// pending and goes with the next batch, so an outage loses nothing learned.
 /// </summary>
 /// <remarks>
@@ -25,6 +26,7 @@ internal sealed partial class LearnPublisher(
     IClusterClient client,
     IOptions<AgentOptions> options,
     LocalMacTable macs,
+    ExternalMacTable external,
     TimeProvider time,
     ILogger<LearnPublisher> logger) : BackgroundService
 {
@@ -34,9 +36,10 @@ internal sealed partial class LearnPublisher(
     private readonly AgentOptions _options = options.Value;
     private readonly IPAddress _vtep = IPAddress.Parse(options.Value.VtepAddress);
     private readonly Dictionary<uint, HashSet<ulong>> _pending = [];
+    private readonly Dictionary<uint, HashSet<ulong>> _pendingExternal = [];
 
     /// <summary>How many MACs wait to be published (after the last round).</summary>
-    public int Pending => _pending.Values.Sum(s => s.Count);
+    public int Pending => _pending.Values.Sum(s => s.Count) + _pendingExternal.Values.Sum(s => s.Count);
 
     /// <summary>How many learn calls the MAC tables accepted since start.</summary>
     public long Calls { get; private set; }
@@ -71,17 +74,27 @@ internal sealed partial class LearnPublisher(
     {
         while (macs.TryTakeLearned(out var key))
         {
-            if (!_pending.TryGetValue(key.Vni, out var set))
-            {
-                _pending[key.Vni] = set = [];
-            }
-
-            set.Add(key.Mac);
+            Add(_pending, key);
         }
 
-        foreach (var (vni, set) in _pending.ToArray())
+        while (external.TryTakeLearned(out var key))
         {
-            var batch = Build(vni, set);
+            Add(_pendingExternal, key);
+        }
+
+        foreach (uint vni in _pending.Keys.Concat(_pendingExternal.Keys).Distinct().ToArray())
+        {
+            var batch = new List<MacLearnRequest>();
+            if (_pending.TryGetValue(vni, out var local))
+            {
+                Build(vni, local, batch);
+            }
+
+            if (_pendingExternal.TryGetValue(vni, out var behindExternal))
+            {
+                BuildExternal(vni, behindExternal, batch);
+            }
+
             try
             {
                 for (int start = 0; start < batch.Count; start += MaxBatch)
@@ -95,16 +108,26 @@ internal sealed partial class LearnPublisher(
             {
                 // Never acceptable as it stands (say, an interface name the fabric's names refuse):
                 // retrying would fail forever and hold back every later MAC of the VNI.
-                Log.Rejected(logger, vni, set.Count, ex.Field, ex.Message);
+                Log.Rejected(logger, vni, batch.Count, ex.Field, ex.Message);
             }
 
             _pending.Remove(vni);
+            _pendingExternal.Remove(vni);
         }
     }
 
-    private List<MacLearnRequest> Build(uint vni, HashSet<ulong> pending)
+    private static void Add(Dictionary<uint, HashSet<ulong>> pending, MacKey key)
     {
-        var requests = new List<MacLearnRequest>(pending.Count);
+        if (!pending.TryGetValue(key.Vni, out var set))
+        {
+            pending[key.Vni] = set = [];
+        }
+
+        set.Add(key.Mac);
+    }
+
+    private void Build(uint vni, HashSet<ulong> pending, List<MacLearnRequest> requests)
+    {
         foreach (ulong value in pending)
         {
             if (!macs.TryGet(vni, value, out var entry) || entry.Port >= _options.Ports.Count)
@@ -126,8 +149,19 @@ internal sealed partial class LearnPublisher(
                 requests.Add(new MacLearnRequest(mac, _options.HostId, _vtep, port));
             }
         }
+    }
 
-        return requests;
+    /// <summary>MACs behind external VTEPs, published under the VTEP's own host id (<see cref="ExternalVteps"/>).</summary>
+    private void BuildExternal(uint vni, HashSet<ulong> pending, List<MacLearnRequest> requests)
+    {
+        foreach (ulong value in pending)
+        {
+            if (external.TryGet(vni, value, out var entry))
+            {
+                var vtep = Ipv4Address.ToIPAddress(entry.Vtep);
+                requests.Add(new MacLearnRequest(new MacAddress(value), ExternalVteps.HostId(vtep), vtep, ExternalVteps.Port));
+            }
+        }
     }
 
     private static partial class Log

@@ -117,6 +117,11 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
 
         await _heartbeat.RegisterAsync(new HostRegistration(_vtep, _version, _options.Switch, hostPorts));
 
+        // VNIs no port carries any more end here: their counters and what was learned behind
+        // external VTEPs in them (a VNI used again later is another segment).
+        _dataPlane.Counters.ForgetVnisOtherThan(_replica.Vnis);
+        _dataPlane.External.ForgetVnisOtherThan(_replica.Vnis);
+
         // A port moved to another port group: what it learned in its old VNI is not its anymore.
         foreach (var (key, entry) in _dataPlane.Macs.Entries)
         {
@@ -137,6 +142,7 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
         // The MAC tables may have lost us (host declared dead, or a silo restarted on memory
         // storage): publish every MAC we hold again, with its addresses; learning is idempotent.
         _dataPlane.Macs.RequeueAll();
+        _dataPlane.External.RequeueAll();
     }
 
     /// <summary>

@@ -40,17 +40,22 @@ internal sealed class DataPlane
     private ForwardingSnapshot _snapshot;
     private long _publications;
 
-    public DataPlane(ForwardingSnapshot initial, LocalMacTable macs, DataPlaneCounters counters, IDataPlaneOutput output, uint vtepAddress, ushort vxlanPort)
+    public DataPlane(ForwardingSnapshot initial, LocalMacTable macs, DataPlaneCounters counters, IDataPlaneOutput output, uint vtepAddress, ushort vxlanPort, ExternalMacTable? external = null)
     {
         _snapshot = initial;
         Macs = macs;
+        External = external ?? new ExternalMacTable();
         Counters = counters;
         _output = output;
         VtepAddress = vtepAddress;
         _encapsulator = new VxlanEncapsulator(MacAddress.Zero, vtepAddress, destinationPort: vxlanPort);
     }
 
+    /// <summary>MACs learned on local ports.</summary>
     public LocalMacTable Macs { get; }
+
+    /// <summary>MACs learned behind external VTEPs from their datagrams.</summary>
+    public ExternalMacTable External { get; }
 
     public DataPlaneCounters Counters { get; }
 
@@ -345,8 +350,9 @@ internal sealed class DataPlane
 
     /// <summary>
     /// A VXLAN datagram (UDP payload) from <paramref name="outerSource"/> (host order), in
-    /// <paramref name="slot"/> at the headroom: validated, accepted only from a VTEP of its segment,
-    /// decapsulated and delivered by destination MAC or flooded to the local ports of the VNI.
+    /// <paramref name="slot"/> at the headroom: validated, accepted only from a VTEP of its segment
+    /// (never our own address), decapsulated and delivered by destination MAC or flooded to the local
+    /// ports of the VNI. The inner source of a datagram from an external VTEP is learned.
     /// </summary>
     public void FromVtep(uint outerSource, Span<byte> slot, int length, ForwardingScratch scratch)
     {
@@ -389,6 +395,16 @@ internal sealed class DataPlane
         }
 
         segment.Counters.CountReceived();
+        if (segment.ExternalVteps.Count != 0 && segment.ExternalVteps.Contains(outerSource))
+        {
+            // RFC 7348 §4.1: learn the inner source → outer source, for VTEPs with no agent of ours.
+            var innerSource = MacAddress.Read(inner.Slice(EthernetFrame.MacLength));
+            if (innerSource.IsValidUnicast && !Macs.TryGet(vni.Value, innerSource.Value, out _))
+            {
+                External.Learn(vni.Value, innerSource.Value, outerSource, Environment.TickCount64);
+            }
+        }
+
         var destination = MacAddress.Read(inner);
         if (IsFilteredReservedGroup(destination, segment))
         {

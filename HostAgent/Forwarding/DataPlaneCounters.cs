@@ -112,4 +112,19 @@ internal sealed class DataPlaneCounters(int portCount)
     public TrafficCounters ForVni(uint vni) => _byVni.GetOrAdd(vni, static _ => new TrafficCounters());
 
     public IReadOnlyDictionary<uint, TrafficCounters> ByVni => _byVni;
+
+    /// <summary>
+    /// Control plane: drops the counters of VNIs no port carries any more, so a VNI used again later
+    /// (by another tenant's segment) starts counting from zero.
+    /// </summary>
+    public void ForgetVnisOtherThan(IReadOnlySet<uint> carried)
+    {
+        foreach (uint vni in _byVni.Keys)
+        {
+            if (!carried.Contains(vni))
+            {
+                _byVni.TryRemove(vni, out _);
+            }
+        }
+    }
 }

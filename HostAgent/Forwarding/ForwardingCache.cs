@@ -30,7 +30,8 @@ internal static class ForwardingCache
                 s.RemoteMacs.ToDictionary(kv => kv.Key, kv => kv.Value.Address),
                 s.ArpBindings.ToDictionary(),
                 s.PromiscuousPorts,
-                s.ReservedGroupForwardMask))]);
+                s.ReservedGroupForwardMask,
+                [.. s.ExternalVteps]))]);
         string temp = path + ".tmp";
         File.WriteAllBytes(temp, JsonSerializer.SerializeToUtf8Bytes(saved, Json));
         File.Move(temp, path, overwrite: true);
@@ -120,6 +121,7 @@ internal static class ForwardingCache
                 ArpBindings = (s.ArpBindings ?? []).ToFrozenDictionary(),
                 PromiscuousPorts = s.PromiscuousPorts ?? [],
                 ReservedGroupForwardMask = s.ReservedGroupForwardMask,
+                ExternalVteps = (s.ExternalVteps ?? []).ToFrozenSet(),
                 Counters = counters.ForVni(s.Vni),
             };
         }
@@ -152,5 +154,6 @@ internal static class ForwardingCache
         Dictionary<ulong, uint>? RemoteMacs,
         Dictionary<uint, ulong>? ArpBindings,
         int[]? PromiscuousPorts = null,
-        ushort ReservedGroupForwardMask = 0);
+        ushort ReservedGroupForwardMask = 0,
+        uint[]? ExternalVteps = null);
 }

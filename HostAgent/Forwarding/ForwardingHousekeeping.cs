@@ -5,9 +5,11 @@ using Microsoft.Extensions.Options;
 namespace Fabric.HostAgent.Forwarding;
 
 /// <summary>
-/// The data plane's own upkeep, run whether or not the cluster is reachable: local MACs not seen for
-/// <see cref="AgentOptions.MacAgingTime"/> are forgotten (IEEE 802.1Q ageing), and the forwarding
-/// tables are saved to <see cref="AgentOptions.ForwardingCacheFile"/> for a warm start. It must not
+/// The data plane's own upkeep, run whether or not the cluster is reachable: local MACs and MACs
+/// learned behind external VTEPs not seen for <see cref="AgentOptions.MacAgingTime"/> are forgotten
+/// (IEEE 802.1Q ageing); external MACs still in use are queued for publishing again every third of
+/// it, so the MAC tables (which age them, having no host to withdraw them) keep them; and the
+/// forwarding tables are saved to <see cref="AgentOptions.ForwardingCacheFile"/> for a warm start. It must not
 /// wait on the cluster: an outage is exactly when a restart needs fresh saved tables.
 /// </summary>
 /// <remarks>
@@ -29,6 +31,8 @@ internal sealed partial class ForwardingHousekeeping(
     private long _savedPublications = -1;
     private DateTimeOffset _lastSave = DateTimeOffset.MinValue;
     private DateTimeOffset _nextAging;
+    private DateTimeOffset _nextExternalRefresh;
+    private long _lastExternalRefresh = Environment.TickCount64;
     private bool _saveFailureReported;
 
     /// <summary>How often ageing runs: a tenth of the ageing time, at least once a second.</summary>
@@ -40,12 +44,19 @@ internal sealed partial class ForwardingHousekeeping(
     /// <summary>How many local MACs ageing has forgotten since start.</summary>
     public long Aged { get; private set; }
 
+    /// <summary>How many times external MACs still in use were queued for publishing again.</summary>
+    public long ExternalRefreshes { get; private set; }
+
+    /// <summary>How often external MACs still in use are queued again: a third of the ageing time.</summary>
+    public TimeSpan ExternalRefreshInterval => _options.MacAgingTime / 3;
+
     /// <summary>How many times the forwarding tables were saved since start.</summary>
     public long Saves { get; private set; }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         _nextAging = time.GetUtcNow() + AgingInterval;
+        _nextExternalRefresh = time.GetUtcNow() + ExternalRefreshInterval;
         using var timer = new PeriodicTimer(SaveInterval, time);
         try
         {
@@ -67,12 +78,21 @@ internal sealed partial class ForwardingHousekeeping(
         {
             _nextAging = now + AgingInterval;
             long cutoff = Environment.TickCount64 - (long)_options.MacAgingTime.TotalMilliseconds;
-            int aged = dataPlane.Macs.Age(cutoff);
+            int aged = dataPlane.Macs.Age(cutoff) + dataPlane.External.Age(cutoff);
             if (aged > 0)
             {
                 Aged += aged;
                 Log.Aged(logger, aged);
             }
+        }
+
+        if (now >= _nextExternalRefresh)
+        {
+            _nextExternalRefresh = now + ExternalRefreshInterval;
+            long tick = Environment.TickCount64;
+            dataPlane.External.RequeueSeenSince(_lastExternalRefresh);
+            _lastExternalRefresh = tick;
+            ExternalRefreshes++;
         }
 
         SaveIfDue(now);

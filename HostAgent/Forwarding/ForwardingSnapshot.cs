@@ -69,6 +69,12 @@ internal sealed class SegmentForwarding
     /// <summary>IPv4 address → MAC of the segment (MAC table grain's bindings), for ARP suppression.</summary>
     public FrozenDictionary<uint, ulong> ArpBindings { get; init; } = FrozenDictionary<uint, ulong>.Empty;
 
+    /// <summary>
+    /// The segment's VTEPs that have no agent (a kernel or hardware VTEP, registered through the API):
+    /// the source MACs of their datagrams are learned here and published (RFC 7348 §4.1).
+    /// </summary>
+    public FrozenSet<uint> ExternalVteps { get; init; } = FrozenSet<uint>.Empty;
+
     /// <summary>Local ports of the segment in promiscuous mode: each gets a copy of every frame of the VNI that reaches the host.</summary>
     public int[] PromiscuousPorts { get; init; } = [];
 

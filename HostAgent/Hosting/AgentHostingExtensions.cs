@@ -53,6 +53,7 @@ public static partial class AgentHostingExtensions
     {
         services.AddSingleton(sp => new DataPlaneCounters(sp.GetRequiredService<IOptions<AgentOptions>>().Value.Ports.Count));
         services.AddSingleton(sp => new LocalMacTable(sp.GetRequiredService<IOptions<AgentOptions>>().Value.Ports.Count));
+        services.AddSingleton<ExternalMacTable>();
         services.AddSingleton<PortOutput>();
         services.AddSingleton(sp =>
         {
@@ -65,7 +66,8 @@ public static partial class AgentHostingExtensions
                 counters,
                 sp.GetRequiredService<PortOutput>(),
                 Wire.Ipv4Address.FromIPAddress(IPAddress.Parse(options.VtepAddress)),
-                (ushort)options.VxlanPort);
+                (ushort)options.VxlanPort,
+                sp.GetRequiredService<ExternalMacTable>());
         });
         services.AddSingleton<ReceiveLoops>();
         services.AddHostedService<DataPlaneHost>();

@@ -18,6 +18,7 @@ namespace Fabric.HostAgent.Status;
 /// <param name="Ports">Each local port with its counters.</param>
 /// <param name="Segments">Each segment this host forwards, with its flood list, remote MACs and ARP bindings.</param>
 /// <param name="LocalMacs">MACs learned on local ports, with the IPv4 addresses they claimed.</param>
+/// <param name="ExternalMacs">MACs learned behind external VTEPs from their datagrams (RFC 7348 §4.1).</param>
 internal sealed record AgentStatus(
     string HostId,
     DateTimeOffset WrittenAt,
@@ -26,7 +27,8 @@ internal sealed record AgentStatus(
     IReadOnlyDictionary<string, long> Vtep,
     IReadOnlyList<PortStatus> Ports,
     IReadOnlyList<SegmentStatus> Segments,
-    IReadOnlyList<LocalMacStatus> LocalMacs)
+    IReadOnlyList<LocalMacStatus> LocalMacs,
+    IReadOnlyList<ExternalMacStatus> ExternalMacs)
 {
     /// <summary>Reads the live counters and tables of <paramref name="dataPlane"/>.</summary>
     public static AgentStatus Of(string hostId, DataPlane dataPlane, DateTimeOffset now)
@@ -51,7 +53,8 @@ internal sealed record AgentStatus(
                 e.Key.Vni,
                 new MacAddress(e.Key.Mac).ToString(),
                 e.Value.Port < snapshot.Ports.Length ? snapshot.Ports[e.Value.Port].Name : $"#{e.Value.Port}",
-                [.. e.Value.Claims.Select(Ipv4Address.Format)]))]);
+                [.. e.Value.Claims.Select(Ipv4Address.Format)]))],
+            [.. dataPlane.External.Entries.Select(e => new ExternalMacStatus(e.Key.Vni, new MacAddress(e.Key.Mac).ToString(), Ipv4Address.Format(e.Value.Vtep)))]);
     }
 }
 
@@ -69,6 +72,9 @@ internal sealed record SegmentStatus(
     IReadOnlyDictionary<string, string> RemoteMacs,
     IReadOnlyDictionary<string, string> ArpBindings,
     IReadOnlyDictionary<string, long> Counters);
+
+/// <summary>A MAC learned behind an external VTEP (its address) in a VNI.</summary>
+internal sealed record ExternalMacStatus(uint Vni, string Mac, string Vtep);
 
 /// <summary>A MAC learned on a local port (by name) in a VNI, with the IPv4 addresses it claimed in ARP.</summary>
 internal sealed record LocalMacStatus(uint Vni, string Mac, string Port, IReadOnlyList<string> Ips);

@@ -10,7 +10,11 @@ namespace Fabric.Silo.Api;
 
 public sealed record SwitchRequest(int? Mtu);
 
-public sealed record PortGroupRequest(long? Vni, VlanPolicyRequest? Vlan, SecurityPolicyRequest? Security);
+/// <summary>
+/// <c>forwardReservedGroups</c>: IEEE 802.1Q reserved group addresses (01:80:c2:00:00:00..0f, not
+/// :01) this port group forwards, e.g. <c>["01:80:c2:00:00:0e"]</c> for LLDP; default none.
+/// </summary>
+public sealed record PortGroupRequest(long? Vni, VlanPolicyRequest? Vlan, SecurityPolicyRequest? Security, IReadOnlyList<string>? ForwardReservedGroups = null);
 
 /// <summary><c>mode</c> is <c>access</c> (default) or <c>trunk</c>; trunk ranges are "100-199" or "42".</summary>
 public sealed record VlanPolicyRequest(string? Mode, long? AccessVlan, IReadOnlyList<string>? TrunkRanges, long? NativeVlan);
@@ -37,7 +41,7 @@ public sealed record SwitchMemberView(string HostId, string Uplink);
 /// <summary>Which configuration generation a live host has applied (OVN's nb_cfg/hv_cfg idea).</summary>
 public sealed record HostGenerationView(string HostId, long AppliedGeneration, bool Alive);
 
-public sealed record PortGroupView(string Name, uint Vni, VlanPolicyView Vlan, SecurityPolicyView Security)
+public sealed record PortGroupView(string Name, uint Vni, VlanPolicyView Vlan, SecurityPolicyView Security, IReadOnlyList<string> ForwardReservedGroups)
 {
     internal static PortGroupView From(PortGroup group) => new(
         group.Name,
@@ -47,7 +51,8 @@ public sealed record PortGroupView(string Name, uint Vni, VlanPolicyView Vlan, S
             group.Vlan.AccessVlan?.Value,
             group.Vlan.TrunkRanges.Select(r => r.First == r.Last ? $"{r.First.Value}" : $"{r.First.Value}-{r.Last.Value}").ToArray(),
             group.Vlan.NativeVlan?.Value),
-        new SecurityPolicyView(group.Security.MacLimit, group.Security.AllowForgedTransmits, group.Security.AllowPromiscuous));
+        new SecurityPolicyView(group.Security.MacLimit, group.Security.AllowForgedTransmits, group.Security.AllowPromiscuous),
+        [.. Enumerable.Range(0, 16).Where(bit => (group.ReservedGroupForwardMask & (1 << bit)) != 0).Select(bit => new MacAddress(0x0180_C200_0000UL | (uint)bit).ToString())]);
 }
 
 public sealed record VlanPolicyView(string Mode, ushort? AccessVlan, IReadOnlyList<string> TrunkRanges, ushort? NativeVlan);
@@ -65,7 +70,7 @@ public sealed record MacTableView(uint Vni, Guid Epoch, long Version, IReadOnlyL
         snapshot.Epoch,
         snapshot.Version,
         snapshot.Entries.OrderBy(e => e.Mac).Select(MacEntryView.From).ToArray(),
-        snapshot.IpBindings.Select(b => new IpBindingView(b.Ip.ToString(), b.Mac.ToString())).ToArray());
+        snapshot.IpBindings.OrderBy(b => b.Ip.ToString(), StringComparer.Ordinal).Select(b => new IpBindingView(b.Ip.ToString(), b.Mac.ToString(), b.Sequence, b.Duplicate)).ToArray());
 }
 
 public sealed record MacEntryView(string Mac, string HostId, string Vtep, string Port, long Sequence, DateTimeOffset LearnedAt, bool Static, bool Frozen)
@@ -73,7 +78,8 @@ public sealed record MacEntryView(string Mac, string HostId, string Vtep, string
     internal static MacEntryView From(MacEntry e) => new(e.Mac.ToString(), e.HostId, e.Vtep.ToString(), e.Port, e.Sequence, e.LearnedAt, e.Static, e.Frozen);
 }
 
-public sealed record IpBindingView(string Ip, string Mac);
+/// <summary>An IPv4 binding: its MAC, mobility sequence, and whether it is flagged duplicate (no longer proxied).</summary>
+public sealed record IpBindingView(string Ip, string Mac, long Sequence, bool Duplicate);
 
 public sealed record HostView(string Id, string Vtep, string AgentVersion, string Switch, IReadOnlyList<HostPortView> Ports, DateTimeOffset LastHeartbeat, bool Alive, long AppliedGeneration)
 {
@@ -112,7 +118,28 @@ internal static class RequestMapping
             throw new FabricValidationException("vni", $"vni {vniValue} is out of range; a VNI is {Vni.MinValue}..{Vni.MaxValue} (24 bits, RFC 7348).");
         }
 
-        return new PortGroupSpec(vni, ToVlan(request.Vlan), ToSecurity(request.Security));
+        return new PortGroupSpec(vni, ToVlan(request.Vlan), ToSecurity(request.Security), ToReservedGroupMask(request.ForwardReservedGroups));
+    }
+
+    private static ushort? ToReservedGroupMask(IReadOnlyList<string>? addresses)
+    {
+        if (addresses is null)
+        {
+            return null;
+        }
+
+        ushort mask = 0;
+        foreach (string text in addresses)
+        {
+            if (!MacAddress.TryParse(text, out var mac) || (mac.Value & ~0xFUL) != 0x0180_C200_0000UL)
+            {
+                throw new FabricValidationException("forwardReservedGroups", $"forwardReservedGroups entry '{text}' is not a reserved group address 01:80:c2:00:00:00..0f (IEEE 802.1Q Table 8-1).");
+            }
+
+            mask |= (ushort)(1 << (int)(mac.Value & 0xF));
+        }
+
+        return mask;
     }
 
     private static VlanPolicy? ToVlan(VlanPolicyRequest? request)
@@ -193,6 +220,11 @@ internal static class RequestMapping
             && !System.Net.IPAddress.IsLoopback(address) && !address.Equals(System.Net.IPAddress.Any) && !address.Equals(System.Net.IPAddress.Broadcast)
             ? address
             : throw new FabricValidationException("vtep", $"'{text}' is not a unicast IPv4 VTEP address.");
+
+    public static System.Net.IPAddress ParseIpv4(string field, string text)
+        => System.Net.IPAddress.TryParse(text, out var address) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork
+            ? address
+            : throw new FabricValidationException(field, $"'{text}' is not an IPv4 address.");
 
     public static string CheckName(string field, string name)
         => FabricNames.IsValid(name)

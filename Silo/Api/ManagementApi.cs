@@ -144,6 +144,7 @@ public static class ManagementApi
             {
                 // A MAC behind an external VTEP (a kernel VXLAN device, a hardware VTEP).
                 var vtep = RequestMapping.ParseVtep(vtepText);
+                await EnsureNotAFabricHostAsync(grains, vtep, "vtep");
                 entry = await grains.GetGrain<IMacTableGrain>(id.Value).SetStaticAsync(address, ExternalVteps.HostId(vtep), vtep, ExternalVteps.Port);
             }
             else
@@ -161,6 +162,7 @@ public static class ManagementApi
         {
             var id = RequestMapping.ParseVni(vni);
             var vtep = RequestMapping.ParseVtep(address);
+            await EnsureNotAFabricHostAsync(grains, vtep, "address");
             var snapshot = await grains.GetGrain<ISegmentGrain>(id.Value).JoinAsync(ExternalVteps.HostId(vtep), vtep);
             return Results.Ok(new { vni = id.Value, snapshot.Version, floodList = snapshot.FloodList.Select(e => new FloodListEntryView(e.HostId, e.Vtep.ToString())) });
         });
@@ -180,6 +182,15 @@ public static class ManagementApi
             return await grains.GetGrain<IMacTableGrain>(id.Value).RemoveAsync(address)
                 ? Results.NoContent()
                 : throw new FabricNotFoundException("MAC entry", mac);
+        });
+
+        api.MapDelete("/segments/{vni}/ips/{ip}", async (string vni, string ip, IGrainFactory grains) =>
+        {
+            var id = RequestMapping.ParseVni(vni);
+            var address = RequestMapping.ParseIpv4("ip", ip);
+            return await grains.GetGrain<IMacTableGrain>(id.Value).RemoveIpBindingAsync(address)
+                ? Results.NoContent()
+                : throw new FabricNotFoundException("IP binding", ip);
         });
 
         api.MapGet("/hosts", async (IGrainFactory grains) =>
@@ -209,13 +220,19 @@ public static class ManagementApi
 
     /// <summary>
     /// VTEPs without a Fabric agent (a Linux kernel VXLAN device, a hardware VTEP) join a segment's
-    /// flood list under a host id of their own, which no liveness check withdraws: the operator does.
+    /// flood list under a host id of their own (<see cref="ExternalVteps"/>), which no liveness check
+    /// withdraws: the operator does. One at the address of a fabric host would make that host's agent
+    /// flood to itself: refused, naming the host (field <c>address</c>).
     /// </summary>
-    private static class ExternalVteps
+    private static async Task EnsureNotAFabricHostAsync(IGrainFactory grains, System.Net.IPAddress vtep, string field)
     {
-        public const string Port = "external";
-
-        public static string HostId(System.Net.IPAddress vtep) => $"external-{vtep}";
+        foreach (string hostId in await grains.GetGrain<IFabricDirectoryGrain>(IFabricDirectoryGrain.Key).ListHostsAsync())
+        {
+            if (await grains.GetGrain<IHostGrain>(hostId).GetAsync() is { } host && host.Vtep.Equals(vtep))
+            {
+                throw new FabricValidationException(field, $"{field} {vtep} is the VTEP of fabric host '{hostId}'; an external VTEP cannot share a fabric host's address.");
+            }
+        }
     }
 
     private static async Task<IReadOnlyList<HostGenerationView>> HostGenerationsAsync(IGrainFactory grains, string switchName)

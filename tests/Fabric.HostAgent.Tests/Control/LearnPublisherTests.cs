@@ -24,6 +24,7 @@ public sealed class LearnPublisherTests(GrainsFixture fixture)
     private static readonly IPAddress Vip = IPAddress.Parse("192.168.100.50");
 
     private readonly LocalMacTable _macs = new(2);
+    private readonly ExternalMacTable _external = new();
 
     private LearnPublisher Publisher() => new(
         fixture.Cluster.Client,
@@ -35,6 +36,7 @@ public sealed class LearnPublisherTests(GrainsFixture fixture)
             Ports = [new() { Interface = "vm0", PortGroup = "web" }, new() { Interface = "vm1", PortGroup = "web" }],
         }),
         _macs,
+        _external,
         TimeProvider.System,
         NullLogger<LearnPublisher>.Instance);
 
@@ -120,5 +122,27 @@ public sealed class LearnPublisherTests(GrainsFixture fixture)
         _macs.Claim(vni, Vm1.Value, Ipv4Address.FromIPAddress(Vip));
         await publisher.PublishAsync();
         Assert.Equal(Vm1.ToString(), Bindings(await Table(vni).GetSnapshotAsync())[Vip.ToString()]);
+    }
+
+    [Fact]
+    public async Task A_mac_learned_behind_an_external_vtep_is_published_under_that_vtep_and_kept_while_it_is_learned_again()
+    {
+        uint vni = GrainsFixture.NextVni();
+        var kernelVtep = IPAddress.Parse("10.0.0.3");
+        var publisher = Publisher();
+        _external.Learn(vni, Vm3.Value, Ipv4Address.FromIPAddress(kernelVtep), Environment.TickCount64);
+
+        await publisher.PublishAsync();
+
+        var entry = Assert.Single((await Table(vni).GetSnapshotAsync()).Entries);
+        Assert.Equal((Vm3, "external-10.0.0.3", kernelVtep, "external", false), (entry.Mac, entry.HostId, entry.Vtep, entry.Port, entry.Static));
+
+        // Learned again (housekeeping queues MACs still in use): the table refreshes it, no new version.
+        long version = (await Table(vni).GetSnapshotAsync()).Version;
+        _external.RequeueAll();
+        await publisher.PublishAsync();
+        var refreshed = await Table(vni).GetSnapshotAsync();
+        Assert.Equal(version, refreshed.Version);
+        Assert.True(Assert.Single(refreshed.Entries).LearnedAt > entry.LearnedAt);
     }
 }
