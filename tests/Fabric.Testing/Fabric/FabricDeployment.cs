@@ -177,22 +177,23 @@ public sealed class FabricDeployment : IAsyncDisposable
         return process;
     }
 
-    /// <summary>Waits until every listed segment's flood list (as the API shows it) holds exactly the VTEPs of its hosts.</summary>
-    public Task WaitFloodListsAsync(IReadOnlyDictionary<long, int[]> floodLists, TimeSpan timeout) => Eventually.WaitAsync(
-        async () =>
+    /// <summary>Whether every listed segment's flood list (as the API shows it) holds exactly the VTEPs of its hosts now.</summary>
+    public async Task<bool> FloodListsHoldAsync(IReadOnlyDictionary<long, int[]> floodLists)
+    {
+        foreach (var (vni, hosts) in floodLists)
         {
-            foreach (var (vni, hosts) in floodLists)
+            if (!hosts.Select(Lab.UnderlayIp).Order().SequenceEqual((await Api.FloodListAsync(vni)).Order()))
             {
-                if (!hosts.Select(Lab.UnderlayIp).Order().SequenceEqual((await Api.FloodListAsync(vni)).Order()))
-                {
-                    return false;
-                }
+                return false;
             }
+        }
 
-            return true;
-        },
-        timeout,
-        "every agent in the flood lists of its segments");
+        return true;
+    }
+
+    /// <summary>Waits until <see cref="FloodListsHoldAsync"/>.</summary>
+    public Task WaitFloodListsAsync(IReadOnlyDictionary<long, int[]> floodLists, TimeSpan timeout)
+        => Eventually.WaitAsync(() => FloodListsHoldAsync(floodLists), timeout, "every agent in the flood lists of its segments");
 
     /// <summary>
     /// Waits until every agent's own tables (status file) have, for each of its segments, the other
