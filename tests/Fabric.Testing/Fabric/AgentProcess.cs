@@ -69,42 +69,23 @@ public sealed record AgentSpec
 /// its status file. Killed (SIGKILL, a crash) or stopped gracefully; a restart is a new process
 /// from the same <see cref="Spec"/>.
 /// </summary>
-public sealed class AgentProcess : IAsyncDisposable, IDisposable
+public sealed class AgentProcess : FabricProcess
 {
     /// <summary>What the agent logs once it has registered and has the cluster's tables.</summary>
     public const string SynchronizedLine = "synchronized with the cluster";
 
     private AgentProcess(string name, AgentSpec spec, TestProcess process)
+        : base(name, process)
     {
-        Name = name;
         Spec = spec;
-        Process = process;
         Status = new AgentStatusFile(spec.StatusFile);
     }
-
-    /// <summary>The name the test gave the agent.</summary>
-    public string Name { get; }
 
     /// <summary>What it was started with.</summary>
     public AgentSpec Spec { get; }
 
-    /// <summary>The process.</summary>
-    public TestProcess Process { get; }
-
-    /// <summary>The process id.</summary>
-    public int Pid => Process.Pid;
-
-    /// <summary>Whether the process has ended.</summary>
-    public bool HasExited => Process.HasExited;
-
-    /// <summary>Everything the agent wrote (bounded).</summary>
-    public OutputLog Output => Process.Output;
-
     /// <summary>The agent's status file.</summary>
     public AgentStatusFile Status { get; }
-
-    /// <summary>The last lines of its output, for failure messages.</summary>
-    public string Tail(int lines = 40) => Process.Tail(lines);
 
     /// <summary>Starts the agent.</summary>
     /// <param name="sharedLog">A fixture's log that also gets the agent's output.</param>
@@ -113,16 +94,4 @@ public sealed class AgentProcess : IAsyncDisposable, IDisposable
 
     /// <summary>Waits until the agent logged <see cref="SynchronizedLine"/>; fails at once if it exits.</summary>
     public Task WaitSynchronizedAsync(TimeSpan timeout) => Process.WaitForOutputAsync(SynchronizedLine, timeout);
-
-    /// <summary>SIGKILL to the agent's tree, like a crashed host.</summary>
-    public void Kill() => Process.Kill();
-
-    /// <inheritdoc cref="TestProcess.StopAsync"/>
-    public Task<bool> StopAsync(TimeSpan grace) => Process.StopAsync(grace);
-
-    /// <summary>Kills the agent if it still runs.</summary>
-    public void Dispose() => Process.Dispose();
-
-    /// <inheritdoc cref="Dispose"/>
-    public ValueTask DisposeAsync() => Process.DisposeAsync();
 }

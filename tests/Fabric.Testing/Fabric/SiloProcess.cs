@@ -15,19 +15,15 @@ public sealed record SiloPorts(int Http, int Silo, int Gateway)
 /// loopback ports, known by its PID: healthy once <c>GET /healthz</c> answers 200 (an active cluster
 /// member), killed (SIGKILL, a crash) or stopped gracefully (SIGTERM, bounded, then SIGKILL).
 /// </summary>
-public sealed class SiloProcess : IAsyncDisposable, IDisposable
+public sealed class SiloProcess : FabricProcess
 {
     private SiloProcess(string name, SiloPorts ports, TestProcess process, TimeSpan httpTimeout)
+        : base(name, process)
     {
-        Name = name;
         Ports = ports;
-        Process = process;
         BaseAddress = new Uri($"http://127.0.0.1:{ports.Http}/");
         Http = new HttpClient { BaseAddress = BaseAddress, Timeout = httpTimeout };
     }
-
-    /// <summary>The name the test gave the silo.</summary>
-    public string Name { get; }
 
     /// <summary>Its ports (a restarted silo may keep them).</summary>
     public SiloPorts Ports { get; }
@@ -46,24 +42,6 @@ public sealed class SiloProcess : IAsyncDisposable, IDisposable
 
     /// <summary>An HTTP client on <see cref="BaseAddress"/>.</summary>
     public HttpClient Http { get; }
-
-    /// <summary>The process.</summary>
-    public TestProcess Process { get; }
-
-    /// <summary>The process id.</summary>
-    public int Pid => Process.Pid;
-
-    /// <summary>Whether the process has ended.</summary>
-    public bool HasExited => Process.HasExited;
-
-    /// <summary>The exit code, once it has ended.</summary>
-    public int ExitCode => Process.ExitCode;
-
-    /// <summary>Everything the silo wrote (bounded).</summary>
-    public OutputLog Output => Process.Output;
-
-    /// <summary>The last lines of its output, for failure messages.</summary>
-    public string Tail(int lines = 40) => Process.Tail(lines);
 
     /// <summary>
     /// Starts the silo with <paramref name="settings"/> as command-line configuration (<c>--Key value</c>)
@@ -129,26 +107,6 @@ public sealed class SiloProcess : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>SIGKILL to the silo's tree, like a crashed host: no shutdown, no goodbye in the membership table.</summary>
-    public void Kill() => Process.Kill();
-
-    /// <inheritdoc cref="TestProcess.StopAsync"/>
-    public Task<bool> StopAsync(TimeSpan grace) => Process.StopAsync(grace);
-
-    /// <inheritdoc cref="TestProcess.WaitForExitAsync"/>
-    public Task<bool> WaitForExitAsync(TimeSpan timeout) => Process.WaitForExitAsync(timeout);
-
-    /// <summary>Kills the silo if it still runs and releases its HTTP client.</summary>
-    public void Dispose()
-    {
-        Process.Dispose();
-        Http.Dispose();
-    }
-
-    /// <inheritdoc cref="Dispose"/>
-    public ValueTask DisposeAsync()
-    {
-        Dispose();
-        return ValueTask.CompletedTask;
-    }
+    /// <summary>Releases the HTTP client.</summary>
+    protected override void Release() => Http.Dispose();
 }
