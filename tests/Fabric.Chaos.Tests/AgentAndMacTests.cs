@@ -78,7 +78,7 @@ public sealed partial class ChaosTests
         try
         {
             ping = Ping.Start(fabric.VmNamespace(1, 1), fabric.VmIp(3, 1), 0.01);
-            await Task.Delay(1000);
+            await ping.WaitRepliesAsync(100);
             double killedAt = Now();
             fabric.KillAgent(3);
             await Task.Delay(500);

@@ -17,7 +17,7 @@ public sealed partial class ChaosTests
         try
         {
             ping = Ping.Start(fabric.VmNamespace(1, 1), fabric.VmIp(2, 1), 0.01);
-            await Task.Delay(1000);
+            await ping.WaitRepliesAsync(100);
             var relearning = new List<Task<double>>();
             for (int k = 0; k < Kills; k++)
             {
@@ -75,7 +75,7 @@ public sealed partial class ChaosTests
         try
         {
             ping = Ping.Start(fabric.VmNamespace(1, 1), fabric.VmIp(2, 1), 0.01);
-            await Task.Delay(1000);
+            await ping.WaitRepliesAsync(100);
             var down = Stopwatch.StartNew();
             for (int i = 0; i < fabric.Silos.Count; i++)
             {

@@ -60,7 +60,7 @@ public sealed partial class ChaosTests
             int macsOnVm1 = before.Port("vm1").Macs;
 
             ping = Ping.Start(fabric.VmNamespace(3, 1), fabric.VmIp(1, 1), 0.01);
-            await Task.Delay(500);
+            await ping.WaitRepliesAsync(50);
 
             // 1. A million mutated datagrams from h2 (a VTEP of both segments) to h1's VTEP port.
             var clock = Stopwatch.StartNew();

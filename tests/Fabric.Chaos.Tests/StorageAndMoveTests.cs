@@ -18,7 +18,7 @@ public sealed partial class ChaosTests
         try
         {
             ping = Ping.Start(fabric.VmNamespace(1, 1), fabric.VmIp(2, 1), 0.01);
-            await Task.Delay(1000);
+            await ping.WaitRepliesAsync(100);
             var before = await fabric.CheckedAsync(HttpMethod.Get, "api/switches/dvs");
             var clock = Stopwatch.StartNew();
             fabric.Azurite!.Pause();
@@ -93,7 +93,7 @@ public sealed partial class ChaosTests
             string key = $"6@{mac.Replace(":", string.Empty)}";
             arrival = await RawFrames.StartCounterAsync(fabric.WorkDir, fabric.HostNamespace(ChaosFabric.SpareHost), ChaosFabric.SparePort, key);
             ping = Ping.Start(fabric.VmNamespace(1, 3), fabric.VmIp(2, 1), 0.01);
-            await Task.Delay(1000);
+            await ping.WaitRepliesAsync(100);
             double moveStart = Now();
             await fabric.LabAsync("move", "--vm", "h1-vm3", "--to", $"h{ChaosFabric.SpareHost}", "--port", ChaosFabric.SparePort);
             double moveDone = Now();

@@ -38,6 +38,13 @@ public sealed partial class Ping : IDisposable
         return replies;
     }
 
+    /// <summary>
+    /// Waits (at most 30 s) until <paramref name="count"/> replies came back: the flow is established
+    /// before a test disturbs it (100 replies at the usual 10 ms interval: a second of traffic).
+    /// </summary>
+    public Task WaitRepliesAsync(int count)
+        => Eventually.WaitAsync(() => Replies().Count >= count, TimeSpan.FromSeconds(30), $"{count} replies to {_process.Name}", TimeSpan.FromMilliseconds(20));
+
     /// <summary>Stops the ping (SIGINT, then waits, at most 5 s, for its summary and the end of its output).</summary>
     public async Task<PingSummary> StopAsync()
     {
