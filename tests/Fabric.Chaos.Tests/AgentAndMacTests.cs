@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
-using Fabric.Lab.Tests;
 
 namespace Fabric.Chaos.Tests;
 
@@ -16,6 +15,7 @@ public sealed partial class ChaosTests
     {
         const string Case = "6 flapping MAC";
         const string Mac = "02:f1:00:00:00:01";
+        const string Barrier = "02:f1:00:00:00:02";
         var clock = Stopwatch.StartNew();
         int moves = 0;
         JsonElement entry = default;
@@ -25,7 +25,7 @@ public sealed partial class ChaosTests
             int host = i % 2 + 1;
             await RawFrames.SendAsync(fabric.WorkDir, fabric.VmNamespace(host, 2), "flap", 3, Mac);
             bool frozen = false;
-            await ChaosFabric.WaitAsync(async () =>
+            await Eventually.WaitAsync(async () =>
             {
                 var table = await fabric.MacTableAsync(ChaosFabric.DbVni);
                 if (!table.TryGetValue(Mac, out entry))
@@ -35,7 +35,7 @@ public sealed partial class ChaosTests
 
                 frozen = entry.GetProperty("frozen").GetBoolean();
                 return frozen || entry.GetProperty("hostId").GetString() == $"h{host}";
-            }, TimeSpan.FromSeconds(10), $"{Mac} at h{host} or frozen", 50);
+            }, TimeSpan.FromSeconds(10), $"{Mac} at h{host} or frozen", TimeSpan.FromMilliseconds(50));
             if (lastHost is not null && entry.GetProperty("hostId").GetString() != lastHost)
             {
                 moves++;
@@ -53,12 +53,16 @@ public sealed partial class ChaosTests
         Assert.True(isFrozen, $"not frozen after {moves} moves: {entry}");
         Assert.InRange(moves, 5, 7);
 
-        // Frozen means frozen: more frames from the other host do not move it.
+        // Frozen means frozen: more frames from the other host do not move it. Then a MAC nobody has
+        // seen, from the same port: the agent publishes what it learns in order, batched per VNI, so
+        // once the MAC table holds the new MAC, whatever the flapping frames made the agent publish
+        // has reached the table too (a barrier instead of a guessed delay).
         string frozenAt = entry.GetProperty("hostId").GetString()!;
         int other = frozenAt == "h1" ? 2 : 1;
         await RawFrames.SendAsync(fabric.WorkDir, fabric.VmNamespace(other, 2), "flap", 3, Mac);
-        await Task.Delay(1500);
-        var after = (await fabric.MacTableAsync(ChaosFabric.DbVni))[Mac];
+        await RawFrames.SendAsync(fabric.WorkDir, fabric.VmNamespace(other, 2), "flap", 3, Barrier);
+        var table = await Eventually.ValueAsync(() => fabric.MacTableAsync(ChaosFabric.DbVni), t => t.ContainsKey(Barrier), TimeSpan.FromSeconds(30), $"the MAC table of db to hold {Barrier}, sent from h{other}-vm2 after the flapping frames");
+        var after = table[Mac];
         Report(Case, $"after more frames from h{other}: host {after.GetProperty("hostId")}, frozen {after.GetProperty("frozen")} (goal: still {frozenAt}, frozen)");
         Assert.Equal(frozenAt, after.GetProperty("hostId").GetString());
         Assert.True(after.GetProperty("frozen").GetBoolean());
@@ -74,13 +78,13 @@ public sealed partial class ChaosTests
         try
         {
             ping = Ping.Start(fabric.VmNamespace(1, 1), fabric.VmIp(3, 1), 0.01);
-            await Task.Delay(1000);
+            await ping.WaitRepliesAsync(100);
             double killedAt = Now();
             fabric.KillAgent(3);
             await Task.Delay(500);
             double startedAt = Now();
             fabric.StartAgent(3);
-            await ChaosFabric.WaitAsync(() => Task.FromResult(ping.Replies().Any(r => r.Time > startedAt)), TimeSpan.FromSeconds(60), "h1-vm1 → h3-vm1 answered again", 20);
+            await Eventually.WaitAsync(() => Task.FromResult(ping.Replies().Any(r => r.Time > startedAt)), TimeSpan.FromSeconds(60), "h1-vm1 → h3-vm1 answered again", TimeSpan.FromMilliseconds(20));
             double flowing = ping.Replies().First(r => r.Time > startedAt).Time;
             var summary = await ping.StopAsync();
             double afterStart = flowing - startedAt;
@@ -91,16 +95,16 @@ public sealed partial class ChaosTests
 
             // The restarted agent registers and heartbeats again before it is killed for good, so the
             // withdraw below is timed from its last heartbeat, not from the first process's.
-            await ChaosFabric.WaitAsync(() => Task.FromResult(fabric.Agents[3]!.Output.Contains("synchronized with the cluster", StringComparison.Ordinal)), TimeSpan.FromSeconds(60), "the restarted h3 synchronized");
+            await fabric.Agents[3]!.WaitSynchronizedAsync(TimeSpan.FromSeconds(60));
 
             // Killed for good: h3's MACs must leave the other hosts' tables within the host-death timeout.
             await fabric.WaitConvergedAsync(TimeSpan.FromSeconds(30));
             string mac = fabric.VmMac(3, 1);
-            await ChaosFabric.WaitAsync(async () => await fabric.RemoteMacAsync(1, ChaosFabric.WebVni, mac) == fabric.UnderlayIp(3), TimeSpan.FromSeconds(20), "h1 knows h3-vm1 before the kill");
+            await Eventually.WaitAsync(async () => await fabric.RemoteMacAsync(1, ChaosFabric.WebVni, mac) == fabric.UnderlayIp(3), TimeSpan.FromSeconds(20), "h1 knows h3-vm1 before the kill");
             var clock = Stopwatch.StartNew();
             fabric.KillAgent(3);
-            await ChaosFabric.WaitAsync(async () => await fabric.RemoteMacAsync(1, ChaosFabric.WebVni, mac) is null && await fabric.RemoteMacAsync(2, ChaosFabric.WebVni, mac) is null,
-                DeadAfter + TimeSpan.FromSeconds(30), "h1 and h2 forget h3-vm1", 100);
+            await Eventually.WaitAsync(async () => await fabric.RemoteMacAsync(1, ChaosFabric.WebVni, mac) is null && await fabric.RemoteMacAsync(2, ChaosFabric.WebVni, mac) is null,
+                DeadAfter + TimeSpan.FromSeconds(30), "h1 and h2 forget h3-vm1", TimeSpan.FromMilliseconds(100));
             double withdrawn = clock.Elapsed.TotalSeconds;
             double bound = DeadAfter.TotalSeconds + DeadAfter.TotalSeconds / 4 + 1.5; // + the liveness check interval + status file period
             Report(Case, $"agent h3 killed for good: h1 and h2 stopped forwarding to its location {withdrawn:F1} s after the kill (bound: DeadAfter {DeadAfter.TotalSeconds:F0} s + check {DeadAfter.TotalSeconds / 4:F2} s + status 1 s = {bound:F1} s)");

@@ -97,7 +97,7 @@ public sealed partial class ChaosTests
         Assert.True(changed.Count == 0, "state changed:\n" + string.Join('\n', changed.Select(v => $"{v}\nbefore {before[v]}\nafter  {after[v]}")));
 
         // The data plane did not notice either.
-        var ping = await Lab.Tests.Shell.InNamespaceAsync(fabric.VmNamespace(1, 1), $"ping -c 3 -i 0.2 -W 1 {fabric.VmIp(2, 1)}");
+        var ping = await Shell.InNamespaceAsync(fabric.VmNamespace(1, 1), $"ping -c 3 -i 0.2 -W 1 {fabric.VmIp(2, 1)}");
         Assert.True(ping.ExitCode == 0, ping.Output);
     }
 

@@ -18,10 +18,10 @@ public sealed partial class ChaosTests(ChaosFabric fabric, ITestOutputHelper out
     /// <summary>Every process running again and every silo healthy (no convergence check: for the last cases, which the grain-state bug leaves unconverged).</summary>
     private async Task RestoreProcessesAsync()
     {
-        fabric.Azurite?.Signal(ChaosProcess.SigCont);
-        for (int i = 0; i < fabric.Silos.Length; i++)
+        fabric.Azurite?.Resume();
+        for (int i = 0; i < fabric.Silos.Count; i++)
         {
-            if (fabric.Silos[i].Process is null or { HasExited: true })
+            if (fabric.Silos[i] is null or { HasExited: true })
             {
                 fabric.StartSilo(i);
             }
@@ -35,7 +35,7 @@ public sealed partial class ChaosTests(ChaosFabric fabric, ITestOutputHelper out
             }
         }
 
-        await ChaosFabric.WaitAsync(async () => (await Task.WhenAll(fabric.Silos.Select(s => s.HealthyAsync()))).All(h => h), TimeSpan.FromSeconds(90), "every silo healthy");
+        await fabric.WaitSilosHealthyAsync(TimeSpan.FromSeconds(90));
     }
 
     /// <summary>After a destructive case: everything restarted that is not running, and converged again.</summary>

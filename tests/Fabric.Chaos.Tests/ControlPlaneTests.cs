@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using Fabric.Lab.Tests;
 
 namespace Fabric.Chaos.Tests;
 
@@ -18,12 +17,12 @@ public sealed partial class ChaosTests
         try
         {
             ping = Ping.Start(fabric.VmNamespace(1, 1), fabric.VmIp(2, 1), 0.01);
-            await Task.Delay(1000);
+            await ping.WaitRepliesAsync(100);
             var relearning = new List<Task<double>>();
             for (int k = 0; k < Kills; k++)
             {
                 var round = Stopwatch.StartNew();
-                int index = k % fabric.Silos.Length;
+                int index = k % fabric.Silos.Count;
                 fabric.KillSilo(index);
                 fabric.StartSilo(index);
 
@@ -40,7 +39,7 @@ public sealed partial class ChaosTests
                 }
             }
 
-            await ChaosFabric.WaitAsync(async () => (await Task.WhenAll(fabric.Silos.Select(s => s.HealthyAsync()))).All(h => h), TimeSpan.FromSeconds(90), "every silo healthy again");
+            await fabric.WaitSilosHealthyAsync(TimeSpan.FromSeconds(90));
             var relearn = await Task.WhenAll(relearning);
             var summary = await ping.StopAsync();
             Report(Case, $"{Kills} kills in {Kills * interval.TotalSeconds:F0} s (shortened from 6 in 120 s); ping h1-vm1→h2-vm1 every 10 ms: {summary} (goal 0 lost); newly learned MAC unicast again after {string.Join(", ", relearn.Select(r => double.IsInfinity(r) ? "never (60 s)" : $"{r:F1} s"))}");
@@ -76,9 +75,9 @@ public sealed partial class ChaosTests
         try
         {
             ping = Ping.Start(fabric.VmNamespace(1, 1), fabric.VmIp(2, 1), 0.01);
-            await Task.Delay(1000);
+            await ping.WaitRepliesAsync(100);
             var down = Stopwatch.StartNew();
-            for (int i = 0; i < fabric.Silos.Length; i++)
+            for (int i = 0; i < fabric.Silos.Count; i++)
             {
                 fabric.KillSilo(i);
             }
@@ -100,12 +99,12 @@ public sealed partial class ChaosTests
 
             double outageSeconds = down.Elapsed.TotalSeconds;
             var back = Stopwatch.StartNew();
-            for (int i = 0; i < fabric.Silos.Length; i++)
+            for (int i = 0; i < fabric.Silos.Count; i++)
             {
                 fabric.StartSilo(i);
             }
 
-            await ChaosFabric.WaitAsync(async () => (await Task.WhenAll(fabric.Silos.Select(s => s.HealthyAsync()))).All(h => h), TimeSpan.FromSeconds(120), "every silo healthy");
+            await fabric.WaitSilosHealthyAsync(TimeSpan.FromSeconds(120));
             double healthy = back.Elapsed.TotalSeconds;
             var summary = await ping.StopAsync();
 
@@ -128,7 +127,7 @@ public sealed partial class ChaosTests
             string missing = string.Empty;
             bool resynced = true;
             string why = string.Empty;
-            var resyncWait = ChaosFabric.WaitAsync(async () =>
+            var resyncWait = Eventually.WaitAsync(async () =>
             {
                 var web = await fabric.MacTableAsync(ChaosFabric.WebVni);
                 var db = await fabric.MacTableAsync(ChaosFabric.DbVni);
@@ -139,7 +138,7 @@ public sealed partial class ChaosTests
                 }).Select(kv => kv.Key).ToList();
                 missing = string.Join(",", absent);
                 return absent.Count == 0 && await fabric.RemoteMacAsync(1, ChaosFabric.WebVni, NewMac) == fabric.UnderlayIp(ChaosFabric.SpareHost);
-            }, TimeSpan.FromSeconds(45), "every live MAC back in the MAC tables", 100);
+            }, TimeSpan.FromSeconds(45), "every live MAC back in the MAC tables", TimeSpan.FromMilliseconds(100));
             try
             {
                 await resyncWait;
@@ -182,8 +181,8 @@ public sealed partial class ChaosTests
         const string Case = "1 silo kill under traffic";
         try
         {
-            await ChaosFabric.WaitAsync(async () => await fabric.RemoteMacAsync(1, ChaosFabric.DbVni, mac) == fabric.UnderlayIp(2)
-                && await fabric.RemoteMacAsync(3, ChaosFabric.DbVni, mac) == fabric.UnderlayIp(2), TimeSpan.FromSeconds(60), $"h1 and h3 forward {mac} to h2", 50);
+            await Eventually.WaitAsync(async () => await fabric.RemoteMacAsync(1, ChaosFabric.DbVni, mac) == fabric.UnderlayIp(2)
+                && await fabric.RemoteMacAsync(3, ChaosFabric.DbVni, mac) == fabric.UnderlayIp(2), TimeSpan.FromSeconds(60), $"h1 and h3 forward {mac} to h2", TimeSpan.FromMilliseconds(50));
             Report(Case, $"kill {kill}: silo{silo} kill -9, restarted; new MAC {mac} (sent once from h2-vm2 right after the kill) unicast on h1 and h3 after {clock.Elapsed.TotalSeconds:F2} s (status files, 1 s granularity)");
             return clock.Elapsed.TotalSeconds;
         }

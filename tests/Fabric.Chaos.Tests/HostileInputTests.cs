@@ -4,7 +4,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using Fabric.HostAgent.Ports;
-using Fabric.Lab.Tests;
 
 namespace Fabric.Chaos.Tests;
 
@@ -54,19 +53,21 @@ public sealed partial class ChaosTests
                 }
             }
 
-            var before = await fabric.AgentStatusAsync(1);
-            var beforeH2 = await fabric.AgentStatusAsync(2);
+            // Baselines the agents wrote after this point (a plain read may be a second old).
+            var baselines = await Task.WhenAll(fabric.Status(1).ReadFreshAsync(), fabric.Status(2).ReadFreshAsync());
+            var (before, beforeH2) = (baselines[0], baselines[1]);
             long kernelBefore = await UdpRcvbufErrorsAsync(fabric.HostNamespace(1));
-            int macsOnVm1 = before.GetProperty("ports").EnumerateArray().First(p => p.GetProperty("name").GetString() == "vm1").GetProperty("macs").GetInt32();
+            int macsOnVm1 = before.Port("vm1").Macs;
 
             ping = Ping.Start(fabric.VmNamespace(3, 1), fabric.VmIp(1, 1), 0.01);
-            await Task.Delay(500);
+            await ping.WaitRepliesAsync(50);
 
             // 1. A million mutated datagrams from h2 (a VTEP of both segments) to h1's VTEP port.
             var clock = Stopwatch.StartNew();
             // Paced by the receiver: the rate backs off whenever h1's kernel drops datagrams for a full socket buffer.
-            using var probe = ChaosProcess.Start("h1 snmp probe", "ip", ["netns", "exec", fabric.HostNamespace(1), "sleep", "600"]);
-            await Task.Delay(300);
+            // A process inside h1's namespace, so its /proc/PID/net/snmp is h1's; it is there once ip has exec'd sleep.
+            using var probe = TestProcess.StartInNamespace("h1 snmp probe", fabric.HostNamespace(1), ["sleep", "600"]);
+            await Eventually.WaitAsync(() => File.ReadAllText($"/proc/{probe.Pid}/comm").Trim() == "sleep", TimeSpan.FromSeconds(10), "the snmp probe inside h1's namespace", TimeSpan.FromMilliseconds(20));
             string snmpFile = $"/proc/{probe.Pid}/net/snmp";
             var (sentBy, expected, rates) = SendMutations(fabric.HostNamespace(2), fabric.UnderlayIp(1), Total, fabric.VmMac(1, 1), () => ParseRcvbufErrors(File.ReadAllText(snmpFile)));
             double blastSeconds = clock.Elapsed.TotalSeconds;
@@ -78,12 +79,27 @@ public sealed partial class ChaosTests
             int spoofed = await RawFrames.SendAsync(fabric.WorkDir, fabric.VmNamespace(1, 1), "spoof", SpoofFrames);
             int stacked = await RawFrames.SendAsync(fabric.WorkDir, fabric.VmNamespace(2, 1), "stacked", StackedFrames);
             int tagged = await RawFrames.SendAsync(fabric.WorkDir, fabric.VmNamespace(2, 1), "tagged", TaggedFrames);
-            await Task.Delay(2500); // the status files are rewritten every second
+            expected["drop.NotAVtepOfSegment"] = expected.GetValueOrDefault("drop.NotAVtepOfSegment") + nonVtep;
+            int allowedSpoof = ChaosFabric.WebMacLimit - macsOnVm1;
+
+            string[] reasons = ["malformed.Truncated", "malformed.BadVxlanFlags", "malformed.BadVni", "malformed.InnerFrameTooShort", "drop.UnknownVni", "drop.NotAVtepOfSegment", "drop.InnerVlanTagged"];
+            long Delta(AgentStatus a, AgentStatus b, Func<AgentStatus, IReadOnlyDictionary<string, long>> scope, string name) => scope(b).GetValueOrDefault(name) - scope(a).GetValueOrDefault(name);
+            long PortDelta(AgentStatus a, AgentStatus b, string port, string name) => b.Port(port).Counters.GetValueOrDefault(name) - a.Port(port).Counters.GetValueOrDefault(name);
+
+            // The status files are rewritten every second: read them until every counter has reached
+            // what was sent (less what the kernel dropped before the agent could read it), or 30 s
+            // passed; the assertions below judge the last read.
+            var (after, afterH2, kernelDrops) = await Eventually.UntilAsync(
+                async () => (await fabric.AgentStatusAsync(1), await fabric.AgentStatusAsync(2), await UdpRcvbufErrorsAsync(fabric.HostNamespace(1)) - kernelBefore),
+                read => reasons.All(r => Delta(before, read.Item1, s => s.Vtep, r) >= expected.GetValueOrDefault(r) - read.Item3)
+                    && Delta(before, read.Item1, s => s.Vtep, "drop.TooLong") >= sentBy[Mutation.OversizedUdp] - read.Item3
+                    && PortDelta(before, read.Item1, "vm1", "drop.MacLimitExceeded") >= spoofed - allowedSpoof
+                    && PortDelta(beforeH2, read.Item2, "vm1", "drop.StackedVlanTags") >= stacked
+                    && PortDelta(beforeH2, read.Item2, "vm1", "drop.TaggedOnAccessPort") >= tagged,
+                TimeSpan.FromSeconds(30),
+                TimeSpan.FromMilliseconds(500));
 
             var summary = await ping.StopAsync();
-            var after = await fabric.AgentStatusAsync(1);
-            var afterH2 = await fabric.AgentStatusAsync(2);
-            long kernelDrops = await UdpRcvbufErrorsAsync(fabric.HostNamespace(1)) - kernelBefore;
             var seen = new Dictionary<string, Dictionary<string, int>>();
             foreach (var counter in counters)
             {
@@ -92,30 +108,20 @@ public sealed partial class ChaosTests
 
             counters.Clear();
 
-            long Delta(JsonElement a, JsonElement b, string scope, string name) => ChaosFabric.Counter(b.GetProperty(scope), name) - ChaosFabric.Counter(a.GetProperty(scope), name);
-            long PortDelta(JsonElement a, JsonElement b, string port, string name)
-            {
-                JsonElement Of(JsonElement s) => s.GetProperty("ports").EnumerateArray().First(p => p.GetProperty("name").GetString() == port).GetProperty("counters");
-                return ChaosFabric.Counter(Of(b), name) - ChaosFabric.Counter(Of(a), name);
-            }
-
-            string[] reasons = ["malformed.Truncated", "malformed.BadVxlanFlags", "malformed.BadVni", "malformed.InnerFrameTooShort", "drop.UnknownVni", "drop.NotAVtepOfSegment", "drop.InnerVlanTagged"];
-            var counted = reasons.ToDictionary(r => r, r => Delta(before, after, "vtep", r));
-            long vtepReceived = Delta(before, after, "vtep", "received");
-            long malformed = Delta(before, after, "vtep", "drop.Malformed");
-            long sendFailed = Delta(before, after, "total", "drop.SendFailed");
-            long tooLong = Delta(before, after, "total", "drop.TooLong");
-            long oversized = Delta(before, after, "vtep", "drop.TooLong");
+            var counted = reasons.ToDictionary(r => r, r => Delta(before, after, s => s.Vtep, r));
+            long vtepReceived = Delta(before, after, s => s.Vtep, "received");
+            long malformed = Delta(before, after, s => s.Vtep, "drop.Malformed");
+            long sendFailed = Delta(before, after, s => s.Total, "drop.SendFailed");
+            long tooLong = Delta(before, after, s => s.Total, "drop.TooLong");
+            long oversized = Delta(before, after, s => s.Vtep, "drop.TooLong");
             long macLimit = PortDelta(before, after, "vm1", "drop.MacLimitExceeded");
             long stackedDrops = PortDelta(beforeH2, afterH2, "vm1", "drop.StackedVlanTags");
             long taggedDrops = PortDelta(beforeH2, afterH2, "vm1", "drop.TaggedOnAccessPort");
-            expected["drop.NotAVtepOfSegment"] = expected.GetValueOrDefault("drop.NotAVtepOfSegment") + nonVtep;
 
             int hostileSeen = seen.Values.Sum(c => c[Hostile]);
             int stackedSeen = seen.Values.Sum(c => c[Stacked]);
             int bogusElsewhere = seen.Where(kv => kv.Key != "h1-vm1").Sum(kv => kv.Value[BogusLength]);
             int spoofOnDb = seen.Where(kv => kv.Key.EndsWith("vm2", StringComparison.Ordinal)).Sum(kv => kv.Value[Spoofed]);
-            int allowedSpoof = ChaosFabric.WebMacLimit - macsOnVm1;
             int spoofMax = seen.Where(kv => kv.Key != "h1-vm1").Max(kv => kv.Value[Spoofed]);
 
             Report(Case, $"sent {Total:N0} mutated datagrams h2→h1:4789 in {blastSeconds:F1} s ({Total / blastSeconds:N0}/s average, paced {rates.Min:N0}..{rates.Max:N0}/s): " + string.Join(", ", sentBy.Select(kv => $"{kv.Key} {kv.Value:N0}")));

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using Fabric.Lab.Tests;
 
 namespace Fabric.Chaos.Tests;
 
@@ -15,14 +14,14 @@ public sealed partial class ChaosTests
         var outage = TimeSpan.FromSeconds(15);
         const string Body = """{"vni":5009}""";
         Ping? ping = null;
-        using var patient = new HttpClient { BaseAddress = fabric.Silos[0].Http.BaseAddress, Timeout = TimeSpan.FromSeconds(90) };
+        using var patient = new HttpClient { BaseAddress = fabric.Silos[0]!.BaseAddress, Timeout = TimeSpan.FromSeconds(90) };
         try
         {
             ping = Ping.Start(fabric.VmNamespace(1, 1), fabric.VmIp(2, 1), 0.01);
-            await Task.Delay(1000);
+            await ping.WaitRepliesAsync(100);
             var before = await fabric.CheckedAsync(HttpMethod.Get, "api/switches/dvs");
             var clock = Stopwatch.StartNew();
-            fabric.Azurite!.Signal(ChaosProcess.SigStop);
+            fabric.Azurite!.Pause();
             fabric.Event("azurite SIGSTOP");
 
             using var put = await patient.PutAsync("api/switches/dvs/portgroups/tmp", new StringContent(Body, System.Text.Encoding.UTF8, "application/json"));
@@ -36,7 +35,7 @@ public sealed partial class ChaosTests
             }
 
             double stopped = clock.Elapsed.TotalSeconds;
-            fabric.Azurite.Signal(ChaosProcess.SigCont);
+            fabric.Azurite.Resume();
             fabric.Event("azurite SIGCONT");
             var back = Stopwatch.StartNew();
             await Task.Delay(2000);
@@ -46,11 +45,11 @@ public sealed partial class ChaosTests
             Report(Case, $"2 s after Azurite resumed: port group 'tmp' in the switch: {afterOutage.Contains("\"tmp\"", StringComparison.Ordinal)}; GET /api/segments/5009 → {(int)segmentStatus} {segmentBody}");
 
             HttpStatusCode status = 0;
-            await ChaosFabric.WaitAsync(async () =>
+            await Eventually.WaitAsync(async () =>
             {
                 (status, _) = await fabric.SendAsync(HttpMethod.Put, "api/switches/dvs/portgroups/tmp", Body);
                 return status == HttpStatusCode.OK;
-            }, TimeSpan.FromSeconds(60), "a write succeeds after storage is back", 500);
+            }, TimeSpan.FromSeconds(60), "a write succeeds after storage is back", TimeSpan.FromMilliseconds(500));
             double writable = back.Elapsed.TotalSeconds;
             await fabric.CheckedAsync(HttpMethod.Delete, "api/switches/dvs/portgroups/tmp");
             var (finalStatus, finalBody) = await fabric.SendAsync(HttpMethod.Get, "api/segments/5009");
@@ -72,10 +71,10 @@ public sealed partial class ChaosTests
         finally
         {
             ping?.Dispose();
-            fabric.Azurite?.Signal(ChaosProcess.SigCont);
+            fabric.Azurite?.Resume();
             await fabric.SendAsync(HttpMethod.Delete, "api/switches/dvs/portgroups/tmp");
             // The last case: processes running again is all that can be restored while re-activated grains cannot read their state (see the skipped cases).
-            Assert.All(fabric.Silos, s => Assert.False(s.Process!.HasExited, $"silo{s.Number} exited"));
+            Assert.All(fabric.Silos, s => Assert.False(s!.HasExited, $"{s.Name} exited"));
         }
     }
 
@@ -94,18 +93,18 @@ public sealed partial class ChaosTests
             string key = $"6@{mac.Replace(":", string.Empty)}";
             arrival = await RawFrames.StartCounterAsync(fabric.WorkDir, fabric.HostNamespace(ChaosFabric.SpareHost), ChaosFabric.SparePort, key);
             ping = Ping.Start(fabric.VmNamespace(1, 3), fabric.VmIp(2, 1), 0.01);
-            await Task.Delay(1000);
+            await ping.WaitRepliesAsync(100);
             double moveStart = Now();
             await fabric.LabAsync("move", "--vm", "h1-vm3", "--to", $"h{ChaosFabric.SpareHost}", "--port", ChaosFabric.SparePort);
             double moveDone = Now();
             var clock = Stopwatch.StartNew();
-            await ChaosFabric.WaitAsync(() => Task.FromResult(ping.Replies().Any(r => r.Time > moveStart && r.Seq > ping.Replies().Where(x => x.Time <= moveStart).Select(x => x.Seq).DefaultIfEmpty(0).Max())), TimeSpan.FromSeconds(30), "the moved VM's ping answered", 20);
+            await Eventually.WaitAsync(() => Task.FromResult(ping.Replies().Any(r => r.Time > moveStart && r.Seq > ping.Replies().Where(x => x.Time <= moveStart).Select(x => x.Seq).DefaultIfEmpty(0).Max())), TimeSpan.FromSeconds(30), "the moved VM's ping answered", TimeSpan.FromMilliseconds(20));
 
             // Converged: the MAC table and every other host place the MAC at h2.
-            await ChaosFabric.WaitAsync(async () =>
+            await Eventually.WaitAsync(async () =>
                 (await fabric.MacTableAsync(ChaosFabric.WebVni)).TryGetValue(mac, out var e) && e.GetProperty("hostId").GetString() == $"h{ChaosFabric.SpareHost}"
                 && await fabric.RemoteMacAsync(3, ChaosFabric.WebVni, mac) == fabric.UnderlayIp(ChaosFabric.SpareHost)
-                && await fabric.RemoteMacAsync(1, ChaosFabric.WebVni, mac) == fabric.UnderlayIp(ChaosFabric.SpareHost), TimeSpan.FromSeconds(30), "the move converged", 100);
+                && await fabric.RemoteMacAsync(1, ChaosFabric.WebVni, mac) == fabric.UnderlayIp(ChaosFabric.SpareHost), TimeSpan.FromSeconds(30), "the move converged", TimeSpan.FromMilliseconds(100));
             double converged = clock.Elapsed.TotalSeconds;
             await arrival.StopAsync();
             Assert.True(arrival.FirstSeen.TryGetValue(key, out double firstFrame), "the moved VM's frames never reached h2's port");

@@ -184,31 +184,34 @@ public sealed class ClusterModeTests(SiloClusterFixture cluster, ITestOutputHelp
     /// <summary>Calls GET <paramref name="path"/> until it answers 200; no back-off beyond 50 ms, so the measurement is tight.</summary>
     private static async Task<(JsonElement? Body, int Attempts, string? LastFailure)> FirstSuccessfulGetAsync(HttpClient http, string path, TimeSpan timeout)
     {
-        var clock = Stopwatch.StartNew();
         string? lastFailure = null;
         int attempts = 0;
-        while (clock.Elapsed < timeout)
+        try
         {
-            attempts++;
-            try
-            {
-                using var response = await http.GetAsync(path);
-                var body = await response.Content.ReadAsStringAsync();
-                if (response.StatusCode == HttpStatusCode.OK)
+            var body = await Eventually.ValueAsync(
+                async () =>
                 {
-                    return (JsonDocument.Parse(body).RootElement.Clone(), attempts, lastFailure);
-                }
+                    attempts++;
+                    using var response = await http.GetAsync(path);
+                    var text = await response.Content.ReadAsStringAsync();
+                    if (response.StatusCode == HttpStatusCode.OK)
+                    {
+                        return (JsonElement?)JsonDocument.Parse(text).RootElement.Clone();
+                    }
 
-                lastFailure = $"{(int)response.StatusCode} {body[..Math.Min(body.Length, 200)]}";
-            }
-            catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
-            {
-                lastFailure = exception.Message;
-            }
-
-            await Task.Delay(50);
+                    lastFailure = $"{(int)response.StatusCode} {text[..Math.Min(text.Length, 200)]}";
+                    return null;
+                },
+                body => body is not null,
+                timeout,
+                $"GET {path} answering 200",
+                TimeSpan.FromMilliseconds(50),
+                onError: exception => lastFailure = exception.Message);
+            return (body, attempts, lastFailure);
         }
-
-        return (null, attempts, lastFailure);
+        catch (TimeoutException)
+        {
+            return (null, attempts, lastFailure);
+        }
     }
 }

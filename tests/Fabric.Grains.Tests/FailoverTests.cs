@@ -72,7 +72,9 @@ public sealed class FailoverTests(ClusterFixture fixture, ITestOutputHelper outp
 
             // The agents' cue to renew their subscriptions: the membership version in the heartbeat
             // answer moves once the dead silo is declared so (the new segment activation has no observers).
-            var ackAfter = await RetryAsync(() => Host(host).HeartbeatAsync(1));
+            // The answer carries the view of the silo hosting the host grain, which learns of the death
+            // on its own schedule: heartbeats are sent until it shows (as an agent's do), then judged.
+            var ackAfter = await Eventually.UntilAsync(() => Host(host).HeartbeatAsync(1), ack => ack.MembershipVersion > ackBefore.MembershipVersion, TimeSpan.FromSeconds(60));
             Assert.True(ackAfter.MembershipVersion > ackBefore.MembershipVersion, $"membership version {ackBefore.MembershipVersion} → {ackAfter.MembershipVersion}");
         }
         finally
@@ -85,21 +87,11 @@ public sealed class FailoverTests(ClusterFixture fixture, ITestOutputHelper outp
 
     private void Note(string message) => output.WriteLine(message);
 
-    private async Task<T> RetryAsync<T>(Func<Task<T>> call)
-    {
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (true)
-        {
-            try
-            {
-                return await call();
-            }
-            catch (Exception exception) when (!deadline.IsCancellationRequested)
-            {
-                Note($"retrying after {exception.GetType().Name}: {exception.Message}");
-                // Until membership declares the silo dead, calls routed to it fail; that is what failover looks like.
-                await Task.Delay(200);
-            }
-        }
-    }
+    /// <summary>Until membership declares the silo dead, calls routed to it fail; that is what failover looks like.</summary>
+    private Task<T> RetryAsync<T>(Func<Task<T>> call) => Eventually.ValueAsync(
+        call,
+        _ => true,
+        TimeSpan.FromSeconds(60),
+        "a call that succeeds after the kill",
+        onError: exception => Note($"retrying after {exception.GetType().Name}: {exception.Message}"));
 }

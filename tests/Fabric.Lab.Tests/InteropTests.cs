@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace Fabric.Lab.Tests;
 
 /// <summary>
@@ -27,7 +29,7 @@ public sealed class InteropFixture() : LabFabric(DefaultShape)
                 await lab.PutAsync($"api/segments/{vni}/macs/{lab.VmMac(3, vm)}", $$"""{"vtep":"{{kernel}}"}""");
             }
 
-            await WaitAsync(async () =>
+            await Eventually.WaitAsync(async () =>
             {
                 foreach (int host in new[] { 1, 2 })
                 {
@@ -79,7 +81,7 @@ public sealed class InteropTests(InteropFixture lab)
     {
         await Shell.CheckedAsync(lab.VmNamespace(3, 1), "ip neigh flush all");
         await Shell.CheckedAsync(lab.VmNamespace(1, 1), "ip neigh flush all");
-        var before = await CountersAsync();
+        var before = Counters(await lab.Status(1).ReadFreshAsync()); // a baseline the agent wrote after this point
 
         await using var capture = await Underlay.CaptureAsync(lab, "interop");
         await Shell.CheckedAsync(lab.VmNamespace(3, 1), $"ping -c 5 -i 0.2 -W 3 {lab.VmIp(1, 1)}");
@@ -107,25 +109,25 @@ public sealed class InteropTests(InteropFixture lab)
         }
 
         // ... were accepted by h1's agent (received, delivered to vm1, no new drop) ...
-        await LabFabric.WaitAsync(async () =>
+        await Eventually.WaitAsync(async () =>
         {
             var now = await CountersAsync();
             return now.Received - before.Received >= fromKernel.Count && now.Delivered - before.Delivered >= 5;
         }, TimeSpan.FromSeconds(10), $"h1's agent counts the kernel's {fromKernel.Count} datagrams received and 5 frames delivered to vm1");
-        var after = await CountersAsync();
-        Assert.True(after.Drops == before.Drops, $"h1's VTEP dropped datagrams: {before.Drops} → {after.Drops}\n{(await lab.AgentStatusAsync(1)).GetProperty("vtep")}");
+        var status = await lab.Status(1).ReadFreshAsync(); // written after the datagrams were counted: it holds any drop of theirs
+        var after = Counters(status);
+        Assert.True(after.Drops == before.Drops, $"h1's VTEP dropped datagrams: {before.Drops} → {after.Drops}\n{JsonSerializer.Serialize(status.Vtep)}");
 
         // ... and the kernel learned h1-vm1 behind h1 from the agent's datagrams.
         string fdb = await Shell.CheckedAsync(lab.HostNamespace(3), $"bridge fdb show dev vxlan{InteropFixture.WebVni}");
         Assert.Contains($"{lab.VmMac(1, 1)} dst {h1}", fdb, StringComparison.OrdinalIgnoreCase);
     }
 
-    private async Task<(long Received, long Delivered, long Drops)> CountersAsync()
+    private async Task<(long Received, long Delivered, long Drops)> CountersAsync() => Counters(await lab.AgentStatusAsync(1));
+
+    private static (long Received, long Delivered, long Drops) Counters(AgentStatus status)
     {
-        var status = await lab.AgentStatusAsync(1);
-        var vtep = status.GetProperty("vtep");
-        long drops = vtep.EnumerateObject().Where(p => p.Name.StartsWith("drop.", StringComparison.Ordinal)).Sum(p => p.Value.GetInt64());
-        var vm1 = status.GetProperty("ports").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "vm1");
-        return (vtep.GetProperty("received").GetInt64(), vm1.GetProperty("counters").GetProperty("delivered").GetInt64(), drops);
+        long drops = status.Vtep.Where(c => c.Key.StartsWith("drop.", StringComparison.Ordinal)).Sum(c => c.Value);
+        return (status.Vtep["received"], status.Port("vm1").Counters["delivered"], drops);
     }
 }

@@ -100,7 +100,7 @@ public sealed class UnderlayTests(UnderlayFixture lab)
     public async Task After_learning_unicast_goes_only_to_the_vtep_of_the_destination()
     {
         await Shell.CheckedAsync(lab.VmNamespace(1, 1), $"ping -c 2 -i 0.2 -W 3 {lab.VmIp(2, 1)}");
-        await LabFabric.WaitAsync(
+        await Eventually.WaitAsync(
             async () => await lab.RemoteMacAsync(1, UnderlayFixture.WebVni, lab.VmMac(2, 1)) == lab.UnderlayIp(2)
                 && await lab.RemoteMacAsync(2, UnderlayFixture.WebVni, lab.VmMac(1, 1)) == lab.UnderlayIp(1),
             TimeSpan.FromSeconds(15), "h1 and h2 know each other's vm1 through the cluster");
@@ -189,32 +189,35 @@ public sealed class UnderlayTests(UnderlayFixture lab)
     {
         string mac = lab.VmMac(1, 3), ip = lab.VmIp(1, 3);
         await Shell.CheckedAsync(lab.VmNamespace(3, 1), $"ping -c 2 -i 0.2 -W 3 {ip}");
-        await LabFabric.WaitAsync(async () => await lab.RemoteMacAsync(3, UnderlayFixture.WebVni, mac) == lab.UnderlayIp(1), TimeSpan.FromSeconds(15), $"h3 maps {mac} to h1");
-        var before = await lab.MacEntryAsync(UnderlayFixture.WebVni, mac);
-        Assert.True(before is { } b && b.GetProperty("hostId").GetString() == "h1", $"MAC table before the move: {before}");
+        await Eventually.WaitAsync(async () => await lab.RemoteMacAsync(3, UnderlayFixture.WebVni, mac) == lab.UnderlayIp(1), TimeSpan.FromSeconds(15), $"h3 maps {mac} to h1");
+        JsonElement? before = null;
+        await Eventually.AssertAsync(
+            async () =>
+            {
+                before = await lab.MacEntryAsync(UnderlayFixture.WebVni, mac);
+                Assert.True(before is { } b && b.GetProperty("hostId").GetString() == "h1", $"MAC table before the move: {before}");
+            },
+            TimeSpan.FromSeconds(15),
+            $"the MAC table to hold {mac} at h1");
         long sequence = before!.Value.GetProperty("sequence").GetInt64();
 
         var moved = DateTime.UtcNow;
         await lab.LabAsync("move", "--vm", "h1-vm3", "--to", "h2", "--port", "mv1", "--quiet");
 
         // Reached again at h2 within a bound.
-        await LabFabric.WaitAsync(
+        await Eventually.WaitAsync(
             async () => (await Shell.InNamespaceAsync(lab.VmNamespace(3, 1), $"ping -c 1 -W 1 {ip}")).ExitCode == 0,
             TimeSpan.FromSeconds(20), $"h3-vm1 reaches {ip} after it moved to h2");
         var reached = DateTime.UtcNow - moved;
 
-        await LabFabric.WaitAsync(async () =>
+        await Eventually.WaitAsync(async () =>
         {
             var entry = await lab.MacEntryAsync(UnderlayFixture.WebVni, mac);
             return entry is { } e && e.GetProperty("hostId").GetString() == "h2" && e.GetProperty("port").GetString() == "mv1"
                 && e.GetProperty("vtep").GetString() == lab.UnderlayIp(2) && e.GetProperty("sequence").GetInt64() > sequence;
         }, TimeSpan.FromSeconds(15), $"the MAC table has {mac} at h2/mv1 with a sequence above {sequence}");
-        await LabFabric.WaitAsync(async () => await lab.RemoteMacAsync(3, UnderlayFixture.WebVni, mac) == lab.UnderlayIp(2), TimeSpan.FromSeconds(15), $"h3 maps {mac} to h2");
-        await LabFabric.WaitAsync(async () =>
-        {
-            var status = await lab.AgentStatusAsync(1);
-            return !status.GetProperty("localMacs").EnumerateArray().Any(m => string.Equals(m.GetProperty("mac").GetString(), mac, StringComparison.OrdinalIgnoreCase));
-        }, TimeSpan.FromSeconds(15), $"h1 no longer holds {mac} as a local MAC");
+        await Eventually.WaitAsync(async () => await lab.RemoteMacAsync(3, UnderlayFixture.WebVni, mac) == lab.UnderlayIp(2), TimeSpan.FromSeconds(15), $"h3 maps {mac} to h2");
+        await Eventually.WaitAsync(async () => !(await lab.AgentStatusAsync(1)).HoldsLocalMac(mac), TimeSpan.FromSeconds(15), $"h1 no longer holds {mac} as a local MAC");
 
         await using var capture = await Underlay.CaptureAsync(lab, "moved");
         await Shell.CheckedAsync(lab.VmNamespace(3, 1), $"ping -c 5 -i 0.2 -W 3 {ip}");
@@ -233,11 +236,13 @@ public sealed class UnderlayTests(UnderlayFixture lab)
         // published as a binding that every agent of web gets.
         await FlushNeighboursAsync((1, 1), (2, 1), (3, 1));
         await Shell.CheckedAsync(lab.VmNamespace(1, 1), $"ping -c 1 -W 3 {lab.VmIp(2, 1)}");
-        await LabFabric.WaitAsync(
-            async () => await ArpBindingAsync(3, UnderlayFixture.WebVni, lab.VmIp(2, 1)) == lab.VmMac(2, 1),
+        await Eventually.WaitAsync(
+            async () => (await lab.AgentStatusAsync(3)).ArpBinding(UnderlayFixture.WebVni, lab.VmIp(2, 1)) == lab.VmMac(2, 1),
             TimeSpan.FromSeconds(15),
             $"h3's agent to hold the binding {lab.VmIp(2, 1)} → {lab.VmMac(2, 1)}");
-        long before = await TotalCounterAsync(3, "arpSuppressed");
+
+        // The baseline from a status the agent wrote after this point (a read may be a second old).
+        long before = (await lab.Status(3).ReadFreshAsync()).Total.GetValueOrDefault("arpSuppressed");
 
         await using var capture = await Underlay.CaptureAsync(lab, "arp-suppression");
         await Shell.CheckedAsync(lab.VmNamespace(3, 1), $"ping -c 2 -i 0.2 -W 3 {lab.VmIp(2, 1)}");
@@ -250,25 +255,22 @@ public sealed class UnderlayTests(UnderlayFixture lab)
         Assert.Contains(lab.VmMac(2, 1), neighbour.Output, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain(all, d => d.IsArpRequestFor(lab.VmIp(2, 1)));
         Assert.Contains(all, d => d.IsIcmp && d.Source == lab.UnderlayIp(3) && d.Destination == lab.UnderlayIp(2));
-        Assert.True(await TotalCounterAsync(3, "arpSuppressed") > before, "h3 counted no suppressed ARP request");
+        // The counter is in the status file, rewritten every second: wait for the rewrite that holds it.
+        await Eventually.AssertAsync(
+            async () => Assert.True((await lab.AgentStatusAsync(3)).Total.GetValueOrDefault("arpSuppressed") > before, "h3 counted no suppressed ARP request"),
+            TimeSpan.FromSeconds(10),
+            "h3's status file to count the suppressed ARP request");
 
-        // The binding is in the MAC table the API shows.
-        var table = await lab.Http.GetFromJsonAsync<JsonElement>($"api/segments/{UnderlayFixture.WebVni}/macs");
-        Assert.Contains(table.GetProperty("ipBindings").EnumerateArray(), b => b.GetProperty("ip").GetString() == lab.VmIp(2, 1)
-            && string.Equals(b.GetProperty("mac").GetString(), lab.VmMac(2, 1), StringComparison.OrdinalIgnoreCase));
-    }
-
-    private async Task<string?> ArpBindingAsync(int host, long vni, string ip)
-    {
-        var status = await lab.AgentStatusAsync(host);
-        var segment = status.GetProperty("segments").EnumerateArray().FirstOrDefault(s => s.GetProperty("vni").GetInt64() == vni);
-        return segment.ValueKind == JsonValueKind.Object && segment.GetProperty("arpBindings").TryGetProperty(ip, out var mac) ? mac.GetString() : null;
-    }
-
-    private async Task<long> TotalCounterAsync(int host, string counter)
-    {
-        var status = await lab.AgentStatusAsync(host);
-        return status.GetProperty("total").TryGetProperty(counter, out var value) ? value.GetInt64() : 0;
+        // The binding is in the MAC table the API shows (soft state, published by h2's agent).
+        await Eventually.AssertAsync(
+            async () =>
+            {
+                var table = await lab.Http.GetFromJsonAsync<JsonElement>($"api/segments/{UnderlayFixture.WebVni}/macs");
+                Assert.Contains(table.GetProperty("ipBindings").EnumerateArray(), b => b.GetProperty("ip").GetString() == lab.VmIp(2, 1)
+                    && string.Equals(b.GetProperty("mac").GetString(), lab.VmMac(2, 1), StringComparison.OrdinalIgnoreCase));
+            },
+            TimeSpan.FromSeconds(10),
+            $"the MAC table of {UnderlayFixture.WebVni} to show the binding {lab.VmIp(2, 1)} → {lab.VmMac(2, 1)}");
     }
 
     /// <summary>An address in the VM's /24 that no VM of the lab uses (the lab numbers VMs 11..99).</summary>

@@ -1,8 +1,3 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
-
 namespace Fabric.Silo.Tests;
 
 /// <summary>
@@ -11,110 +6,34 @@ namespace Fabric.Silo.Tests;
 /// </summary>
 public sealed class SiloProcessFixture : IAsyncLifetime
 {
-    private readonly StringBuilder _output = new();
-    private Process? _process;
+    private SiloProcess? _silo;
 
-    public HttpClient Http { get; private set; } = null!;
+    public SiloProcess Silo => _silo ?? throw new InvalidOperationException("the silo is not started");
 
-    public Uri BaseAddress { get; private set; } = null!;
+    public HttpClient Http => Silo.Http;
 
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    public Uri BaseAddress => Silo.BaseAddress;
 
     public async Task InitializeAsync()
     {
-        int http = FreeTcpPort();
-        int siloPort = FreeTcpPort();
-        int gatewayPort = FreeTcpPort();
-        BaseAddress = new Uri($"http://127.0.0.1:{http}/");
-        var siloDll = Path.Combine(AppContext.BaseDirectory, "Fabric.Silo.dll");
-        var start = new ProcessStartInfo("dotnet")
+        _silo = SiloProcess.Start("silo", new Dictionary<string, string> { ["Fabric:Cluster:ClusterId"] = $"silo-tests-{Guid.NewGuid():N}" });
+        try
         {
-            ArgumentList =
-            {
-                siloDll,
-                "--urls", BaseAddress.ToString().TrimEnd('/'),
-                "--Fabric:Cluster:SiloPort", siloPort.ToString(),
-                "--Fabric:Cluster:GatewayPort", gatewayPort.ToString(),
-                "--Fabric:Cluster:ClusterId", $"silo-tests-{Guid.NewGuid():N}",
-            },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        _process = Process.Start(start) ?? throw new InvalidOperationException("could not start the silo process");
-        _process.OutputDataReceived += (_, e) => Append(e.Data);
-        _process.ErrorDataReceived += (_, e) => Append(e.Data);
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-
-        Http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"the silo exited with {_process.ExitCode}:\n{Output}");
-            }
-
-            try
-            {
-                using var response = await Http.GetAsync("healthz");
-                if (response.StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-
-            await Task.Delay(200);
+            await _silo.WaitHealthyAsync(TimeSpan.FromSeconds(90));
         }
-
-        throw new TimeoutException($"the silo did not become healthy in 90 s:\n{Output}");
+        catch
+        {
+            await DisposeAsync();
+            throw;
+        }
     }
 
     public async Task DisposeAsync()
     {
-        Http?.Dispose();
-        if (_process is { HasExited: false })
+        if (Interlocked.Exchange(ref _silo, null) is { } silo)
         {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
+            await silo.DisposeAsync();
         }
-
-        _process?.Dispose();
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            _output.AppendLine(line);
-        }
-    }
-
-    private static int FreeTcpPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
 

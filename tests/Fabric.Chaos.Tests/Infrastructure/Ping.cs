@@ -9,9 +9,9 @@ namespace Fabric.Chaos.Tests;
 /// </summary>
 public sealed partial class Ping : IDisposable
 {
-    private readonly ChaosProcess _process;
+    private readonly TestProcess _process;
 
-    private Ping(ChaosProcess process, double interval)
+    private Ping(TestProcess process, double interval)
     {
         _process = process;
         Interval = interval;
@@ -21,8 +21,8 @@ public sealed partial class Ping : IDisposable
 
     public static Ping Start(string ns, string target, double interval = 0.01, int size = 56)
     {
-        var process = ChaosProcess.Start($"ping {ns}→{target}", "ip",
-            ["netns", "exec", ns, "ping", "-D", "-n", "-W", "1", "-s", size.ToString(CultureInfo.InvariantCulture), "-i", interval.ToString(CultureInfo.InvariantCulture), target]);
+        var process = TestProcess.StartInNamespace($"ping {ns}→{target}", ns,
+            ["ping", "-D", "-n", "-W", "1", "-s", size.ToString(CultureInfo.InvariantCulture), "-i", interval.ToString(CultureInfo.InvariantCulture), target]);
         return new Ping(process, interval);
     }
 
@@ -30,7 +30,7 @@ public sealed partial class Ping : IDisposable
     public IReadOnlyList<(int Seq, double Time)> Replies()
     {
         var replies = new List<(int, double)>();
-        foreach (Match m in ReplyLine().Matches(_process.Output))
+        foreach (Match m in ReplyLine().Matches(_process.Output.Text))
         {
             replies.Add((int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)));
         }
@@ -38,18 +38,19 @@ public sealed partial class Ping : IDisposable
         return replies;
     }
 
-    /// <summary>Stops the ping (SIGINT, then waits for its summary).</summary>
+    /// <summary>
+    /// Waits (at most 30 s) until <paramref name="count"/> replies came back: the flow is established
+    /// before a test disturbs it (100 replies at the usual 10 ms interval: a second of traffic).
+    /// </summary>
+    public Task WaitRepliesAsync(int count)
+        => Eventually.WaitAsync(() => Replies().Count >= count, TimeSpan.FromSeconds(30), $"{count} replies to {_process.Name}", TimeSpan.FromMilliseconds(20));
+
+    /// <summary>Stops the ping (SIGINT, then waits, at most 5 s, for its summary and the end of its output).</summary>
     public async Task<PingSummary> StopAsync()
     {
-        const int SigInt = 2;
-        _process.Signal(SigInt);
-        for (int i = 0; i < 50 && !_process.HasExited; i++)
-        {
-            await Task.Delay(100);
-        }
-
-        await Task.Delay(200);
-        string output = _process.Output;
+        _process.Signal(Signals.Interrupt);
+        await _process.WaitForExitAsync(TimeSpan.FromSeconds(5));
+        string output = _process.Output.Text;
         var summary = Summary().Match(output);
         var replies = Replies();
         var unique = summary.Success ? int.Parse(summary.Groups[2].Value, CultureInfo.InvariantCulture) : replies.Select(r => r.Seq).Distinct().Count();

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Fabric.Lab.Tests;
 
 namespace Fabric.Chaos.Tests;
 
@@ -77,8 +76,8 @@ public static class RawFrames
         }
 
         string stop = Path.Combine(workDir, $"stop-{Guid.NewGuid():N}");
-        var process = ChaosProcess.Start($"count {ns}", "ip", ["netns", "exec", ns, "python3", script, iface, stop, string.Join(',', prefixes)]);
-        await ChaosFabric.WaitAsync(() => Task.FromResult(process.Output.Contains("ready") || process.HasExited), TimeSpan.FromSeconds(20), $"counter ready in {ns}", 50);
+        var process = TestProcess.StartInNamespace($"count {ns}", ns, ["python3", script, iface, stop, string.Join(',', prefixes)]);
+        await process.WaitForOutputAsync("ready", TimeSpan.FromSeconds(20));
         Assert.False(process.HasExited, $"counter in {ns} exited: {process.Output}");
         return new Counter(process, stop, ns);
     }
@@ -92,7 +91,7 @@ public static class RawFrames
         return int.Parse(result.Output.Trim().Split('\n')[^1]);
     }
 
-    public sealed class Counter(ChaosProcess process, string stop, string ns)
+    public sealed class Counter(TestProcess process, string stop, string ns)
     {
         public string Namespace { get; } = ns;
 
@@ -105,8 +104,12 @@ public static class RawFrames
         {
             Stopped = true;
             await File.WriteAllTextAsync(stop, "stop");
-            await ChaosFabric.WaitAsync(() => Task.FromResult(process.HasExited), TimeSpan.FromSeconds(20), $"counter in {Namespace} done", 50);
-            var lines = process.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.Contains('{')).ToArray();
+            if (!await process.WaitForExitAsync(TimeSpan.FromSeconds(20)))
+            {
+                throw new TimeoutException($"counter in {Namespace} not done within 20 s:\n{process.Tail()}");
+            }
+
+            var lines = process.Output.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.Contains('{')).ToArray();
             process.Dispose();
             File.Delete(stop);
             FirstSeen = JsonSerializer.Deserialize<Dictionary<string, double>>(lines[^2][lines[^2].IndexOf('{')..])!;

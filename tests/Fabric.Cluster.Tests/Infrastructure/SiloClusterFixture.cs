@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Text;
 using Fabric.Providers.AzureTables;
-using Fabric.Providers.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -23,9 +21,12 @@ public sealed class SiloClusterFixture : IAsyncLifetime
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(15);
 
-    private readonly AzuriteFixture _azurite = new();
+    /// <summary>How long an API call may take; a call caught by a silo kill fails well within the failover bound.</summary>
+    private static readonly TimeSpan HttpTimeout = TimeSpan.FromSeconds(10);
+
     private readonly List<SiloProcess> _silos = [];
     private readonly List<SiloProcess> _retired = [];
+    private Azurite? _azurite;
     private int _started;
 
     public string ClusterId { get; } = "cluster-tests-" + Guid.NewGuid().ToString("N")[..12];
@@ -38,14 +39,14 @@ public sealed class SiloClusterFixture : IAsyncLifetime
     {
         ["Fabric:Cluster:Mode"] = "AzureTable",
         ["Fabric:Cluster:ClusterId"] = ClusterId,
-        ["Fabric:Storage:ConnectionString"] = _azurite.ConnectionString,
+        ["Fabric:Storage:ConnectionString"] = (_azurite ?? throw new InvalidOperationException("Azurite is not started")).ConnectionString,
     };
 
     public async Task InitializeAsync()
     {
         try
         {
-            await _azurite.InitializeAsync();
+            _azurite = await Azurite.StartAsync();
             await EnsureRunningAsync();
         }
         catch
@@ -64,7 +65,10 @@ public sealed class SiloClusterFixture : IAsyncLifetime
 
         _silos.Clear();
         _retired.Clear();
-        await _azurite.DisposeAsync();
+        if (Interlocked.Exchange(ref _azurite, null) is { } azurite)
+        {
+            await azurite.DisposeAsync();
+        }
     }
 
     /// <summary>Starts silos until <see cref="Size"/> are running, then waits until all are active members.</summary>
@@ -78,7 +82,7 @@ public sealed class SiloClusterFixture : IAsyncLifetime
         var starting = new List<SiloProcess>();
         while (_silos.Count < Size)
         {
-            var silo = SiloProcess.Start($"silo{++_started}", Settings);
+            var silo = SiloProcess.Start($"silo{++_started}", Settings, httpTimeout: HttpTimeout);
             _silos.Add(silo);
             starting.Add(silo);
         }
@@ -118,29 +122,25 @@ public sealed class SiloClusterFixture : IAsyncLifetime
         var want = expected.Select(s => s.SiloPort).Order().ToArray();
         await using var client = await ConnectAsync();
         var management = client.Client.GetGrain<IManagementGrain>(0);
-        var clock = Stopwatch.StartNew();
         int[] active = [];
-        while (clock.Elapsed < timeout)
+        try
         {
-            try
-            {
-                var hosts = await management.GetHosts(onlyActive: true);
-                active = hosts.Keys.Select(a => a.Endpoint.Port).Order().ToArray();
-                if (active.SequenceEqual(want))
+            // A gateway that went away fails the call; the client moves to another one and the next read succeeds.
+            await Eventually.WaitAsync(
+                async () =>
                 {
-                    return;
-                }
-            }
-            catch (Exception exception) when (exception is SiloUnavailableException or TimeoutException or OrleansException)
-            {
-                // The gateway we asked went away; the client moves to another one.
-            }
-
-            await Task.Delay(200);
+                    var hosts = await management.GetHosts(onlyActive: true);
+                    active = hosts.Keys.Select(a => a.Endpoint.Port).Order().ToArray();
+                    return active.SequenceEqual(want);
+                },
+                timeout,
+                $"active silos [{string.Join(", ", want)}]");
         }
-
-        throw new TimeoutException(
-            $"active silos were [{string.Join(", ", active)}], expected [{string.Join(", ", want)}] after {timeout.TotalSeconds} s\n{Diagnostics()}");
+        catch (TimeoutException exception)
+        {
+            throw new TimeoutException(
+                $"active silos were [{string.Join(", ", active)}], expected [{string.Join(", ", want)}] after {timeout.TotalSeconds} s ({exception.Message})\n{Diagnostics()}", exception);
+        }
     }
 
     /// <summary>

@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Text;
-
 namespace Fabric.Lab.Tests;
 
 /// <summary>
@@ -18,13 +15,10 @@ public sealed record CaptureMarker(string Filter, string Line, Func<Task> Send);
 /// </summary>
 public sealed class Capture : IAsyncDisposable
 {
-    private readonly Process _process;
+    private readonly TestProcess _process;
     private readonly CaptureMarker? _marker;
-    private readonly StringBuilder _stderr = new();
-    private readonly TaskCompletionSource _capturing = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private TaskCompletionSource _markerSeen = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private Capture(Process process, string file, CaptureMarker? marker)
+    private Capture(TestProcess process, string file, CaptureMarker? marker)
     {
         _process = process;
         File = file;
@@ -33,47 +27,23 @@ public sealed class Capture : IAsyncDisposable
 
     public string File { get; }
 
-    public string Errors
-    {
-        get
-        {
-            lock (_stderr)
-            {
-                return _stderr.ToString();
-            }
-        }
-    }
+    public string Errors => _process.Output.TextOf(OutputStream.Error);
 
     /// <param name="maxSeconds">A bound on the capture should the test never stop it.</param>
     public static async Task<Capture> StartAsync(string ns, string iface, string filter, string file, CaptureMarker? marker = null, int maxSeconds = 120)
     {
-        var start = new ProcessStartInfo("ip")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
         string fullFilter = marker is null ? filter : $"({filter}) or ({marker.Filter})";
-        foreach (string arg in new[]
-        {
-            "netns", "exec", ns, "tshark", "-n", "-l", "-i", iface, "-f", fullFilter, "-w", file, "-a", $"duration:{maxSeconds}",
-            "-P", "-T", "fields", "-e", "ip.src", "-e", "udp.dstport",
-        })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        var process = Process.Start(start) ?? throw new InvalidOperationException("tshark did not start");
+        var process = TestProcess.StartInNamespace($"tshark {ns}/{iface}", ns,
+            ["tshark", "-n", "-l", "-i", iface, "-f", fullFilter, "-w", file, "-a", $"duration:{maxSeconds}", "-P", "-T", "fields", "-e", "ip.src", "-e", "udp.dstport"]);
         var capture = new Capture(process, file, marker);
-        process.ErrorDataReceived += (_, e) => capture.OnError(e.Data);
-        process.OutputDataReceived += (_, e) => capture.OnOutput(e.Data);
-        process.BeginErrorReadLine();
-        process.BeginOutputReadLine();
-        var started = await Task.WhenAny(capture._capturing.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60)));
-        if (started != capture._capturing.Task)
+        try
+        {
+            await process.WaitForOutputAsync("Capturing on", TimeSpan.FromSeconds(60));
+        }
+        catch (Exception ex) when (ex is TimeoutException or InvalidOperationException)
         {
             await capture.DisposeAsync();
-            throw new InvalidOperationException($"tshark did not start capturing on {ns}/{iface}: {capture.Errors}");
+            throw new InvalidOperationException($"tshark did not start capturing on {ns}/{iface}: {capture.Errors}", ex);
         }
 
         // "Capturing on" can come before the filter is live here: frames sent right after it were
@@ -87,45 +57,19 @@ public sealed class Capture : IAsyncDisposable
         return capture;
     }
 
-    private void OnOutput(string? line)
-    {
-        if (line is not null && _marker is not null && line.TrimEnd() == _marker.Line)
-        {
-            Volatile.Read(ref _markerSeen).TrySetResult();
-        }
-    }
-
-    private void OnError(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_stderr)
-        {
-            _stderr.AppendLine(line);
-        }
-
-        if (line.Contains("Capturing on", StringComparison.Ordinal))
-        {
-            _capturing.TrySetResult();
-        }
-    }
-
-    /// <summary>Sends the marker until tshark prints it (a fresh wait each call).</summary>
+    /// <summary>Sends the marker until tshark prints it (a fresh wait each call: only a line printed from now on counts).</summary>
     private async Task<bool> AwaitMarkerAsync()
     {
-        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Volatile.Write(ref _markerSeen, seen);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!seen.Task.IsCompleted && !_process.HasExited && DateTime.UtcNow < deadline)
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var seen = _process.Output.NextLineAsync(line => line.TrimEnd() == _marker!.Line, includeKept: false, bound.Token);
+        while (!seen.IsCompleted && !_process.HasExited && !bound.IsCancellationRequested)
         {
             await _marker!.Send();
-            await Task.WhenAny(seen.Task, Task.Delay(300));
+            await Task.WhenAny(seen, Task.Delay(300));
         }
 
-        return seen.Task.IsCompleted;
+        await bound.CancelAsync();
+        return seen.IsCompletedSuccessfully;
     }
 
     /// <summary>Sends the marker until tshark has seen it, then stops the capture (SIGINT) and waits for tshark to close the file.</summary>
@@ -136,17 +80,10 @@ public sealed class Capture : IAsyncDisposable
             Assert.True(await AwaitMarkerAsync(), $"tshark never printed the capture's end marker '{_marker.Line}': {Errors}");
         }
 
-        if (!_process.HasExited)
+        _process.Signal(Signals.Interrupt);
+        if (!await _process.WaitForExitAsync(TimeSpan.FromSeconds(20)))
         {
-            await Shell.RunAsync("kill", ["-INT", _process.Id.ToString()], TimeSpan.FromSeconds(10));
-            try
-            {
-                await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(20));
-            }
-            catch (TimeoutException)
-            {
-                _process.Kill(entireProcessTree: true);
-            }
+            _process.Kill();
         }
 
         Assert.True(System.IO.File.Exists(File), $"tshark wrote no {File}: {Errors}");
@@ -162,23 +99,8 @@ public sealed class Capture : IAsyncDisposable
         return kept;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
-            }
-        }
-        catch (Exception)
-        {
-            // Best effort: lab down ends what still runs in the lab's namespaces.
-        }
-
-        _process.Dispose();
-    }
+    /// <summary>Ends tshark (by PID) if it still runs.</summary>
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
 }
 
 /// <summary>Reads a pcap with tshark (Wireshark's dissectors as an independent judge), checksums validated.</summary>

@@ -1,11 +1,5 @@
 namespace Fabric.Lab.Tests;
 
-/// <summary>One local interface of a host bound to a port group in that host's agent.</summary>
-public sealed record PortBinding(string Interface, string PortGroup);
-
-/// <summary>A port group created through the API: its name and its JSON body.</summary>
-public sealed record PortGroupSpec(string Name, string Body);
-
 /// <summary>
 /// What a <see cref="LabFabric"/> builds: the namespace lab (<c>lab.sh up</c>), the port groups of
 /// switch "dvs", which hosts run an agent with which ports, which hosts are Linux kernel VTEPs, and

@@ -6,7 +6,7 @@ public static class Traffic
     public static async Task TcpAsync(string clientNs, string serverNs, string serverIp, int port, string clientOptions = "")
     {
         var server = Shell.InNamespaceAsync(serverNs, $"iperf3 -s -1 -p {port}", TimeSpan.FromSeconds(40));
-        await LabFabric.WaitAsync(
+        await Eventually.WaitAsync(
             async () => (await Shell.InNamespaceAsync(serverNs, $"ss -Htln 'sport = :{port}'")).Output.Contains("LISTEN", StringComparison.Ordinal),
             TimeSpan.FromSeconds(20), $"iperf3 listening in {serverNs}");
         var client = await Shell.InNamespaceAsync(clientNs, $"iperf3 -c {serverIp} -p {port} -n 256K --connect-timeout 5000 {clientOptions}", TimeSpan.FromSeconds(30));
