@@ -1,8 +1,11 @@
 using System.Net;
+using Azure.Core;
+using Azure.Data.Tables;
 using Fabric.HostAgent.Configuration;
 using Fabric.HostAgent.Control;
 using Fabric.HostAgent.Forwarding;
 using Microsoft.Extensions.Options;
+using Orleans.Clustering.AzureStorage;
 using Orleans.Configuration;
 
 namespace Fabric.HostAgent.Hosting;
@@ -65,7 +68,14 @@ public static partial class AgentHostingExtensions
             });
             if (string.Equals(cluster.Mode, "AzureTable", StringComparison.OrdinalIgnoreCase))
             {
-                Fabric.Providers.AzureTables.FabricTableClusteringExtensions.UseFabricTableClustering(client, builder.Configuration.GetSection("Fabric:Storage"));
+                var storage = builder.Configuration.GetSection(AgentStorageSectionName);
+                var tables = CreateMembershipTableClient(storage);
+                var tableName = storage["TableName"] is { Length: > 0 } name ? name : DefaultMembershipTableName;
+                client.UseAzureStorageClustering((OptionsBuilder<AzureStorageGatewayOptions> options) => options.Configure(o =>
+                {
+                    o.TableServiceClient = tables;
+                    o.TableName = tableName;
+                }));
             }
             else
             {
@@ -95,6 +105,43 @@ public static partial class AgentHostingExtensions
 
         await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
         return true;
+    }
+
+    // The silos' section: the agent reads the same connection string and membership table name.
+    private const string AgentStorageSectionName = "Fabric:Storage";
+    private const string DefaultMembershipTableName = "FabricMembership";
+
+    /// <summary>
+    /// A table client from <c>Fabric:Storage</c>: ConnectionString (required), MaxRetries (3) and
+    /// NetworkTimeout (10 s) as the silos use them, so a gateway-list refresh during a storage outage
+    /// fails in seconds and the client keeps its last list.
+    /// </summary>
+    private static TableServiceClient CreateMembershipTableClient(IConfigurationSection storage)
+    {
+        var key = storage.Path + ":ConnectionString";
+        var connectionString = storage["ConnectionString"];
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            throw new OptionsValidationException(Options.DefaultName, typeof(AgentClusterOptions),
+                [$"{key} is required when {AgentClusterOptions.SectionName}:Mode is AzureTable."]);
+        }
+
+        var options = new TableClientOptions();
+        options.Retry.Mode = RetryMode.Exponential;
+        options.Retry.MaxRetries = storage.GetValue("MaxRetries", 3);
+        options.Retry.Delay = TimeSpan.FromMilliseconds(200);
+        options.Retry.MaxDelay = TimeSpan.FromSeconds(2);
+        options.Retry.NetworkTimeout = storage.GetValue("NetworkTimeout", TimeSpan.FromSeconds(10));
+        try
+        {
+            return new TableServiceClient(connectionString, options);
+        }
+        catch (Exception exception) when (exception is FormatException or ArgumentException or InvalidOperationException)
+        {
+            // Never echo the connection string: it carries the account key.
+            throw new OptionsValidationException(Options.DefaultName, typeof(AgentClusterOptions),
+                [$"{key} is not a valid Azure Storage connection string ({exception.Message})."]);
+        }
     }
 
     private static IPEndPoint ParseGateway(string text)
