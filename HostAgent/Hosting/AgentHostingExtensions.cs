@@ -69,11 +69,13 @@ public static partial class AgentHostingExtensions
             if (string.Equals(cluster.Mode, "AzureTable", StringComparison.OrdinalIgnoreCase))
             {
                 var storage = builder.Configuration.GetSection(AgentStorageSectionName);
-                var tables = CreateMembershipTableClient(storage);
+                var connectionString = RequireConnectionString(storage);
                 var tableName = storage["TableName"] is { Length: > 0 } name ? name : DefaultMembershipTableName;
                 client.UseAzureStorageClustering((OptionsBuilder<AzureStorageGatewayOptions> options) => options.Configure(o =>
                 {
-                    o.TableServiceClient = tables;
+                    // Built when the client starts, after the data plane is up: the Azure client stack
+                    // costs start-up time that forwarding should not wait for.
+                    o.TableServiceClient = CreateMembershipTableClient(storage, connectionString);
                     o.TableName = tableName;
                 }));
             }
@@ -111,21 +113,22 @@ public static partial class AgentHostingExtensions
     private const string AgentStorageSectionName = "Fabric:Storage";
     private const string DefaultMembershipTableName = "FabricMembership";
 
-    /// <summary>
-    /// A table client from <c>Fabric:Storage</c>: ConnectionString (required), MaxRetries (3) and
-    /// NetworkTimeout (10 s) as the silos use them, so a gateway-list refresh during a storage outage
-    /// fails in seconds and the client keeps its last list.
-    /// </summary>
-    private static TableServiceClient CreateMembershipTableClient(IConfigurationSection storage)
+    private static string RequireConnectionString(IConfigurationSection storage)
     {
-        var key = storage.Path + ":ConnectionString";
         var connectionString = storage["ConnectionString"];
-        if (string.IsNullOrWhiteSpace(connectionString))
-        {
-            throw new OptionsValidationException(Options.DefaultName, typeof(AgentClusterOptions),
-                [$"{key} is required when {AgentClusterOptions.SectionName}:Mode is AzureTable."]);
-        }
+        return string.IsNullOrWhiteSpace(connectionString)
+            ? throw new OptionsValidationException(Options.DefaultName, typeof(AgentClusterOptions),
+                [$"{storage.Path}:ConnectionString is required when {AgentClusterOptions.SectionName}:Mode is AzureTable."])
+            : connectionString;
+    }
 
+    /// <summary>
+    /// A table client from <c>Fabric:Storage</c>: MaxRetries (3) and NetworkTimeout (10 s) as the silos
+    /// use them, so a gateway-list refresh during a storage outage fails in seconds and the client keeps
+    /// its last list.
+    /// </summary>
+    private static TableServiceClient CreateMembershipTableClient(IConfigurationSection storage, string connectionString)
+    {
         var options = new TableClientOptions();
         options.Retry.Mode = RetryMode.Exponential;
         options.Retry.MaxRetries = storage.GetValue("MaxRetries", 3);
@@ -140,7 +143,7 @@ public static partial class AgentHostingExtensions
         {
             // Never echo the connection string: it carries the account key.
             throw new OptionsValidationException(Options.DefaultName, typeof(AgentClusterOptions),
-                [$"{key} is not a valid Azure Storage connection string ({exception.Message})."]);
+                [$"{storage.Path}:ConnectionString is not a valid Azure Storage connection string ({exception.Message})."]);
         }
     }
 
