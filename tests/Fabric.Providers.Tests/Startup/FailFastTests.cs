@@ -116,6 +116,28 @@ public sealed class FailFastTests(ITestOutputHelper output)
         Assert.Empty(Validate(new FabricStorageSettings { ConnectionString = connectionString }));
     }
 
+    [Theory]
+    [InlineData("ClusterId", "east/1")]
+    [InlineData("ClusterId", "a#b")]
+    [InlineData("ServiceId", "fabric?")]
+    [InlineData("ServiceId", "tab\tid")]
+    public void Cluster_and_service_ids_that_table_keys_forbid_are_refused_at_start_in_cluster_mode(string setting, string value)
+    {
+        var options = new FabricSiloOptions { Mode = ClusterMode.AzureTable };
+        typeof(FabricSiloOptions).GetProperty(setting)!.SetValue(options, value);
+
+        var result = new FabricSiloOptionsValidator().Validate(Options.DefaultName, options);
+
+        Assert.True(result.Failed);
+        var failure = Assert.Single(result.Failures);
+        Assert.StartsWith($"Fabric:Cluster:{setting} '{value}' cannot be used with Mode AzureTable", failure);
+
+        // Embedded mode keeps nothing in tables, so the same id is fine there; so is a plain one in cluster mode.
+        options.Mode = ClusterMode.Embedded;
+        Assert.True(new FabricSiloOptionsValidator().Validate(Options.DefaultName, options).Succeeded);
+        Assert.True(new FabricSiloOptionsValidator().Validate(Options.DefaultName, new FabricSiloOptions { Mode = ClusterMode.AzureTable, ClusterId = "east-1.prod_a" }).Succeeded);
+    }
+
     [Fact]
     public void The_storage_section_configures_orleans_providers_with_its_tables_one_endpoint_and_the_binary_serializer()
     {
