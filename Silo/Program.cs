@@ -19,11 +19,11 @@ try
     app.MapFabricHealth();
     app.MapFabricApi();
     app.MapOrleansDashboard();
+    await app.CheckFabricStorageAsync();
     app.Run();
     return 0;
 }
-catch (Exception ex) when (ex is OptionsValidationException or OrleansConfigurationException
-    || ex.GetType().Name == "FabricStorageUnavailableException")
+catch (Exception ex) when (ex is OptionsValidationException or OrleansConfigurationException or FabricStorageUnavailableException)
 {
     // A setting is wrong or storage is unreachable: say which, once, and exit non-zero without a
     // stack trace or an abort (which would leave a core dump under systemd).

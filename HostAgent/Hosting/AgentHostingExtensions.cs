@@ -1,10 +1,13 @@
 using System.Net;
+using Azure.Core;
+using Azure.Data.Tables;
 using Fabric.HostAgent.Configuration;
 using Fabric.HostAgent.Control;
 using Fabric.HostAgent.Forwarding;
 using Fabric.HostAgent.Ports;
 using Fabric.HostAgent.Status;
 using Microsoft.Extensions.Options;
+using Orleans.Clustering.AzureStorage;
 using Orleans.Configuration;
 
 namespace Fabric.HostAgent.Hosting;
@@ -92,7 +95,16 @@ public static partial class AgentHostingExtensions
             });
             if (string.Equals(cluster.Mode, "AzureTable", StringComparison.OrdinalIgnoreCase))
             {
-                Fabric.Providers.AzureTables.FabricTableClusteringExtensions.UseFabricTableClustering(client, builder.Configuration.GetSection("Fabric:Storage"));
+                var storage = builder.Configuration.GetSection(AgentStorageSectionName);
+                var connectionString = RequireConnectionString(storage);
+                var tableName = storage["TableName"] is { Length: > 0 } name ? name : DefaultMembershipTableName;
+                client.UseAzureStorageClustering((OptionsBuilder<AzureStorageGatewayOptions> options) => options.Configure(o =>
+                {
+                    // Built when the client starts, after the data plane is up: the Azure client stack
+                    // costs start-up time that forwarding should not wait for.
+                    o.TableServiceClient = CreateMembershipTableClient(storage, connectionString);
+                    o.TableName = tableName;
+                }));
             }
             else
             {
@@ -127,6 +139,44 @@ public static partial class AgentHostingExtensions
 
         await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
         return true;
+    }
+
+    // The silos' section: the agent reads the same connection string and membership table name.
+    private const string AgentStorageSectionName = "Fabric:Storage";
+    private const string DefaultMembershipTableName = "FabricMembership";
+
+    private static string RequireConnectionString(IConfigurationSection storage)
+    {
+        var connectionString = storage["ConnectionString"];
+        return string.IsNullOrWhiteSpace(connectionString)
+            ? throw new OptionsValidationException(Options.DefaultName, typeof(AgentClusterOptions),
+                [$"{storage.Path}:ConnectionString is required when {AgentClusterOptions.SectionName}:Mode is AzureTable."])
+            : connectionString;
+    }
+
+    /// <summary>
+    /// A table client from <c>Fabric:Storage</c>: MaxRetries (3) and NetworkTimeout (10 s) as the silos
+    /// use them, so a gateway-list refresh during a storage outage fails in seconds and the client keeps
+    /// its last list.
+    /// </summary>
+    private static TableServiceClient CreateMembershipTableClient(IConfigurationSection storage, string connectionString)
+    {
+        var options = new TableClientOptions();
+        options.Retry.Mode = RetryMode.Exponential;
+        options.Retry.MaxRetries = storage.GetValue("MaxRetries", 3);
+        options.Retry.Delay = TimeSpan.FromMilliseconds(200);
+        options.Retry.MaxDelay = TimeSpan.FromSeconds(2);
+        options.Retry.NetworkTimeout = storage.GetValue("NetworkTimeout", TimeSpan.FromSeconds(10));
+        try
+        {
+            return new TableServiceClient(connectionString, options);
+        }
+        catch (Exception exception) when (exception is FormatException or ArgumentException or InvalidOperationException)
+        {
+            // Never echo the connection string: it carries the account key.
+            throw new OptionsValidationException(Options.DefaultName, typeof(AgentClusterOptions),
+                [$"{storage.Path}:ConnectionString is not a valid Azure Storage connection string ({exception.Message})."]);
+        }
     }
 
     private static IPEndPoint ParseGateway(string text)

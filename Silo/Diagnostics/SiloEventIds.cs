@@ -26,4 +26,9 @@ internal static class SiloEventIds
 
     /// <summary>Error: a management call failed unexpectedly (answered 500).</summary>
     public const int ManagementCallFailed = 2002;
+
+    // 2100–2199: hosting (start-up checks of cluster mode).
+
+    /// <summary>Information: the table endpoint of <c>Fabric:Storage</c> answered the start-up check.</summary>
+    public const int TableStorageAnswered = 2100;
 }

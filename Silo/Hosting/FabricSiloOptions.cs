@@ -83,6 +83,15 @@ internal sealed class FabricSiloOptionsValidator : IValidateOptions<FabricSiloOp
             failures.Add($"{FabricSiloOptions.SectionName}:ServiceId must not be empty.");
         }
 
+        if (options.Mode == ClusterMode.AzureTable)
+        {
+            // Orleans' Azure Table providers use the cluster id as the membership partition key as it
+            // stands, and the service id in every grain row's key: characters table keys forbid would
+            // fail each call at run time instead of the start.
+            CheckTableKeyPart(failures, nameof(options.ClusterId), options.ClusterId);
+            CheckTableKeyPart(failures, nameof(options.ServiceId), options.ServiceId);
+        }
+
         if (options.AdvertisedAddress is { } address && !IPAddress.TryParse(address, out _))
         {
             failures.Add($"{FabricSiloOptions.SectionName}:AdvertisedAddress '{address}' is not an IP address.");
@@ -94,6 +103,19 @@ internal sealed class FabricSiloOptionsValidator : IValidateOptions<FabricSiloOp
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void CheckTableKeyPart(List<string> failures, string name, string? value)
+    {
+        if (value is null)
+        {
+            return;
+        }
+
+        if (value.Length > 256 || value.Any(c => c is '/' or '\\' or '#' or '?' || char.IsControl(c)))
+        {
+            failures.Add($"{FabricSiloOptions.SectionName}:{name} '{value}' cannot be used with Mode AzureTable: it goes into table keys, which forbid '/', '\\', '#', '?' and control characters (at most 256 characters here).");
+        }
     }
 
     private static void CheckPort(List<string> failures, string name, int port)

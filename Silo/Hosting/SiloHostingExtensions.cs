@@ -1,9 +1,11 @@
-using Fabric.Providers.AzureTables;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Serialization;
+using Orleans.Storage;
 
 namespace Fabric.Silo.Hosting;
 
+/// <summary>How the silo host is put together: options, cluster mode, storage, and its start-up check.</summary>
 public static class SiloHostingExtensions
 {
     /// <summary>
@@ -48,7 +50,7 @@ public static class SiloHostingExtensions
                 silo.AddMemoryGrainStorage(FabricStorage.ProviderName);
                 break;
             case ClusterMode.AzureTable:
-                UseTableStorage(silo);
+                silo.UseFabricTableStorage();
                 silo.ConfigureEndpoints(options.AdvertisedIPAddress, options.SiloPort, options.GatewayPort, options.ListensOnAnyHostAddress);
                 silo.Configure<ClusterMembershipOptions>(FabricMembershipDefaults.Apply);
                 break;
@@ -61,22 +63,59 @@ public static class SiloHostingExtensions
         return silo;
     }
 
-    private static void UseTableStorage(ISiloBuilder silo)
+    /// <summary>
+    /// Membership and the "fabric" grain storage in Azure Table storage, through Orleans' own providers,
+    /// configured from <c>Fabric:Storage</c> (<see cref="FabricStorageSettings"/>): the membership table
+    /// <c>TableName</c>, grain state in <c>GrainTableName</c> written with Orleans' binary serializer.
+    /// </summary>
+    public static ISiloBuilder UseFabricTableStorage(this ISiloBuilder silo)
     {
-        var section = silo.Configuration.GetSection(FabricStorageSettings.SectionName);
         var settings = FabricStorageSettings.From(silo.Configuration);
+        var tables = settings.CreateServiceClient();
 
-        // The providers bind the whole section (connection string, timeouts, retries) and name
-        // "Fabric:Storage:ConnectionString" in their errors; the table names are then set apart.
-        silo.UseFabricTableClustering(section);
-        silo.AddFabricTableGrainStorage(FabricStorage.ProviderName, section);
-        silo.Services.Configure<FabricTableClusteringOptions>(o => o.TableName = settings.TableName);
-        silo.Services.Configure<FabricTableStorageOptions>(FabricStorage.ProviderName, o => o.TableName = settings.GrainTableName);
+        silo.UseAzureStorageClustering(options => options.Configure(o =>
+        {
+            o.TableServiceClient = tables;
+            o.TableName = settings.TableName;
+        }));
+
+        // Orleans' binary serializer, not the silo's default JSON one: grain state is
+        // [GenerateSerializer] types (version tolerant by [Id]) holding values such as IPAddress and
+        // MacAddress dictionary keys that JSON cannot read back (found by the Chaos suite: grains
+        // re-activated after a silo died failed every call).
+        silo.AddAzureTableGrainStorage(FabricStorage.ProviderName, options => options.Configure<Serializer>((o, serializer) =>
+        {
+            o.TableServiceClient = tables;
+            o.TableName = settings.GrainTableName;
+            o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
+
+            // A cleared state (a host that left) removes its row rather than leaving an empty one.
+            o.DeleteStateOnClear = true;
+        }));
+        return silo;
+    }
+
+    /// <summary>
+    /// Cluster mode: checks, before the silo starts, that the table endpoint answers and accepts the
+    /// account (<see cref="TableStoragePreflight"/>), so a wrong or unreachable endpoint stops the process
+    /// within <c>Fabric:Storage:InitializationTimeout</c> with one line naming the setting. Embedded: nothing.
+    /// </summary>
+    /// <exception cref="FabricStorageUnavailableException">The table endpoint did not answer or refused the account.</exception>
+    public static async Task CheckFabricStorageAsync(this WebApplication app)
+    {
+        if (app.Services.GetRequiredService<IOptions<FabricSiloOptions>>().Value.Mode != ClusterMode.AzureTable)
+        {
+            return;
+        }
+
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(TableStoragePreflight));
+        await TableStoragePreflight.CheckAsync(FabricStorageSettings.From(app.Configuration), logger, app.Lifetime.ApplicationStopping);
     }
 }
 
 /// <summary>Names shared by the silo's configuration and the grains' state declarations.</summary>
 public static class FabricStorage
 {
+    /// <summary>The grain storage provider every Fabric grain keeps its state in.</summary>
     public const string ProviderName = "fabric";
 }

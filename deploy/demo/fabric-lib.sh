@@ -45,7 +45,7 @@ fl_build_needed() {
   local silo="$REPO/Silo/bin/Release/net10.0/Fabric.Silo.dll" agent="$REPO/HostAgent/bin/Release/net10.0/Fabric.HostAgent.dll" ref newer
   [[ -f $silo && -f $agent ]] || return 0
   ref=$silo; [[ $agent -ot $silo ]] && ref=$agent   # the older of the two
-  newer=$(cd "$REPO" && find Silo Grains Grains.Interfaces HostAgent Providers Directory.Build.props Directory.Packages.props global.json \
+  newer=$(cd "$REPO" && find Silo Grains Grains.Interfaces HostAgent Directory.Build.props Directory.Packages.props global.json \
             \( -path '*/bin' -o -path '*/obj' \) -prune -o \
             -type f \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' -o -name 'appsettings*.json' -o -name global.json \) \
             -newer "$ref" -print 2>/dev/null | head -3)

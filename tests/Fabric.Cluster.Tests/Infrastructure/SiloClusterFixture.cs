@@ -1,8 +1,10 @@
 using System.Text;
-using Fabric.Providers.AzureTables;
+using Azure.Data.Tables;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Orleans.Clustering.AzureStorage;
 using Orleans.Configuration;
 using Orleans.Runtime;
 
@@ -145,7 +147,7 @@ public sealed class SiloClusterFixture : IAsyncLifetime
 
     /// <summary>
     /// An Orleans client that finds the gateways in the membership table, configured from the same
-    /// <c>Fabric:Storage</c> section the silos read (the client overload of UseFabricTableClustering).
+    /// <c>Fabric:Storage</c> section the silos read, with Orleans' client-side provider as the host agent uses it.
     /// </summary>
     public async Task<ClusterClientHost> ConnectAsync()
     {
@@ -158,7 +160,12 @@ public sealed class SiloClusterFixture : IAsyncLifetime
                 o.ClusterId = ClusterId;
                 o.ServiceId = "fabric";
             });
-            client.UseFabricTableClustering(builder.Configuration.GetSection("Fabric:Storage"));
+            var storage = builder.Configuration.GetSection("Fabric:Storage");
+            client.UseAzureStorageClustering((OptionsBuilder<AzureStorageGatewayOptions> options) => options.Configure(o =>
+            {
+                o.TableServiceClient = new TableServiceClient(storage["ConnectionString"]);
+                o.TableName = storage["TableName"] ?? "FabricMembership";
+            }));
             client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(1));
         });
         var host = builder.Build();

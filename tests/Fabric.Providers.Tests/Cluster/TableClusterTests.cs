@@ -1,108 +1,117 @@
-using Fabric.Providers.AzureTables;
+using System.Diagnostics;
+using System.Net;
+using Azure.Data.Tables;
+using Fabric.Addressing;
 using Fabric.Providers.Tests.Infrastructure;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
-using Orleans.Configuration;
-using Orleans.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Messaging;
 using Orleans.Runtime;
-using Orleans.TestingHost;
+using Xunit.Abstractions;
 
 namespace Fabric.Providers.Tests.Cluster;
 
 /// <summary>
-/// Two silos that find each other only through the Table storage membership table, a client that
-/// finds them through the gateway list provider, and grain state kept in Table storage.
+/// Two silos that find each other only through the membership table Fabric configures, a client that
+/// finds them through the same table, and grain state kept in the grain table by the official provider.
 /// </summary>
-[Collection(AzuriteCollection.Name)]
+[Collection(TableClusterCollection.Name)]
 [Trait("Category", "Storage")]
 [Trait("Category", "Cluster")]
-public sealed class TableClusterTests(AzuriteFixture azurite) : IAsyncLifetime
+public sealed class TableClusterTests(TableClusterFixture fixture, ITestOutputHelper output)
 {
-    private const string ConnectionStringKey = "FabricTest:ConnectionString";
-    private const string MembershipTableKey = "FabricTest:MembershipTable";
-    private readonly string _membershipTable = "Cluster" + Guid.NewGuid().ToString("N");
-    private TestCluster _cluster = null!;
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
 
-    public async Task InitializeAsync()
-    {
-        var builder = new TestClusterBuilder(initialSilosCount: 2);
-        builder.Options.UseTestClusterMembership = false;
-        builder.Properties[ConnectionStringKey] = azurite.ConnectionString;
-        builder.Properties[MembershipTableKey] = _membershipTable;
-        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
-        builder.AddClientBuilderConfigurator<ClientConfigurator>();
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
-    }
+    private static readonly MacAddress Mac1 = new(0x02_77_00_00_00_01);
+    private static readonly MacAddress Mac2 = new(0x02_77_00_00_00_02);
 
-    public async Task DisposeAsync()
+    [Fact]
+    public async Task Two_silos_form_a_cluster_through_the_configured_membership_table()
     {
-        if (_cluster is not null)
-        {
-            await _cluster.StopAllSilosAsync();
-            await _cluster.DisposeAsync();
-        }
+        var management = fixture.Cluster.Client.GetGrain<IManagementGrain>(0);
+        var active = await management.GetHosts(onlyActive: true);
+        Assert.Equal(TableClusterFixture.Size, active.Count);
+
+        // The rows are in the table named by Fabric:Storage:TableName, one partition per cluster id.
+        var rows = await ReadMembershipRowsAsync();
+        var activeRows = rows.Where(r => r.GetString("Status") == nameof(SiloStatus.Active)).ToList();
+        Assert.Equal(TableClusterFixture.Size, activeRows.Count);
+        Assert.All(activeRows, r => Assert.Equal(fixture.Cluster.Options.ClusterId, r.PartitionKey));
     }
 
     [Fact]
-    public async Task Two_silos_form_a_cluster_through_the_table_and_grain_state_survives_deactivation()
+    public async Task A_client_finds_every_active_gateway_in_the_membership_table()
     {
-        var table = new FabricTableMembershipTable(
-            Options.Create(new FabricTableClusteringOptions { ConnectionString = azurite.ConnectionString, TableName = _membershipTable }),
-            Options.Create(new ClusterOptions { ClusterId = _cluster.Options.ClusterId }),
-            NullLogger<FabricTableMembershipTable>.Instance);
-        await table.InitializeMembershipTable(false);
-        var members = (await table.ReadAll()).Members;
-        Assert.Equal(2, members.Count(m => m.Item1.Status == SiloStatus.Active));
+        var provider = fixture.Cluster.Client.ServiceProvider.GetRequiredService<IGatewayListProvider>();
+        var expected = fixture.Cluster.GetActiveSilos().Select(s => s.GatewayAddress.Endpoint.Port).Order().ToArray();
 
-        var grain = _cluster.Client.GetGrain<ICounterGrain>("switch/sw1#?");
-        Assert.Equal(1, await grain.IncrementAsync());
-        Assert.Equal(2, await grain.IncrementAsync());
-        await grain.DeactivateAsync();
+        var gateways = await provider.GetGateways();
 
-        // A new activation (on either silo) reads the state back from the table.
-        Assert.Equal(2, await grain.GetAsync());
-        Assert.Equal(3, await grain.IncrementAsync());
+        Assert.Equal(expected, gateways.Select(g => g.Port).Order().ToArray());
+        Assert.Equal(TableClusterFixture.Size, expected.Length);
     }
 
     [Fact]
-    public async Task State_holding_ip_addresses_is_read_back_by_a_new_activation()
+    public async Task State_with_ip_addresses_and_mac_keyed_dictionaries_is_read_back_by_a_new_activation()
     {
-        // With the silo's default (JSON) grain storage serializer this failed: IPAddress cannot be
-        // deserialized, so every grain holding a VTEP lost its state on re-activation.
-        var grain = _cluster.Client.GetGrain<IVtepBookGrain>("segment/5001");
-        await grain.AddAsync("h1", System.Net.IPAddress.Parse("10.0.0.1"));
-        await grain.AddAsync("h2", System.Net.IPAddress.Parse("10.0.0.2"));
+        // With the silo's default (JSON) grain storage serializer this failed: IPAddress and MacAddress
+        // keys cannot be read back, so every grain holding a VTEP lost its state on re-activation.
+        var grain = fixture.Cluster.Client.GetGrain<IVtepBookGrain>("segment-5001");
+        await grain.AddAsync("h1", IPAddress.Parse("10.0.0.1"), Mac1);
+        await grain.AddAsync("h2", IPAddress.Parse("10.0.0.2"), Mac2);
         await grain.DeactivateAsync();
 
-        var vteps = await grain.GetAsync();
-        Assert.Equal(System.Net.IPAddress.Parse("10.0.0.1"), vteps["h1"]);
-        Assert.Equal(System.Net.IPAddress.Parse("10.0.0.2"), vteps["h2"]);
+        var state = await grain.GetAsync();
+
+        AssertBook(state, writes: 2);
     }
 
-    private sealed class SiloConfigurator : ISiloConfigurator
+    [Fact]
+    public async Task Grain_state_survives_a_restart_of_every_silo_and_the_client_finds_the_new_gateways()
     {
-        public void Configure(ISiloBuilder siloBuilder)
+        var grain = fixture.Cluster.Client.GetGrain<IVtepBookGrain>("segment-5002");
+        await grain.AddAsync("h1", IPAddress.Parse("10.0.0.1"), Mac1);
+        await grain.AddAsync("h2", IPAddress.Parse("10.0.0.2"), Mac2);
+
+        var clock = Stopwatch.StartNew();
+        await fixture.Cluster.StopAllSilosAsync();
+        await fixture.Cluster.StartAdditionalSilosAsync(TableClusterFixture.Size, startAdditionalSiloOnNewPort: true);
+        await fixture.Cluster.InitializeClientAsync();
+        output.WriteLine($"every silo stopped and two new ones started, client connected, in {clock.Elapsed.TotalSeconds:0.0} s");
+
+        var state = await fixture.Cluster.Client.GetGrain<IVtepBookGrain>("segment-5002").GetAsync();
+        AssertBook(state, writes: 2);
+        var management = fixture.Cluster.Client.GetGrain<IManagementGrain>(0);
+        await WaitUntilAsync(async () => (await management.GetHosts(onlyActive: true)).Count == TableClusterFixture.Size, "two active silos after the restart");
+    }
+
+    private static void AssertBook(VtepBookState state, int writes)
+    {
+        Assert.Equal(writes, state.Writes);
+        Assert.Equal(IPAddress.Parse("10.0.0.1"), state.Vteps["h1"]);
+        Assert.Equal(IPAddress.Parse("10.0.0.2"), state.Vteps["h2"]);
+        Assert.Equal(IPAddress.Parse("10.0.0.1"), state.Macs[Mac1]);
+        Assert.Equal(IPAddress.Parse("10.0.0.2"), state.Macs[Mac2]);
+        Assert.Equal(IPAddress.Parse("10.0.0.2"), state.Last);
+    }
+
+    private async Task<List<TableEntity>> ReadMembershipRowsAsync()
+    {
+        var rows = new List<TableEntity>();
+        await foreach (var row in fixture.Table(fixture.MembershipTable).QueryAsync<TableEntity>())
         {
-            var connectionString = siloBuilder.Configuration[ConnectionStringKey];
-            var tableName = siloBuilder.Configuration[MembershipTableKey]!;
-            siloBuilder.UseFabricTableClustering(o =>
-            {
-                o.ConnectionString = connectionString;
-                o.TableName = tableName;
-            });
-            siloBuilder.AddFabricTableGrainStorage("fabric", o => o.ConnectionString = connectionString);
+            rows.Add(row);
         }
+
+        return rows;
     }
 
-    private sealed class ClientConfigurator : IClientBuilderConfigurator
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
     {
-        public void Configure(IConfiguration configuration, IClientBuilder clientBuilder) =>
-            clientBuilder.UseFabricTableClustering(o =>
-            {
-                o.ConnectionString = configuration[ConnectionStringKey];
-                o.TableName = configuration[MembershipTableKey]!;
-            });
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(clock.Elapsed < Bound, $"not true within {Bound.TotalSeconds} s: {what}");
+            await Task.Delay(100);
+        }
     }
 }

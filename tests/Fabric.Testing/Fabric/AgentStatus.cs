@@ -52,6 +52,8 @@ public sealed class AgentStatusFile(string path)
 /// <param name="Ports">The local ports.</param>
 /// <param name="Segments">The segments the host is in, with their forwarding tables.</param>
 /// <param name="LocalMacs">The MACs learned on local ports.</param>
+/// <param name="ExternalMacs">The MACs learned behind external VTEPs from their datagrams.</param>
+/// <param name="WrittenAt">When the agent took this status (UTC).</param>
 public sealed record AgentStatus(
     string HostId,
     long Generation,
@@ -59,7 +61,9 @@ public sealed record AgentStatus(
     IReadOnlyDictionary<string, long> Vtep,
     IReadOnlyList<AgentPortStatus> Ports,
     IReadOnlyList<AgentSegmentStatus> Segments,
-    IReadOnlyList<AgentLocalMac> LocalMacs)
+    IReadOnlyList<AgentLocalMac> LocalMacs,
+    IReadOnlyList<AgentExternalMac>? ExternalMacs = null,
+    DateTimeOffset WrittenAt = default)
 {
     /// <summary>The JSON it was read from (for failure messages).</summary>
     [JsonIgnore]
@@ -114,4 +118,11 @@ public sealed record AgentSegmentStatus(
 /// <param name="Vni">The VNI it was learned in.</param>
 /// <param name="Mac">The MAC.</param>
 /// <param name="Port">The port.</param>
-public sealed record AgentLocalMac(long Vni, string Mac, string Port);
+/// <param name="Ips">The IPv4 addresses it claimed in ARP.</param>
+public sealed record AgentLocalMac(long Vni, string Mac, string Port, IReadOnlyList<string>? Ips = null);
+
+/// <summary>A MAC learned behind an external VTEP.</summary>
+/// <param name="Vni">The VNI.</param>
+/// <param name="Mac">The MAC.</param>
+/// <param name="Vtep">The external VTEP's address.</param>
+public sealed record AgentExternalMac(long Vni, string Mac, string Vtep);

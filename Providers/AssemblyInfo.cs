@@ -1,1 +1,0 @@
-namespace Fabric.Providers.AzureTables;
