@@ -102,6 +102,9 @@ public sealed class ManagementApiTests(SiloProcessFixture silo)
     [InlineData("""{"vni":7001,"vlan":{"mode":"hybrid"}}""", "vlan.mode")]
     [InlineData("""{"vni":7001,"security":{"macLimit":0}}""", "security.macLimit")]
     [InlineData("""{"vni":""", "vni")]
+    [InlineData("""{"vni":7001,"forwardReservedGroups":["01:80:c2:00:00:01"]}""", "forwardReservedGroups")]
+    [InlineData("""{"vni":7001,"forwardReservedGroups":["01:80:c2:00:00:10"]}""", "forwardReservedGroups")]
+    [InlineData("""{"vni":7001,"forwardReservedGroups":["lldp"]}""", "forwardReservedGroups")]
     public async Task A_bad_port_group_gets_400_naming_the_field_and_changes_nothing(string body, string field)
     {
         string name = await NewSwitchAsync();
@@ -259,6 +262,60 @@ public sealed class ManagementApiTests(SiloProcessFixture silo)
     {
         var problem = await PutAsync($"api/segments/{NextVni()}/vteps/{Uri.EscapeDataString(address)}", "{}", HttpStatusCode.BadRequest);
         Assert.Equal("vtep", problem.GetProperty("field").GetString());
+    }
+
+    [Fact]
+    public async Task A_port_group_forwards_the_reserved_group_addresses_it_opts_in_for_and_none_by_default()
+    {
+        string name = await NewSwitchAsync();
+        long vni = NextVni();
+        var plain = await PutAsync($"api/switches/{name}/portgroups/plain", $$"""{"vni":{{vni}}}""", HttpStatusCode.OK);
+        Assert.Empty(plain.GetProperty("forwardReservedGroups").EnumerateArray());
+
+        var lldp = await PutAsync($"api/switches/{name}/portgroups/plain", $$"""{"vni":{{vni}},"forwardReservedGroups":["01:80:C2:00:00:0E","01:80:c2:00:00:00"]}""", HttpStatusCode.OK);
+        Assert.Equal(["01:80:c2:00:00:00", "01:80:c2:00:00:0e"], lldp.GetProperty("forwardReservedGroups").EnumerateArray().Select(e => e.GetString()));
+        Assert.True((await Http.GetFromJsonAsync<JsonElement>($"api/switches/{name}")).GetProperty("version").GetInt64() > 0);
+    }
+
+    /// <summary>Issue 9, case 2: deleting a port group ends its segment; its VNI used again starts empty.</summary>
+    [Fact]
+    public async Task A_reused_vni_does_not_inherit_the_deleted_segments_external_vteps_or_macs()
+    {
+        string first = await NewSwitchAsync();
+        long vni = NextVni();
+        await PutAsync($"api/switches/{first}/portgroups/tmp", $$"""{"vni":{{vni}}}""", HttpStatusCode.OK);
+        await PutAsync($"api/segments/{vni}/vteps/10.77.0.9", "{}", HttpStatusCode.OK);
+        await PutAsync($"api/segments/{vni}/macs/02:00:00:00:66:01", """{"vtep":"10.77.0.9"}""", HttpStatusCode.OK);
+        var old = await Http.GetFromJsonAsync<JsonElement>($"api/segments/{vni}");
+        using (var deleted = await Http.DeleteAsync($"api/switches/{first}/portgroups/tmp"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        }
+
+        string second = await NewSwitchAsync();
+        await PutAsync($"api/switches/{second}/portgroups/fresh", $$"""{"vni":{{vni}}}""", HttpStatusCode.OK);
+
+        var segment = await Http.GetFromJsonAsync<JsonElement>($"api/segments/{vni}");
+        Assert.Equal((second, "fresh"), (segment.GetProperty("switch").GetString(), segment.GetProperty("portGroup").GetString()));
+        Assert.Empty(segment.GetProperty("floodList").EnumerateArray());
+        Assert.NotEqual(old.GetProperty("epoch").GetString(), segment.GetProperty("epoch").GetString());
+        var macs = await Http.GetFromJsonAsync<JsonElement>($"api/segments/{vni}/macs");
+        Assert.Empty(macs.GetProperty("entries").EnumerateArray());
+        Assert.Empty(macs.GetProperty("ipBindings").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task Removing_an_ip_binding_that_does_not_exist_is_404_and_a_bad_address_is_400()
+    {
+        long vni = NextVni();
+        using (var missing = await Http.DeleteAsync($"api/segments/{vni}/ips/192.168.100.50"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        }
+
+        using var bad = await Http.DeleteAsync($"api/segments/{vni}/ips/not-an-ip");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal("ip", (await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("field").GetString());
     }
 
     [Fact]

@@ -12,6 +12,9 @@ public sealed class ClusterFixture : IAsyncLifetime
     /// <summary>Short enough that a liveness test waits a few seconds, long enough that a busy 2-core machine does not kill live hosts.</summary>
     public static readonly TimeSpan DeadAfter = TimeSpan.FromSeconds(2);
 
+    /// <summary>How long a MAC learned behind an external VTEP lives without being learned again.</summary>
+    public static readonly TimeSpan ExternalAgingTime = TimeSpan.FromSeconds(3);
+
     public TestCluster Cluster { get; private set; } = null!;
 
     public IClusterClient Client => Cluster.Client;
@@ -37,6 +40,8 @@ public sealed class ClusterFixture : IAsyncLifetime
         {
             siloBuilder.AddFabricGrains();
             siloBuilder.Services.AddGrainStorage("fabric", static (services, _) => ActivatorUtilities.CreateInstance<SharedGrainStorage>(services));
+            // MACs behind external VTEPs age within a test's patience (production: 300 s).
+            siloBuilder.Services.Configure<MacMobilityOptions>(o => o.ExternalAgingTime = ExternalAgingTime);
             siloBuilder.Services.Configure<HostLivenessOptions>(o =>
             {
                 o.DeadAfter = DeadAfter;

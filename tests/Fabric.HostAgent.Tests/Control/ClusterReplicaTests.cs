@@ -250,4 +250,57 @@ public sealed class ClusterReplicaTests
         Assert.Null(replica.Build(_counters));
         Assert.Equal(DeltaOutcome.Old, replica.Apply(Joined(Web, EpochA, 1, "h2", "10.0.0.2")));
     }
+
+    [Fact]
+    public void A_duplicate_address_is_not_proxied_and_is_again_once_the_flag_is_cleared()
+    {
+        var replica = Configured(out _);
+        uint vip = Ipv4Address.FromIPAddress(Vip);
+        replica.Apply(Learned(Web, EpochA, 2, Entry(Vm2, "h2", "10.0.0.2"), new IpBindingChange(Vip, Vm2, 1)), new LocalEffects());
+        Assert.Equal(Vm2.Value, replica.Build(_counters)!.Segments[Web].ArpBindings[vip]);
+
+        replica.Apply(new MacTableDelta(new Vni(Web), EpochA, 3, [], [new IpBindingChange(Vip, Vm2, 6, Duplicate: true)]), new LocalEffects());
+        Assert.False(replica.Build(_counters)!.Segments[Web].ArpBindings.ContainsKey(vip));
+
+        // After an operator removed the binding, a new claim binds it afresh.
+        replica.Apply(new MacTableDelta(new Vni(Web), EpochA, 4, [], [new IpBindingChange(Vip, null)]), new LocalEffects());
+        replica.Apply(new MacTableDelta(new Vni(Web), EpochA, 5, [], [new IpBindingChange(Vip, Vm2, 1)]), new LocalEffects());
+        Assert.Equal(Vm2.Value, replica.Build(_counters)!.Segments[Web].ArpBindings[vip]);
+
+        // A snapshot carries the flag too.
+        replica.ApplySnapshot(Table(Web, EpochB, 1, [Entry(Vm2, "h2", "10.0.0.2")], [new IpBinding(Vip, Vm2, 7, Duplicate: true)]), replace: true, new LocalEffects());
+        Assert.False(replica.Build(_counters)!.Segments[Web].ArpBindings.ContainsKey(vip));
+    }
+
+    [Fact]
+    public void Each_segment_takes_its_port_groups_reserved_group_opt_in_and_knows_its_external_vteps()
+    {
+        var replica = Replica(("vm1", "web"), ("vm2", "db"));
+        replica.Configure(new SwitchConfig("dvs", 1450, 1,
+        [
+            new PortGroup("web", new Vni(Web), VlanPolicy.Untagged, new SecurityPolicy(64, false, false), ReservedGroupForwardMask: 1 << 0xE),
+            new PortGroup("db", new Vni(Db), VlanPolicy.Untagged, new SecurityPolicy(64, false, false)),
+        ], []), []);
+        replica.ApplySnapshot(Segment(Web, EpochA, 1, ("h2", "10.0.0.2"), ("external-10.0.0.3", "10.0.0.3")), replace: true);
+
+        var tables = replica.Build(_counters)!;
+
+        Assert.Equal(1 << 0xE, tables.Segments[Web].ReservedGroupForwardMask);
+        Assert.Equal(0, tables.Segments[Db].ReservedGroupForwardMask);
+        Assert.Equal([Ipv4Address.Parse("10.0.0.3")], tables.Segments[Web].ExternalVteps);
+        Assert.Equal(["10.0.0.2", "10.0.0.3"], FloodList(replica, Web));
+    }
+
+    [Fact]
+    public void Counters_of_a_vni_no_port_carries_any_more_start_again_from_zero()
+    {
+        var counters = new DataPlaneCounters(1);
+        counters.ForVni(Web).CountReceived();
+        counters.ForVni(Db).CountReceived();
+
+        counters.ForgetVnisOtherThan(new HashSet<uint> { Db });
+
+        Assert.Equal(0, counters.ForVni(Web).Received);
+        Assert.Equal(1, counters.ForVni(Db).Received);
+    }
 }
