@@ -68,4 +68,14 @@ internal enum DropReason : byte
 
     /// <summary>The caller's buffer cannot hold what was to be written.</summary>
     DestinationTooSmall,
+
+    /// <summary>
+    /// A frame's offload request (its <c>virtio_net_hdr</c>) cannot be carried out: a checksum
+    /// position outside the frame, a GSO type this agent does not segment (UFO, IP fragmentation
+    /// offload), a GSO frame whose headers are not IPv4/IPv6 with TCP or UDP, or a segment size of 0.
+    /// </summary>
+    BadOffload,
+
+    /// <summary>A UDP GSO frame whose datagrams, each of a fixed size, do not fit the segment's MTU.</summary>
+    SegmentTooLong,
 }

@@ -22,6 +22,9 @@ internal static class EtherType
 internal static class IpProtocol
 {
     public const byte Tcp = 6;
+
+    /// <summary>IPv6 next header of ICMPv6 (RFC 4443).</summary>
+    public const byte IcmpV6 = 58;
     public const byte Udp = 17;
     public const byte Sctp = 132;
 }
