@@ -21,6 +21,19 @@ public sealed class PortBindingOptions
     public string? Mac { get; set; }
 }
 
+/// <summary>How the agent captures and injects the frames of its local ports.</summary>
+public enum PortBackend
+{
+    /// <summary>
+    /// AF_PACKET sockets with <c>PACKET_VNET_HDR</c> (the default): VMs and containers keep their
+    /// offloads (tx checksumming, TSO, GSO), frames are received in batches.
+    /// </summary>
+    AfPacket,
+
+    /// <summary>libpcap through SharpPcap: finished frames only, so the VM side must have its offloads off.</summary>
+    Pcap,
+}
+
 /// <summary>The agent's settings, bound from <c>Fabric:Agent</c> (file, environment, command line).</summary>
 public sealed class AgentOptions
 {
@@ -37,6 +50,9 @@ public sealed class AgentOptions
     public string Switch { get; set; } = string.Empty;
 
     public List<PortBindingOptions> Ports { get; set; } = [];
+
+    /// <summary>How local ports capture and inject frames. Defaults to <see cref="PortBackend.AfPacket"/>.</summary>
+    public PortBackend PortBackend { get; set; } = PortBackend.AfPacket;
 
     /// <summary>
     /// Optional network namespace (a name under /run/netns) whose interfaces and underlay the data
@@ -127,6 +143,11 @@ internal sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
             {
                 failures.Add($"{s}:Ports:{i}:Mac '{mac}' is not a unicast MAC address (xx:xx:xx:xx:xx:xx, not multicast, not zero).");
             }
+        }
+
+        if (!Enum.IsDefined(options.PortBackend))
+        {
+            failures.Add($"{s}:PortBackend must be AfPacket or Pcap.");
         }
 
         if (options.NetworkNamespace is { Length: > 0 } ns && !File.Exists(Path.Combine("/run/netns", ns)))

@@ -357,6 +357,6 @@ internal sealed class ClusterReplica(string hostId, uint ownVtep, IReadOnlyList<
                 ? (IReadOnlyDictionary<IPAddress, MacAddress>)kv.Value.Where(b => !duplicates.Contains(b.Key)).ToDictionary()
                 : kv.Value);
         var masks = Switch.PortGroups.ToDictionary(g => g.Vni.Value, g => g.ReservedGroupForwardMask);
-        return ForwardingBuilder.Build(Ports, Switch.Version, hostId, ownVtep, vxlanPort, _segments, macs, counters, _vtepCache, bindings, masks);
+        return ForwardingBuilder.Build(Ports, Switch.Version, hostId, ownVtep, vxlanPort, _segments, macs, counters, _vtepCache, bindings, masks, Switch.Mtu);
     }
 }

@@ -112,7 +112,8 @@ internal static class ForwardingBuilder
         DataPlaneCounters counters,
         Dictionary<uint, RemoteVtep> vtepCache,
         IReadOnlyDictionary<uint, IReadOnlyDictionary<System.Net.IPAddress, Addressing.MacAddress>>? bindings = null,
-        IReadOnlyDictionary<uint, ushort>? reservedGroupForwardMasks = null)
+        IReadOnlyDictionary<uint, ushort>? reservedGroupForwardMasks = null,
+        int mtu = 1450)
     {
         RemoteVtep Vtep(uint address)
         {
@@ -182,6 +183,7 @@ internal static class ForwardingBuilder
             Ports = ports,
             Segments = result.ToFrozenDictionary(),
             Generation = generation,
+            MaxInnerFrameLength = mtu + Wire.EthernetFrame.HeaderLength,
         };
     }
 }

@@ -8,8 +8,14 @@ namespace Fabric.HostAgent.Forwarding;
 /// <summary>What the pipeline sends through; the agent wires it to its ports and VTEP socket (<see cref="PortOutput"/>).</summary>
 internal interface IDataPlaneOutput
 {
-    /// <summary>Injects an Ethernet frame into local port <paramref name="port"/> (its index); false if the kernel refused it.</summary>
-    bool SendToPort(int port, ReadOnlySpan<byte> frame);
+    /// <summary>
+    /// Injects an Ethernet frame into local port <paramref name="port"/> (its index), with the offloads
+    /// still to do (only where <see cref="PortCarriesOffloads"/>); false if the kernel refused it.
+    /// </summary>
+    bool SendToPort(int port, ReadOnlySpan<byte> frame, in VirtioNetHeader offload);
+
+    /// <summary>Whether local port <paramref name="port"/> takes frames with offloads left undone (see <see cref="IFramePort.CarriesOffloads"/>).</summary>
+    bool PortCarriesOffloads(int port);
 
     /// <summary>Sends an outer IPv4 packet (header included) to a remote VTEP; false if the kernel refused it.</summary>
     bool SendToVtep(RemoteVtep vtep, ReadOnlySpan<byte> ipv4Packet);
@@ -18,7 +24,11 @@ internal interface IDataPlaneOutput
 /// <summary>Per receive thread: buffers the pipeline writes into, so it allocates nothing per frame.</summary>
 internal sealed class ForwardingScratch
 {
-    public byte[] Tagged { get; } = new byte[FrameBatch.SlotLength];
+    /// <summary>A frame with an 802.1Q tag pushed: room for a GSO super-frame and its tag.</summary>
+    public byte[] Tagged { get; } = new byte[FrameBatch.GsoMaxFrameLength + VlanTagging.TagLength];
+
+    /// <summary>One segment of a GSO super-frame, at <see cref="FrameBatch.Headroom"/> (room for VXLAN in front).</summary>
+    public byte[] Segment { get; } = new byte[FrameBatch.Headroom + FrameBatch.DefaultMaxFrameLength];
 
     /// <summary>An ARP reply the agent answers with on a VM's behalf (60 bytes, the Ethernet minimum).</summary>
     public byte[] ArpReply { get; } = new byte[EthernetFrame.HeaderLength + ArpPacket.Length + 18];
@@ -76,11 +86,14 @@ internal sealed class DataPlane
 
     /// <summary>
     /// A frame captured on local port <paramref name="portIndex"/>, sitting in <paramref name="slot"/>
-    /// at <see cref="FrameBatch.Headroom"/> with <paramref name="length"/> bytes. Runs the stages in
-    /// order: VLAN → segment → reserved group addresses → port security and learning → ARP → lookup →
-    /// deliver, encapsulate or flood (with copies to promiscuous ports).
+    /// at <see cref="FrameBatch.Headroom"/> with <paramref name="length"/> bytes, with the offloads the
+    /// VM left undone (<paramref name="received"/>: a partial checksum, a GSO super-frame). Runs the
+    /// stages in order: VLAN → segment → reserved group addresses → port security and learning → ARP
+    /// → lookup → deliver, encapsulate or flood (with copies to promiscuous ports). A super-frame goes
+    /// whole to ports that take offloads and is cut into segments, checksums complete, for the others
+    /// and for every VTEP.
     /// </summary>
-    public void FromPort(int portIndex, Span<byte> slot, int length, ForwardingScratch scratch)
+    public void FromPort(int portIndex, Span<byte> slot, int length, ForwardingScratch scratch, in VirtioNetHeader received = default)
     {
         var snapshot = Volatile.Read(ref _snapshot);
         var port = snapshot.Ports[portIndex];
@@ -88,7 +101,8 @@ internal sealed class DataPlane
         portCounters.CountReceived();
         Counters.Total.CountReceived();
 
-        if (!TryClassifyVlan(port, portCounters, slot, ref length, out uint vni))
+        var offload = received;
+        if (!TryClassifyVlan(port, portCounters, slot, ref length, ref offload, out uint vni))
         {
             return;
         }
@@ -118,12 +132,12 @@ internal sealed class DataPlane
             return;
         }
 
-        if (!destination.IsMulticast && TryForwardUnicast(portIndex, vni, slot, length, destination, snapshot, segment, portCounters, scratch))
+        if (!destination.IsMulticast && TryForwardUnicast(portIndex, vni, slot, length, destination, snapshot, segment, portCounters, scratch, ref offload))
         {
             return;
         }
 
-        Flood(portIndex, vni, slot, length, snapshot, segment, scratch);
+        Flood(portIndex, vni, slot, length, snapshot, segment, scratch, ref offload);
     }
 
     /// <summary>
@@ -131,7 +145,7 @@ internal sealed class DataPlane
     /// place. An access port takes untagged (and priority-tagged) frames into its port group's VNI;
     /// a trunk maps each allowed VID to its VNI and untagged frames to the native VLAN's.
     /// </summary>
-    private bool TryClassifyVlan(PortForwarding port, TrafficCounters portCounters, Span<byte> slot, ref int length, out uint vni)
+    private bool TryClassifyVlan(PortForwarding port, TrafficCounters portCounters, Span<byte> slot, ref int length, ref VirtioNetHeader offload, out uint vni)
     {
         vni = 0;
         var frame = slot.Slice(FrameBatch.Headroom, length);
@@ -188,6 +202,7 @@ internal sealed class DataPlane
             }
 
             length = untagged;
+            offload = offload.Shifted(-VlanTagging.TagLength);
         }
 
         return true;
@@ -248,7 +263,7 @@ internal sealed class DataPlane
     /// carries the VNI is delivered there; a remote MAC is encapsulated to its VTEP. False when the
     /// destination is unknown (the frame is flooded).
     /// </summary>
-    private bool TryForwardUnicast(int portIndex, uint vni, Span<byte> slot, int length, MacAddress destination, ForwardingSnapshot snapshot, SegmentForwarding segment, TrafficCounters portCounters, ForwardingScratch scratch)
+    private bool TryForwardUnicast(int portIndex, uint vni, Span<byte> slot, int length, MacAddress destination, ForwardingSnapshot snapshot, SegmentForwarding segment, TrafficCounters portCounters, ForwardingScratch scratch, ref VirtioNetHeader offload)
     {
         var frame = slot.Slice(FrameBatch.Headroom, length);
         if (Macs.TryGet(vni, destination.Value, out var local) && Carries(snapshot.Ports[local.Port], vni))
@@ -260,16 +275,16 @@ internal sealed class DataPlane
                 return true;
             }
 
-            DeliverLocal(snapshot.Ports[target], vni, frame, segment, scratch);
-            CopyToPromiscuous(portIndex, target, vni, frame, snapshot, segment, scratch);
+            DeliverLocal(snapshot.Ports[target], vni, frame, snapshot, segment, scratch, ref offload);
+            CopyToPromiscuous(portIndex, target, vni, frame, snapshot, segment, scratch, ref offload);
             return true;
         }
 
         if (segment.RemoteMacs.TryGetValue(destination.Value, out var vtep))
         {
             // Local copies before encapsulating, which writes the outer headers in front of the frame.
-            CopyToPromiscuous(portIndex, -1, vni, frame, snapshot, segment, scratch);
-            Encapsulate(slot, FrameBatch.Headroom, length, vni, vtep, segment, scratch);
+            CopyToPromiscuous(portIndex, -1, vni, frame, snapshot, segment, scratch, ref offload);
+            Encapsulate(slot, FrameBatch.Headroom, length, vni, vtep, snapshot, segment, scratch, ref offload);
             return true;
         }
 
@@ -281,13 +296,13 @@ internal sealed class DataPlane
     /// other than the one it came in on (<paramref name="ingress"/>, -1 from a VTEP) and the one it
     /// was delivered to (<paramref name="delivered"/>, -1 for none). Flooded frames reach them anyway.
     /// </summary>
-    private void CopyToPromiscuous(int ingress, int delivered, uint vni, ReadOnlySpan<byte> frame, ForwardingSnapshot snapshot, SegmentForwarding segment, ForwardingScratch scratch)
+    private void CopyToPromiscuous(int ingress, int delivered, uint vni, Span<byte> frame, ForwardingSnapshot snapshot, SegmentForwarding segment, ForwardingScratch scratch, ref VirtioNetHeader offload)
     {
         foreach (int port in segment.PromiscuousPorts)
         {
             if (port != ingress && port != delivered)
             {
-                DeliverLocal(snapshot.Ports[port], vni, frame, segment, scratch);
+                DeliverLocal(snapshot.Ports[port], vni, frame, snapshot, segment, scratch, ref offload);
             }
         }
     }
@@ -321,7 +336,7 @@ internal sealed class DataPlane
     /// then head-end replication to every other VTEP of the segment (RFC 7348 §4.2). Local copies go
     /// first because encapsulating writes the outer headers over the headroom in front of the frame.
     /// </summary>
-    private void Flood(int portIndex, uint vni, Span<byte> slot, int length, ForwardingSnapshot snapshot, SegmentForwarding segment, ForwardingScratch scratch)
+    private void Flood(int portIndex, uint vni, Span<byte> slot, int length, ForwardingSnapshot snapshot, SegmentForwarding segment, ForwardingScratch scratch, ref VirtioNetHeader offload)
     {
         Counters.Total.CountFlooded();
         segment.Counters.CountFlooded();
@@ -330,14 +345,23 @@ internal sealed class DataPlane
         {
             if (other != portIndex)
             {
-                DeliverLocal(snapshot.Ports[other], vni, frame, segment, scratch);
+                DeliverLocal(snapshot.Ports[other], vni, frame, snapshot, segment, scratch, ref offload);
             }
         }
 
         foreach (var vtep in segment.FloodList)
         {
-            Encapsulate(slot, FrameBatch.Headroom, length, vni, vtep, segment, scratch);
+            Encapsulate(slot, FrameBatch.Headroom, length, vni, vtep, snapshot, segment, scratch, ref offload);
         }
+    }
+
+    /// <summary>A frame on local port <paramref name="portIndex"/> longer than a slot: counted, dropped.</summary>
+    public void OversizedFromPort(int portIndex)
+    {
+        var counters = Counters.Ports[portIndex];
+        counters.CountReceived();
+        Counters.Total.CountReceived();
+        Drop(counters, null, DataPlaneDrop.TooLong);
     }
 
     /// <summary>A datagram on the VTEP socket longer than a slot (beyond any jumbo frame): counted, dropped.</summary>
@@ -360,7 +384,7 @@ internal sealed class DataPlane
         counters.CountReceived();
         Counters.Total.CountReceived();
         var datagram = slot.Slice(FrameBatch.Headroom, length);
-        if (!VxlanDecapsulator.TryDecapsulate(datagram, out var vni, out var inner, out var reason))
+        if (!VxlanDecapsulator.TryDecapsulate(datagram, out var vni, out var innerView, out var reason))
         {
             CountMalformed(counters, reason);
             return;
@@ -380,6 +404,8 @@ internal sealed class DataPlane
             return;
         }
 
+        // The inner frame as a writable slice of the slot (the decapsulator hands a read-only view).
+        var inner = datagram.Slice(datagram.Length - innerView.Length);
         if (!segment.Vteps.Contains(outerSource))
         {
             Drop(counters, segment, DataPlaneDrop.NotAVtepOfSegment);
@@ -412,10 +438,11 @@ internal sealed class DataPlane
             return;
         }
 
+        var finished = VirtioNetHeader.None;
         if (!destination.IsMulticast && Macs.TryGet(vni.Value, destination.Value, out var local) && Carries(snapshot.Ports[local.Port], vni.Value))
         {
-            DeliverLocal(snapshot.Ports[local.Port], vni.Value, inner, segment, scratch);
-            CopyToPromiscuous(-1, local.Port, vni.Value, inner, snapshot, segment, scratch);
+            DeliverLocal(snapshot.Ports[local.Port], vni.Value, inner, snapshot, segment, scratch, ref finished);
+            CopyToPromiscuous(-1, local.Port, vni.Value, inner, snapshot, segment, scratch, ref finished);
             return;
         }
 
@@ -424,7 +451,7 @@ internal sealed class DataPlane
         segment.Counters.CountFlooded();
         foreach (int port in segment.LocalPorts)
         {
-            DeliverLocal(snapshot.Ports[port], vni.Value, inner, segment, scratch);
+            DeliverLocal(snapshot.Ports[port], vni.Value, inner, snapshot, segment, scratch, ref finished);
         }
     }
 
@@ -455,13 +482,35 @@ internal sealed class DataPlane
 
         Counters.Total.CountArpSuppressed();
         segment.Counters.CountArpSuppressed();
-        DeliverLocal(snapshot.Ports[portIndex], vni, reply, segment, scratch);
+        var finished = VirtioNetHeader.None;
+        DeliverLocal(snapshot.Ports[portIndex], vni, reply, snapshot, segment, scratch, ref finished);
         return true;
     }
 
-    private void DeliverLocal(PortForwarding port, uint vni, ReadOnlySpan<byte> frame, SegmentForwarding segment, ForwardingScratch scratch)
+    /// <summary>
+    /// Sends <paramref name="frame"/> to local port <paramref name="port"/>, tagged on a trunk. A port
+    /// that takes offloads gets the frame as it is, with <paramref name="offload"/> (shifted for the
+    /// tag); for any other, a super-frame is cut into segments and a partial checksum completed in
+    /// place (after which <paramref name="offload"/> no longer asks for it).
+    /// </summary>
+    private void DeliverLocal(PortForwarding port, uint vni, Span<byte> frame, ForwardingSnapshot snapshot, SegmentForwarding segment, ForwardingScratch scratch, ref VirtioNetHeader offload)
     {
+        if (offload.HasWork && !_output.PortCarriesOffloads(port.Index))
+        {
+            if (offload.IsGso)
+            {
+                DeliverSegmented(port, vni, frame, offload, snapshot, segment, scratch);
+                return;
+            }
+
+            if (!TryCompleteChecksum(frame, ref offload, Counters.Ports[port.Index], segment))
+            {
+                return;
+            }
+        }
+
         ReadOnlySpan<byte> outgoing = frame;
+        var outgoingOffload = offload;
         if (port.Trunk && port.VidByVni.TryGetValue(vni, out ushort vid))
         {
             if (!VlanTagging.TryPush(frame, scratch.Tagged, new VlanTag(vid), out int written, out var reason))
@@ -471,9 +520,10 @@ internal sealed class DataPlane
             }
 
             outgoing = scratch.Tagged.AsSpan(0, written);
+            outgoingOffload = offload.Shifted(VlanTagging.TagLength);
         }
 
-        if (_output.SendToPort(port.Index, outgoing))
+        if (_output.SendToPort(port.Index, outgoing, outgoingOffload))
         {
             Counters.Ports[port.Index].CountDelivered();
             segment.Counters.CountDelivered();
@@ -483,6 +533,95 @@ internal sealed class DataPlane
         {
             Drop(Counters.Ports[port.Index], segment, DataPlaneDrop.SendFailed);
         }
+    }
+
+    /// <summary>A GSO super-frame to a port that takes finished frames only: each segment is delivered on its own.</summary>
+    private void DeliverSegmented(PortForwarding port, uint vni, ReadOnlySpan<byte> frame, in VirtioNetHeader offload, ForwardingSnapshot snapshot, SegmentForwarding segment, ForwardingScratch scratch)
+    {
+        if (!TryStartSegmenting(frame, offload, snapshot, Counters.Ports[port.Index], segment, out var segmenter))
+        {
+            return;
+        }
+
+        var space = scratch.Segment.AsSpan(FrameBatch.Headroom);
+        var finished = VirtioNetHeader.None;
+        while (segmenter.TryNext(space, out int written))
+        {
+            DeliverLocal(port, vni, space.Slice(0, written), snapshot, segment, scratch, ref finished);
+        }
+    }
+
+    /// <summary>
+    /// Encapsulates the frame in <paramref name="slot"/> at <paramref name="start"/> to
+    /// <paramref name="vtep"/>. The wire takes finished frames only: a super-frame is cut into segments
+    /// that fit the segment's MTU, each encapsulated on its own, and a partial checksum is completed in
+    /// place first (after which <paramref name="offload"/> no longer asks for it).
+    /// </summary>
+    private void Encapsulate(Span<byte> slot, int start, int length, uint vni, RemoteVtep vtep, ForwardingSnapshot snapshot, SegmentForwarding segment, ForwardingScratch scratch, ref VirtioNetHeader offload)
+    {
+        if (offload.HasWork)
+        {
+            if (offload.IsGso)
+            {
+                EncapsulateSegmented(slot.Slice(start, length), offload, vni, vtep, snapshot, segment, scratch);
+                return;
+            }
+
+            if (!TryCompleteChecksum(slot.Slice(start, length), ref offload, Counters.Vtep, segment))
+            {
+                return;
+            }
+        }
+
+        Encapsulate(slot, start, length, vni, vtep, segment, scratch);
+    }
+
+    private void EncapsulateSegmented(ReadOnlySpan<byte> frame, in VirtioNetHeader offload, uint vni, RemoteVtep vtep, ForwardingSnapshot snapshot, SegmentForwarding segment, ForwardingScratch scratch)
+    {
+        if (!TryStartSegmenting(frame, offload, snapshot, Counters.Vtep, segment, out var segmenter))
+        {
+            return;
+        }
+
+        var slot = scratch.Segment.AsSpan();
+        while (segmenter.TryNext(slot.Slice(FrameBatch.Headroom), out int written))
+        {
+            Encapsulate(slot, FrameBatch.Headroom, written, vni, vtep, segment, scratch);
+        }
+    }
+
+    private bool TryStartSegmenting(ReadOnlySpan<byte> frame, in VirtioNetHeader offload, ForwardingSnapshot snapshot, TrafficCounters where, SegmentForwarding segment, out GsoSegmenter segmenter)
+    {
+        int maxFrame = Math.Min(snapshot.MaxInnerFrameLength, FrameBatch.DefaultMaxFrameLength);
+        if (GsoSegmenter.TryCreate(frame, offload, maxFrame, out segmenter, out var reason))
+        {
+            return true;
+        }
+
+        if (reason == DropReason.SegmentTooLong)
+        {
+            Drop(where, segment, DataPlaneDrop.TooLong);
+        }
+        else
+        {
+            CountMalformed(where, reason);
+        }
+
+        return false;
+    }
+
+    private bool TryCompleteChecksum(Span<byte> frame, ref VirtioNetHeader offload, TrafficCounters where, SegmentForwarding segment)
+    {
+        if (!Offloads.TryCompleteChecksum(frame, offload, out var reason))
+        {
+            CountMalformed(where, reason);
+            segment.Counters.CountDrop(DataPlaneDrop.Malformed);
+            return false;
+        }
+
+        // Done once, in place: every later destination gets the finished frame.
+        offload = offload with { Flags = (byte)(offload.Flags & ~VirtioNetHeader.FlagNeedsChecksum) };
+        return true;
     }
 
     private void Encapsulate(Span<byte> slot, int start, int length, uint vni, RemoteVtep vtep, SegmentForwarding segment, ForwardingScratch scratch)

@@ -21,6 +21,7 @@ internal static class ForwardingCache
             switchName,
             now.ToUnixTimeMilliseconds(),
             snapshot.Generation,
+            snapshot.MaxInnerFrameLength,
             [.. snapshot.Ports.Select(p => new SavedPort(p.Index, p.Name, p.Trunk, p.AccessVni, p.NativeVni, p.MacLimit, p.VniByVid.ToDictionary(), p.AllowForgedTransmits, p.AllowPromiscuous, p.EffectiveMac))],
             [.. snapshot.Segments.Values.OrderBy(s => s.Vni).Select(s => new SavedSegment(
                 s.Vni,
@@ -127,10 +128,16 @@ internal static class ForwardingCache
         }
 
         reason = $"saved {age.TotalSeconds:F1} s ago";
-        return new ForwardingSnapshot { Ports = ports, Segments = segments.ToFrozenDictionary(), Generation = saved.Generation };
+        return new ForwardingSnapshot
+        {
+            Ports = ports,
+            Segments = segments.ToFrozenDictionary(),
+            Generation = saved.Generation,
+            MaxInnerFrameLength = saved.MaxInnerFrameLength > 0 ? saved.MaxInnerFrameLength : 1450 + Wire.EthernetFrame.HeaderLength,
+        };
     }
 
-    private sealed record SavedTables(string HostId, string Switch, long SavedAtUnixMs, long Generation, SavedPort[] Ports, SavedSegment[] Segments);
+    private sealed record SavedTables(string HostId, string Switch, long SavedAtUnixMs, long Generation, int MaxInnerFrameLength, SavedPort[] Ports, SavedSegment[] Segments);
 
     // Fields added later are optional, so an older file still loads: policies missing from it take
     // the port group defaults (forged transmits and promiscuous mode rejected, no reserved group forwarded).

@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Net;
+using Fabric.HostAgent.Wire;
 
 namespace Fabric.HostAgent.Forwarding;
 
@@ -106,4 +107,10 @@ internal sealed class ForwardingSnapshot
 
     /// <summary>The switch configuration version this snapshot was built from.</summary>
     public required long Generation { get; init; }
+
+    /// <summary>
+    /// The largest inner frame the segments carry, in bytes: the switch's MTU plus the 14-byte
+    /// Ethernet header (1450 + 14 by default). Super-frames are cut into segments no larger.
+    /// </summary>
+    public int MaxInnerFrameLength { get; init; } = 1450 + EthernetFrame.HeaderLength;
 }

@@ -33,7 +33,7 @@ internal sealed partial class DataPlaneHost(
             {
                 foreach (var binding in _options.Ports)
                 {
-                    opened.Add(PcapPort.Open(binding.Interface));
+                    opened.Add(_options.PortBackend == PortBackend.Pcap ? PcapPort.Open(binding.Interface) : AfPacketPort.Open(binding.Interface));
                 }
 
                 return (opened.ToArray(), VtepSocket.Open(address, _options.VxlanPort));
@@ -47,7 +47,7 @@ internal sealed partial class DataPlaneHost(
 
         output.Attach(_ports, _vtep);
         loops.Start(_ports, _vtep);
-        Log.Started(logger, _options.HostId, _options.VtepAddress, _options.VxlanPort, _ports.Length, _options.NetworkNamespace ?? "(own)");
+        Log.Started(logger, _options.HostId, _options.VtepAddress, _options.VxlanPort, _ports.Length, _options.PortBackend.ToString(), _options.NetworkNamespace ?? "(own)");
         return Task.CompletedTask;
     }
 
@@ -70,7 +70,7 @@ internal sealed partial class DataPlaneHost(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = AgentEventIds.DataPlaneStarted, Level = LogLevel.Information, Message = "Data plane of host {HostId} up: VTEP {Vtep}:{Port}, {Ports} local port(s), network namespace {Namespace}")]
-        public static partial void Started(ILogger logger, string hostId, string vtep, int port, int ports, string @namespace);
+        [LoggerMessage(EventId = AgentEventIds.DataPlaneStarted, Level = LogLevel.Information, Message = "Data plane of host {HostId} up: VTEP {Vtep}:{Port}, {Ports} local port(s) on {Backend}, network namespace {Namespace}")]
+        public static partial void Started(ILogger logger, string hostId, string vtep, int port, int ports, string backend, string @namespace);
     }
 }

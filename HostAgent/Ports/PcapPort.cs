@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Fabric.HostAgent.Wire;
 using SharpPcap;
 using SharpPcap.LibPcap;
 
@@ -25,6 +26,11 @@ internal sealed class PcapPort : IFramePort
 
     public string Name { get; }
 
+    /// <summary>libpcap hands frames as the interface sees them, with no word of pending offloads: the VM side must have them off.</summary>
+    public bool CarriesOffloads => false;
+
+    public int MaxFrameLength => FrameBatch.DefaultMaxFrameLength;
+
     /// <summary>Opens <paramref name="interfaceName"/>; call inside the port's network namespace.</summary>
     public static PcapPort Open(string interfaceName)
     {
@@ -35,7 +41,7 @@ internal sealed class PcapPort : IFramePort
             Mode = DeviceModes.Promiscuous,
             Immediate = true,
             ReadTimeout = PollMilliseconds,
-            Snaplen = FrameBatch.MaxFrameLength,
+            Snaplen = FrameBatch.DefaultMaxFrameLength,
             BufferSize = 8 * 1024 * 1024,
         });
         if (LibPcapNative.SetDirection(capture.Handle.DangerousGetHandle(), LibPcapNative.DirectionIn) != 0)
@@ -68,7 +74,7 @@ internal sealed class PcapPort : IFramePort
 
             // struct pcap_pkthdr { struct timeval ts; bpf_u_int32 caplen; bpf_u_int32 len; } on LP64.
             int captured = *(int*)((byte*)header + 16);
-            int length = Math.Min(captured, FrameBatch.MaxFrameLength);
+            int length = Math.Min(captured, batch.MaxFrameLength);
             new ReadOnlySpan<byte>((void*)data, length).CopyTo(batch.FrameSpace(count));
             batch.Set(count, length);
             count++;
@@ -82,7 +88,7 @@ internal sealed class PcapPort : IFramePort
         return count;
     }
 
-    public bool Send(ReadOnlySpan<byte> frame)
+    public bool Send(ReadOnlySpan<byte> frame, in VirtioNetHeader offload)
     {
         try
         {

@@ -1,4 +1,5 @@
 using Fabric.HostAgent.Forwarding;
+using Fabric.HostAgent.Wire;
 
 namespace Fabric.HostAgent.Ports;
 
@@ -20,10 +21,17 @@ internal sealed class PortOutput : IDataPlaneOutput
     }
 
     /// <inheritdoc />
-    public bool SendToPort(int port, ReadOnlySpan<byte> frame)
+    public bool SendToPort(int port, ReadOnlySpan<byte> frame, in VirtioNetHeader offload)
     {
         var ports = Volatile.Read(ref _ports);
-        return (uint)port < (uint)ports.Length && ports[port].Send(frame);
+        return (uint)port < (uint)ports.Length && ports[port].Send(frame, offload);
+    }
+
+    /// <inheritdoc />
+    public bool PortCarriesOffloads(int port)
+    {
+        var ports = Volatile.Read(ref _ports);
+        return (uint)port < (uint)ports.Length && ports[port].CarriesOffloads;
     }
 
     /// <inheritdoc />

@@ -63,14 +63,20 @@ internal sealed partial class ReceiveLoops(DataPlane dataPlane, ILogger<ReceiveL
 
     private void PortLoop(int index, IFramePort port)
     {
-        var batch = new FrameBatch(BatchSize);
+        var batch = new FrameBatch(BatchSize, port.MaxFrameLength);
         var scratch = new ForwardingScratch();
         while (!_stop.IsCancellationRequested)
         {
             int count = port.Receive(batch);
             for (int i = 0; i < count; i++)
             {
-                dataPlane.FromPort(index, batch.Slot(i), batch.Length(i), scratch);
+                if (batch.Length(i) == FrameBatch.Oversized)
+                {
+                    dataPlane.OversizedFromPort(index);
+                    continue;
+                }
+
+                dataPlane.FromPort(index, batch.Slot(i), batch.Length(i), scratch, batch.Offload(i));
             }
         }
     }

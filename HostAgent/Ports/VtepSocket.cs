@@ -145,8 +145,8 @@ internal sealed class VtepSocket : IDisposable
         byte* buffer = (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(batch.Buffer));
         for (int i = 0; i < n; i++)
         {
-            _iovecs[i].Base = (nint)(buffer + i * FrameBatch.SlotLength + FrameBatch.Headroom);
-            _iovecs[i].Length = FrameBatch.MaxFrameLength;
+            _iovecs[i].Base = (nint)(buffer + i * batch.SlotLength + FrameBatch.Headroom);
+            _iovecs[i].Length = (nuint)batch.MaxFrameLength;
             _messages[i].Name = (nint)(_addresses + i * SockaddrInLength);
             _messages[i].NameLength = SockaddrInLength;
             _messages[i].Iov = (nint)(_iovecs + i);

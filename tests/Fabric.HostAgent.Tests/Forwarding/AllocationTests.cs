@@ -39,7 +39,7 @@ public sealed class AllocationTests
         lab.Seed(1, VniA, Vm1);
         lab.Seed(TrunkPort, VniB, Guest);
         lab.BindArp(VniA, Wire.TestFrames.RemoteVtepAddress, RemoteA);
-        var slot = new byte[FrameBatch.SlotLength];
+        var slot = new byte[FrameBatch.Headroom + FrameBatch.DefaultMaxFrameLength];
         var scratch = new ForwardingScratch();
         var inputs = new Dictionary<Path, byte[]>
         {
@@ -119,7 +119,7 @@ public sealed class AllocationTests
         lab.Output.Recording = false;
         lab.Seed(1, VniA, Vm1);
         lab.FromPort(0, Frame(Vm1, Vm0)); // Vm0 becomes port 0's effective MAC
-        var slot = new byte[FrameBatch.SlotLength];
+        var slot = new byte[FrameBatch.Headroom + FrameBatch.DefaultMaxFrameLength];
         var scratch = new ForwardingScratch();
         byte[] forged = Frame(Vm1, Mac(0xBAD));
         byte[] reserved = Frame(MacAddress.Parse("01:80:c2:00:00:0e"), Vm0);

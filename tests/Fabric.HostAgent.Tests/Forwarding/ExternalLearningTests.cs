@@ -128,7 +128,7 @@ public sealed class ExternalLearningTests
         lab.Output.Recording = false;
         lab.Seed(1, VniA, Vm1);
         byte[] datagram = Datagram(VniA, Frame(Vm1, BehindKernel));
-        var slot = new byte[Fabric.HostAgent.Ports.FrameBatch.SlotLength];
+        var slot = new byte[Fabric.HostAgent.Ports.FrameBatch.Headroom + Fabric.HostAgent.Ports.FrameBatch.DefaultMaxFrameLength];
         var scratch = new ForwardingScratch();
         void Run()
         {

@@ -189,7 +189,7 @@ public sealed class ForwardingBuilderTests
         var output = new RecordingOutput();
         var dataPlane = new DataPlane(snapshot, new LocalMacTable(snapshot.Ports.Length), counters, output, Address("10.0.0.1"), VxlanHeader.DefaultPort);
         byte[] tagged = ForwardingLab.Broadcast(ForwardingLab.Mac(0x55), vid: 25);
-        var slot = new byte[FrameBatch.SlotLength];
+        var slot = new byte[FrameBatch.Headroom + FrameBatch.DefaultMaxFrameLength];
         tagged.CopyTo(slot, FrameBatch.Headroom);
 
         dataPlane.FromPort(1, slot, tagged.Length, new ForwardingScratch());

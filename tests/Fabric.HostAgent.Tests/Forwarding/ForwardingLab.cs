@@ -47,7 +47,7 @@ internal sealed class ForwardingLab
     public static readonly int[] PortsOfB = [3, TrunkPort, 5];
     public static readonly int[] PortsOfNative = [TrunkPort, NativeAccessPort];
 
-    private readonly byte[] _slot = new byte[FrameBatch.SlotLength];
+    private readonly byte[] _slot = new byte[FrameBatch.Headroom + FrameBatch.GsoMaxFrameLength];
     private readonly Dictionary<uint, RemoteVtep> _vteps = [];
 
     /// <param name="macLimit">Every port's MAC limit.</param>
@@ -241,12 +241,12 @@ internal sealed class ForwardingLab
         }
     }
 
-    /// <summary>Captures <paramref name="frame"/> on <paramref name="port"/>: copied into a slot after the headroom.</summary>
-    public void FromPort(int port, ReadOnlySpan<byte> frame)
+    /// <summary>Captures <paramref name="frame"/> on <paramref name="port"/>: copied into a slot after the headroom, with the offloads the VM left undone.</summary>
+    public void FromPort(int port, ReadOnlySpan<byte> frame, VirtioNetHeader offload = default)
     {
         _slot.AsSpan().Clear();
         frame.CopyTo(_slot.AsSpan(FrameBatch.Headroom));
-        DataPlane.FromPort(port, _slot, frame.Length, Scratch);
+        DataPlane.FromPort(port, _slot, frame.Length, Scratch, offload);
     }
 
     /// <summary>Receives a UDP payload (VXLAN header and inner frame) from <paramref name="outerSource"/>.</summary>

@@ -5,8 +5,8 @@ using Fabric.HostAgent.Wire;
 
 namespace Fabric.HostAgent.Tests.Forwarding;
 
-/// <summary>A frame the data plane injected into a local port.</summary>
-internal sealed record SentFrame(int Port, byte[] Frame)
+/// <summary>A frame the data plane injected into a local port, with the offloads it left to the kernel.</summary>
+internal sealed record SentFrame(int Port, byte[] Frame, VirtioNetHeader Offload = default)
 {
     public bool IsTagged => BinaryPrimitives.ReadUInt16BigEndian(Frame.AsSpan(12)) == EtherType.Vlan;
 
@@ -67,12 +67,21 @@ internal sealed class RecordingOutput(ushort vxlanPort = VxlanHeader.DefaultPort
         _datagrams.Clear();
     }
 
-    public bool SendToPort(int port, ReadOnlySpan<byte> frame)
+    /// <summary>Ports that take frames with offloads left undone (an AF_PACKET backend); none by default, as with pcap.</summary>
+    public HashSet<int> OffloadPorts { get; } = [];
+
+    public bool PortCarriesOffloads(int port) => OffloadPorts.Contains(port);
+
+    public bool SendToPort(int port, ReadOnlySpan<byte> frame, in VirtioNetHeader offload)
     {
         PortSends++;
+        if (offload.HasWork && !OffloadPorts.Contains(port))
+        {
+            Assert.Fail($"port {port} takes finished frames only, but got {offload}");
+        }
         if (Recording)
         {
-            _frames.Add(new SentFrame(port, frame.ToArray()));
+            _frames.Add(new SentFrame(port, frame.ToArray(), offload));
         }
 
         return Accept;

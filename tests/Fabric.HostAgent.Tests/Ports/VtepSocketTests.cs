@@ -52,7 +52,7 @@ public sealed class VtepSocketTests
         using var vtep = VtepSocket.Open(IPAddress.Loopback, port);
         using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         var target = new IPEndPoint(IPAddress.Loopback, port);
-        sender.SendTo(new byte[FrameBatch.MaxFrameLength + 100], target);
+        sender.SendTo(new byte[FrameBatch.DefaultMaxFrameLength + 100], target);
         sender.SendTo(new byte[] { 1, 2, 3 }, target);
 
         var batch = new FrameBatch(8);
