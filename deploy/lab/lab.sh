@@ -9,7 +9,7 @@
 #   lab.sh kernel --prefix P [--vni V[,V2...]] [--hosts-subset h1[,h2]] [--nolearning]
 #                 [--static-fdb MAC=IP[@VNI]]... [--remove]
 #   lab.sh port   --prefix P --host hH --name NAME
-#   lab.sh move   --prefix P --vm hH-vmK --to hJ --port NAME
+#   lab.sh move   --prefix P --vm hH-vmK --to hJ --port NAME [--mac MAC]
 #   lab.sh down   --prefix P [--no-kill] | down --all-stale
 #   lab.sh show   --prefix P [--json]
 #   lab.sh list
@@ -469,20 +469,24 @@ cmd_port() {
 # Moves VM hH-vmK to host hJ: its eth0 (the veth to its old host, whose vmK goes with it) is
 # deleted and the parked peer of port NAME on hJ becomes its eth0, with the VM's MAC, IP and MTU;
 # coming up, it announces itself with a gratuitous ARP (arp_notify), as a migrated VM does.
+# With --mac it comes up with that MAC instead: a VM destroyed and re-created on a new port with
+# the same address and a new vNIC.
 # The VM keeps its namespace name; the state file still describes the lab as built.
 cmd_move() {
-  local prefix='' vm='' to='' port=''
+  local prefix='' vm='' to='' port='' newmac=''
   while (($#)); do
     case $1 in
       --prefix) prefix=$2; shift 2 ;;
       --vm) vm=$2; shift 2 ;;
       --to) to=$2; shift 2 ;;
       --port) port=$2; shift 2 ;;
+      --mac) newmac=$2; shift 2 ;;
       --quiet) QUIET=1; shift ;;
       *) die "move: unknown option '$1'" ;;
     esac
   done
-  [[ -n $prefix && -n $vm && -n $to && -n $port ]] || die "move: --prefix P --vm hH-vmK --to hJ --port NAME"
+  [[ -n $prefix && -n $vm && -n $to && -n $port ]] || die "move: --prefix P --vm hH-vmK --to hJ --port NAME [--mac MAC]"
+  [[ -z $newmac || $newmac =~ ^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$ ]] || die "move: --mac takes xx:xx:xx:xx:xx:xx, got '$newmac'"
   valid_prefix "$prefix"
   load_state "$prefix"
   [[ $vm =~ ^h([0-9]+)-vm([0-9]+)$ ]] || die "move: --vm takes hH-vmK, got '$vm'"
@@ -490,6 +494,7 @@ cmd_move() {
   v="${b}_NS"; local vmns=${!v:-}
   [[ -n $vmns ]] || die "move: no VM '$vm' in lab '$prefix'"
   v="${b}_IP"; local ip=${!v}; v="${b}_PREFIXLEN"; local plen=${!v}; v="${b}_MAC"; local mac=${!v}
+  [[ -z $newmac ]] || mac=$newmac
   [[ $to =~ ^h([0-9]+)$ ]] && ((BASH_REMATCH[1] >= 1 && BASH_REMATCH[1] <= LAB_HOSTS)) || die "move: no host '$to' in lab '$prefix'"
   local hns="$prefix-$to"
   ip -n "$hns" link show "$port-vm" >/dev/null 2>&1 || die "move: no parked port '$port-vm' in $hns (run: $0 port --prefix $prefix --host $to --name $port)"

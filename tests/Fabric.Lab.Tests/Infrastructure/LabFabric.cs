@@ -71,7 +71,7 @@ public abstract class LabFabric(LabShape shape) : IAsyncLifetime
             await Fabric.ConfigureSwitchAsync(Shape.PortGroups);
             foreach (var (host, ports) in Shape.Agents.OrderBy(a => a.Key))
             {
-                Fabric.StartAgent(host, ports);
+                Fabric.StartAgent(host, ports, Shape.AgentSettings);
             }
 
             // Converged when every segment's flood list holds exactly the expected agent hosts ...

@@ -22,6 +22,12 @@ public sealed class LabShape
     /// <summary>Host index → the ports its agent binds. Hosts not listed run no agent.</summary>
     public required IReadOnlyDictionary<int, IReadOnlyList<PortBinding>> Agents { get; init; }
 
+    /// <summary>
+    /// Further settings every agent is started with, by their full key (e.g.
+    /// <c>Fabric:Agent:MacAgingTime</c> → <c>00:00:04</c>; see <see cref="AgentSpec.Settings"/>).
+    /// </summary>
+    public IReadOnlyDictionary<string, string> AgentSettings { get; init; } = new Dictionary<string, string>();
+
     /// <summary>VNI → the agent hosts whose VTEPs its flood list holds once the fabric has converged.</summary>
     public required IReadOnlyDictionary<long, int[]> FloodLists { get; init; }
 

@@ -3,7 +3,13 @@ using System.Globalization;
 namespace Fabric.Testing;
 
 /// <summary>One local interface of a host bound to a port group in that host's agent.</summary>
-public sealed record PortBinding(string Interface, string PortGroup);
+/// <param name="Interface">The interface (<c>Fabric:Agent:Ports:N:Interface</c>).</param>
+/// <param name="PortGroup">The port group (<c>Fabric:Agent:Ports:N:PortGroup</c>).</param>
+/// <param name="Mac">
+/// The MAC of the VM behind the port (<c>Fabric:Agent:Ports:N:Mac</c>), if configured: with forged
+/// transmits rejected the port forwards only frames from it. Null: not configured.
+/// </param>
+public sealed record PortBinding(string Interface, string PortGroup, string? Mac = null);
 
 /// <summary>What a host agent is started with: its identity, data plane, files, ports, and how it finds the cluster.</summary>
 public sealed record AgentSpec
@@ -32,6 +38,12 @@ public sealed record AgentSpec
     /// <summary>How the agent finds the cluster: <c>Fabric:Cluster:*</c> and <c>Fabric:Storage:*</c> settings.</summary>
     public IReadOnlyDictionary<string, string> Cluster { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// Further settings by their full key (e.g. <c>Fabric:Agent:MacAgingTime</c> → <c>00:00:04</c>),
+    /// passed last, so they win over the ones above.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
+
     /// <summary>The command line (<c>--Key value</c> pairs).</summary>
     public IEnumerable<string> Arguments()
     {
@@ -58,7 +70,13 @@ public sealed record AgentSpec
             string index = i.ToString(CultureInfo.InvariantCulture);
             settings.Add(($"Fabric:Agent:Ports:{index}:Interface", Ports[i].Interface));
             settings.Add(($"Fabric:Agent:Ports:{index}:PortGroup", Ports[i].PortGroup));
+            if (Ports[i].Mac is { } mac)
+            {
+                settings.Add(($"Fabric:Agent:Ports:{index}:Mac", mac));
+            }
         }
+
+        settings.AddRange(Settings.Select(kv => (kv.Key, kv.Value)));
 
         return settings.SelectMany(s => new[] { "--" + s.Item1, s.Item2 });
     }

@@ -72,4 +72,34 @@ public sealed class FabricApi(Func<IEnumerable<HttpClient>> silos)
     /// <summary>The MAC table entry of <paramref name="mac"/> in <paramref name="vni"/>, if any.</summary>
     public async Task<JsonElement?> MacEntryAsync(long vni, string mac)
         => (await MacTableAsync(vni)).TryGetValue(mac.ToLowerInvariant(), out var entry) ? entry : null;
+
+    /// <summary>The IPv4 → MAC bindings of segment <paramref name="vni"/> (<c>ipBindings</c> of its MAC table), by address.</summary>
+    public async Task<Dictionary<string, IpBinding>> IpBindingsAsync(long vni)
+        => (await GetJsonAsync($"api/segments/{vni}/macs")).GetProperty("ipBindings").EnumerateArray()
+            .Select(IpBinding.From)
+            .ToDictionary(b => b.Ip);
+
+    /// <summary>Whether every live host on <paramref name="switchName"/> has applied its configuration version (<c>appliedOnEveryHost</c>).</summary>
+    public async Task<bool> AppliedOnEveryHostAsync(string switchName)
+        => (await GetJsonAsync($"api/switches/{switchName}")).GetProperty("appliedOnEveryHost").GetBoolean();
+}
+
+/// <summary>An IPv4 → MAC binding of a segment's MAC table, as the API shows it.</summary>
+/// <param name="Ip">The address.</param>
+/// <param name="Mac">The MAC it is bound to (lower case).</param>
+/// <param name="Sequence">Its mobility sequence (null when the API does not show one).</param>
+/// <param name="Duplicate">Whether it is flagged duplicate (null when the API does not show it).</param>
+/// <param name="Json">The binding's JSON, for failure messages.</param>
+public sealed record IpBinding(string Ip, string Mac, long? Sequence, bool? Duplicate, string Json)
+{
+    /// <summary>Reads one element of <c>ipBindings</c>.</summary>
+    public static IpBinding From(JsonElement e) => new(
+        e.GetProperty("ip").GetString()!,
+        e.GetProperty("mac").GetString()!.ToLowerInvariant(),
+        e.TryGetProperty("sequence", out var sequence) ? sequence.GetInt64() : null,
+        e.TryGetProperty("duplicate", out var duplicate) ? duplicate.GetBoolean() : null,
+        e.GetRawText());
+
+    /// <inheritdoc/>
+    public override string ToString() => Json;
 }

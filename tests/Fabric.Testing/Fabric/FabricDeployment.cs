@@ -129,14 +129,26 @@ public sealed class FabricDeployment : IAsyncDisposable
         }
     }
 
+    /// <summary>Host <paramref name="host"/>'s forwarding cache file (<c>Fabric:Agent:ForwardingCacheFile</c>).</summary>
+    public AgentForwardingCache ForwardingCache(int host) => new(Path.Combine(WorkDir, $"h{host}-forwarding.json"));
+
     /// <summary>
-    /// Starts host <paramref name="host"/>'s agent with <paramref name="ports"/> (the ports it had,
-    /// when null: a restart), its data plane in the host's namespace; a previous process is killed first.
+    /// Waits until every live host's agent has applied the switch's configuration version (the API's
+    /// <c>appliedOnEveryHost</c>): after a port group changed, agents forward on the new policy.
     /// </summary>
-    public AgentProcess StartAgent(int host, IReadOnlyList<PortBinding>? ports = null)
+    public Task WaitAppliedOnEveryHostAsync(TimeSpan timeout)
+        => Eventually.WaitAsync(() => Api.AppliedOnEveryHostAsync(Switch), timeout, $"switch {Switch}'s configuration applied on every host");
+
+    /// <summary>
+    /// Starts host <paramref name="host"/>'s agent with <paramref name="ports"/> and further
+    /// <paramref name="settings"/> (see <see cref="AgentSpec.Settings"/>; when null, what it had: a
+    /// restart), its data plane in the host's namespace; a previous process is killed first.
+    /// </summary>
+    public AgentProcess StartAgent(int host, IReadOnlyList<PortBinding>? ports = null, IReadOnlyDictionary<string, string>? settings = null)
     {
         var previous = _agents[host];
         ports ??= previous?.Spec.Ports ?? throw new InvalidOperationException($"agent h{host} has no ports to restart with");
+        settings ??= previous?.Spec.Settings ?? new Dictionary<string, string>();
         if (previous is not null)
         {
             previous.Dispose();
@@ -149,9 +161,10 @@ public sealed class FabricDeployment : IAsyncDisposable
             Switch = Switch,
             NetworkNamespace = Lab.HostNamespace(host),
             StatusFile = StatusFile(host),
-            ForwardingCacheFile = Path.Combine(WorkDir, $"h{host}-forwarding.json"),
+            ForwardingCacheFile = ForwardingCache(host).Path,
             Ports = ports,
             Cluster = AgentClusterSettings,
+            Settings = settings,
         };
         var agent = AgentProcess.Start($"agent h{host}", spec, Log);
         _agents[host] = agent;

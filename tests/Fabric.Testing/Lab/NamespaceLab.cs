@@ -98,8 +98,15 @@ public sealed class NamespaceLab : IAsyncDisposable
     /// <summary><c>lab.sh port</c>: a spare port <paramref name="name"/> on host <paramref name="host"/> (its peer, <c>name-vm</c>, stays in the host namespace).</summary>
     public Task AddPortAsync(int host, string name) => RunAsync("port", "--host", $"h{host}", "--name", name, "--quiet");
 
-    /// <summary><c>lab.sh move</c>: VM <paramref name="vm"/> (e.g. "h1-vm3") to host <paramref name="toHost"/>'s port <paramref name="port"/>, keeping its MAC and address.</summary>
-    public Task MoveAsync(string vm, int toHost, string port) => RunAsync("move", "--vm", vm, "--to", $"h{toHost}", "--port", port, "--quiet");
+    /// <summary>
+    /// <c>lab.sh move</c>: VM <paramref name="vm"/> (e.g. "h1-vm3") to host <paramref name="toHost"/>'s
+    /// port <paramref name="port"/>, keeping its address and its MAC, or coming up with
+    /// <paramref name="mac"/> instead (a VM re-created with a new vNIC).
+    /// </summary>
+    public Task MoveAsync(string vm, int toHost, string port, string? mac = null)
+        => mac is null
+            ? RunAsync("move", "--vm", vm, "--to", $"h{toHost}", "--port", port, "--quiet")
+            : RunAsync("move", "--vm", vm, "--to", $"h{toHost}", "--port", port, "--mac", mac, "--quiet");
 
     /// <summary><c>lab.sh kernel</c>: Linux kernel VTEPs (arguments as lab.sh takes them).</summary>
     public Task KernelAsync(params string[] args) => RunAsync("kernel", args);

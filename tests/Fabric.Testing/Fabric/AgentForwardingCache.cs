@@ -1,0 +1,38 @@
+using System.Text.Json;
+
+namespace Fabric.Testing;
+
+/// <summary>
+/// A host agent's forwarding cache file (<c>Fabric:Agent:ForwardingCacheFile</c>): the tables it
+/// saves for a warm restart, replaced atomically. Tests read when it was saved.
+/// </summary>
+public sealed class AgentForwardingCache(string path)
+{
+    /// <summary>The file's path.</summary>
+    public string Path { get; } = path;
+
+    /// <summary>When the agent saved the file now on disk (its <c>savedAtUnixMs</c>), or null when there is none yet.</summary>
+    public async Task<DateTimeOffset?> SavedAtAsync()
+    {
+        string json;
+        try
+        {
+            json = await File.ReadAllTextAsync(Path);
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+
+        using var document = JsonDocument.Parse(json);
+        foreach (var property in document.RootElement.EnumerateObject())
+        {
+            if (string.Equals(property.Name, "savedAtUnixMs", StringComparison.OrdinalIgnoreCase))
+            {
+                return DateTimeOffset.FromUnixTimeMilliseconds(property.Value.GetInt64());
+            }
+        }
+
+        throw new JsonException($"{Path} has no savedAtUnixMs:\n{json[..Math.Min(json.Length, 500)]}");
+    }
+}
