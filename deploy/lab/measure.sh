@@ -133,20 +133,21 @@ if ! skipped ping; then
 fi
 
 # A fresh one-off iperf3 server per test (a test that failed half-way cannot block the next).
+# Called directly, not in $(...), so that server_pid stays set; on failure WHY says why.
 start_server() {
   local i
   stop_server
   if ip netns exec "$to" ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
-    echo "TCP port $port already in use in $to (--port)"; return 1
+    WHY="TCP port $port already in use in $to (--port)"; return 1
   fi
   ip netns exec "$to" timeout -k 2 $((duration + 60)) iperf3 -s -1 -p "$port" >"$tmp/server.log" 2>&1 &
   server_pid=$!
   for ((i = 0; i < 50; i++)); do
     ip netns exec "$to" ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && return 0
-    kill -0 "$server_pid" 2>/dev/null || { echo "iperf3 server exited: $(head -c 300 "$tmp/server.log")"; return 1; }
+    kill -0 "$server_pid" 2>/dev/null || { WHY="iperf3 server exited: $(head -c 300 "$tmp/server.log")"; return 1; }
     sleep 0.1
   done
-  echo "iperf3 server not listening on $port after 5 s"
+  WHY="iperf3 server not listening on $port after 5 s"
   return 1
 }
 # iperf3 client, bounded: the control connection must be up within 5 s, the whole test within duration + 30 s.
@@ -165,7 +166,7 @@ iperf_error() {  # the reason a client run failed
 
 if ! skipped tcp; then
   note "ip netns exec $from iperf3 -c $to_ip -p $port -t $duration --connect-timeout 5000 -J"
-  if ! why=$(start_server); then fail "$why" tcp_throughput Gbit/s tcp_retransmits count
+  if ! start_server; then fail "$WHY" tcp_throughput Gbit/s tcp_retransmits count
   else
     rc=0; client "$tmp/tcp.json" || rc=$?
     bps=$(jget "$tmp/tcp.json" .end.sum_received.bits_per_second || true)
@@ -185,7 +186,7 @@ if ! skipped udp; then
   # 64-byte UDP payloads from iperf3 -b 0: the sender is a single user-space process and usually
   # the limit of this test; the pps test below is not limited by its generator.
   note "ip netns exec $from iperf3 -c $to_ip -p $port -u -l 64 -b 0 -t $duration --connect-timeout 5000 -J"
-  if ! why=$(start_server); then fail "$why" udp64_rx_pps pkt/s udp64_tx_pps pkt/s udp64_loss %
+  if ! start_server; then fail "$WHY" udp64_rx_pps pkt/s udp64_tx_pps pkt/s udp64_loss %
   else
     rc=0; client "$tmp/udp.json" -u -l 64 -b 0 || rc=$?
     secs=$(jget "$tmp/udp.json" .end.sum_received.seconds || true)
