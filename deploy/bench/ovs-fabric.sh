@@ -19,7 +19,9 @@
 # --userspace-tso on sets other_config:userspace-tso-enable=true (OVS default: off).
 # If up fails (or is interrupted) it stops what it started and restores the lab.
 # down: stops both daemons of every host by the PIDs in their pidfiles (SIGTERM, SIGKILL after 5 s),
-# moves the VTEP address back to uplink, removes the state directory. Idempotent.
+# deletes the tap devices, moves the VTEP address back to uplink, removes the state directory.
+# Idempotent. (lab.sh down alone also ends the daemons, as processes of the lab's namespaces; the
+# state directory it leaves is removed by the next up of that prefix.)
 set -euo pipefail
 
 ME=ovs-fabric.sh
@@ -172,7 +174,16 @@ cmd_up() {
   [[ -x $VSWITCHD ]] && command -v ovsdb-server >/dev/null && command -v ovs-vsctl >/dev/null \
     || die "Open vSwitch missing (apt-get install openvswitch-switch; deploy/prerequisites.sh)"
   [[ -f $SCHEMA ]] || die "$SCHEMA missing (openvswitch-common)"
-  [[ ! -e $ODIR ]] || die "Open vSwitch already set up in lab '$prefix' (run: $ME down --prefix $prefix)"
+  if [[ -e $ODIR ]]; then
+    # Left behind by a lab.sh down that ended the daemons itself: stale unless a daemon still runs.
+    local d
+    for d in "$ODIR"/h*; do
+      live_pid "$d/ovsdb-server.pid" "$d" >/dev/null || live_pid "$d/ovs-vswitchd.pid" "$d" >/dev/null \
+        && die "Open vSwitch already running in lab '$prefix' (run: $ME down --prefix $prefix)"
+    done
+    log "removing stale $ODIR (no daemon running)"
+    rm -rf "$ODIR"
+  fi
   # shellcheck disable=SC1090
   source "$env"
   [[ -f $STATE_DIR/$prefix.kernel.env ]] && die "lab '$prefix' runs the kernel's VXLAN (lab.sh kernel --remove first)"
