@@ -156,12 +156,12 @@ client() {  # client out.json args...
   timeout -k 2 $((duration + 30)) ip netns exec "$from" iperf3 -c "$to_ip" -p "$port" -t "$duration" \
     --connect-timeout 5000 -J "$@" >"$out" 2>&1
 }
-iperf_error() {  # the reason a client run failed
+iperf_error() {  # iperf_error out.json WHAT: the reason a client run failed
   local e
   e=$(jget "$1" .error)
   [[ -n $e ]] || e=$(head -c 200 "$1")
   [[ -n $e ]] || e="no output"
-  echo "iperf3: $e"
+  echo "iperf3 $2: $e"
 }
 
 if ! skipped tcp; then
@@ -172,7 +172,7 @@ if ! skipped tcp; then
     bps=$(jget "$tmp/tcp.json" .end.sum_received.bits_per_second || true)
     retr=$(jget "$tmp/tcp.json" .end.sum_sent.retransmits || true)
     if ((rc == 124 || rc == 137)); then fail "iperf3 TCP: no result within $((duration + 30)) s" tcp_throughput Gbit/s tcp_retransmits count
-    elif ((rc != 0)) || [[ -z $bps ]]; then fail "$(iperf_error "$tmp/tcp.json")" tcp_throughput Gbit/s tcp_retransmits count
+    elif ((rc != 0)) || [[ -z $bps ]]; then fail "$(iperf_error "$tmp/tcp.json" TCP)" tcp_throughput Gbit/s tcp_retransmits count
     elif awk -v b="$bps" 'BEGIN{exit !(b == 0)}'; then fail "iperf3 TCP: connected but 0 bytes received" tcp_throughput Gbit/s tcp_retransmits count
     else
       emit tcp_throughput "$(awk -v b="$bps" 'BEGIN{printf "%.3f", b/1e9}')" Gbit/s
@@ -198,7 +198,7 @@ if ! skipped udp; then
       lost=$(jget "$tmp/udp.json" .end.sum.lost_packets || true); lossp=$(jget "$tmp/udp.json" .end.sum.lost_percent || true)
     fi
     if ((rc == 124 || rc == 137)); then fail "iperf3 UDP: no result within $((duration + 30)) s" udp64_rx_pps pkt/s udp64_tx_pps pkt/s udp64_loss %
-    elif ((rc != 0)) || [[ -z $pk || -z $secs ]]; then fail "$(iperf_error "$tmp/udp.json")" udp64_rx_pps pkt/s udp64_tx_pps pkt/s udp64_loss %
+    elif ((rc != 0)) || [[ -z $pk || -z $secs ]]; then fail "$(iperf_error "$tmp/udp.json" "UDP (its control connection is TCP)")" udp64_rx_pps pkt/s udp64_tx_pps pkt/s udp64_loss %
     else
       sent_secs=$(jget "$tmp/udp.json" .end.sum_sent.seconds || true); sent_secs=${sent_secs:-$secs}
       emit udp64_rx_pps "$(awk -v p="$pk" -v l="${lost:-0}" -v s="$secs" 'BEGIN{printf "%.0f", (p-l)/s}')" pkt/s
