@@ -4,7 +4,9 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-apt_packages=(libpcap0.8 iproute2 iputils-ping tshark iperf3 ethtool procps psmisc)
+# openvswitch-switch (userspace datapath) and netsniff-ng (trafgen), jq: deploy/bench/benchmark.sh.
+# The benchmark runs its own Open vSwitch daemons inside lab namespaces; it never uses the system's.
+apt_packages=(libpcap0.8 iproute2 iputils-ping tshark iperf3 ethtool procps psmisc jq openvswitch-switch netsniff-ng)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
