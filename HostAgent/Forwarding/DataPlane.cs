@@ -30,10 +30,19 @@ internal sealed class ForwardingScratch
     /// <summary>One segment of a GSO super-frame, at <see cref="FrameBatch.Headroom"/> (room for VXLAN in front).</summary>
     public byte[] Segment { get; } = new byte[FrameBatch.Headroom + FrameBatch.DefaultMaxFrameLength];
 
+    /// <summary>TCP segments from the underlay being joined for a local port (receive coalescing).</summary>
+    public TcpCoalescer Coalescer { get; } = new();
+
     /// <summary>An ARP reply the agent answers with on a VM's behalf (60 bytes, the Ethernet minimum).</summary>
     public byte[] ArpReply { get; } = new byte[EthernetFrame.HeaderLength + ArpPacket.Length + 18];
 
     public ushort NextIdentification;
+
+    /// <summary>
+    /// This thread's output, when it batches sends (<see cref="BatchingOutput"/>: flushed after each
+    /// received batch); null sends through the data plane's own output at once.
+    /// </summary>
+    public IDataPlaneOutput? Output { get; init; }
 }
 
 /// <summary>
@@ -441,10 +450,31 @@ internal sealed class DataPlane
         var finished = VirtioNetHeader.None;
         if (!destination.IsMulticast && Macs.TryGet(vni.Value, destination.Value, out var local) && Carries(snapshot.Ports[local.Port], vni.Value))
         {
+            // The common case of a TCP stream: join it with the segments before it for the VM.
+            if (segment.PromiscuousPorts.Length == 0 && (scratch.Output ?? _output).PortCarriesOffloads(local.Port))
+            {
+                if (scratch.Coalescer.TryAdd(inner, local.Port, vni.Value, segment))
+                {
+                    return;
+                }
+
+                if (scratch.Coalescer.IsActive)
+                {
+                    FlushCoalesced(scratch);
+                    if (scratch.Coalescer.TryAdd(inner, local.Port, vni.Value, segment))
+                    {
+                        return;
+                    }
+                }
+            }
+
+            FlushCoalesced(scratch);
             DeliverLocal(snapshot.Ports[local.Port], vni.Value, inner, snapshot, segment, scratch, ref finished);
             CopyToPromiscuous(-1, local.Port, vni.Value, inner, snapshot, segment, scratch, ref finished);
             return;
         }
+
+        FlushCoalesced(scratch); // what was joined so far goes before anything that follows it
 
         // Flood to local ports only: the sender already replicated to every VTEP (split horizon).
         Counters.Total.CountFlooded();
@@ -452,6 +482,29 @@ internal sealed class DataPlane
         foreach (int port in segment.LocalPorts)
         {
             DeliverLocal(snapshot.Ports[port], vni.Value, inner, snapshot, segment, scratch, ref finished);
+        }
+    }
+
+    /// <summary>
+    /// Hands over the TCP segments joined so far (<see cref="ForwardingScratch.Coalescer"/>) to their
+    /// local port as one super-frame; the receive loop calls it after every received batch.
+    /// </summary>
+    public void FlushCoalesced(ForwardingScratch scratch)
+    {
+        var coalescer = scratch.Coalescer;
+        if (!coalescer.IsActive)
+        {
+            return;
+        }
+
+        var snapshot = Volatile.Read(ref _snapshot);
+        var segment = coalescer.Segment!;
+        int port = coalescer.Port;
+        uint vni = coalescer.Vni;
+        var frame = coalescer.Take(out var offload);
+        if ((uint)port < (uint)snapshot.Ports.Length)
+        {
+            DeliverLocal(snapshot.Ports[port], vni, frame, snapshot, segment, scratch, ref offload);
         }
     }
 
@@ -495,7 +548,7 @@ internal sealed class DataPlane
     /// </summary>
     private void DeliverLocal(PortForwarding port, uint vni, Span<byte> frame, ForwardingSnapshot snapshot, SegmentForwarding segment, ForwardingScratch scratch, ref VirtioNetHeader offload)
     {
-        if (offload.HasWork && !_output.PortCarriesOffloads(port.Index))
+        if (offload.HasWork && !(scratch.Output ?? _output).PortCarriesOffloads(port.Index))
         {
             if (offload.IsGso)
             {
@@ -523,7 +576,7 @@ internal sealed class DataPlane
             outgoingOffload = offload.Shifted(VlanTagging.TagLength);
         }
 
-        if (_output.SendToPort(port.Index, outgoing, outgoingOffload))
+        if ((scratch.Output ?? _output).SendToPort(port.Index, outgoing, outgoingOffload))
         {
             Counters.Ports[port.Index].CountDelivered();
             segment.Counters.CountDelivered();
@@ -636,7 +689,7 @@ internal sealed class DataPlane
         }
 
         // The raw socket takes the IPv4 packet; the kernel adds the outer Ethernet header.
-        if (_output.SendToVtep(vtep, destination.Slice(OuterEthernet, written - OuterEthernet)))
+        if ((scratch.Output ?? _output).SendToVtep(vtep, destination.Slice(OuterEthernet, written - OuterEthernet)))
         {
             Counters.Total.CountEncapsulated();
             segment.Counters.CountEncapsulated();

@@ -24,6 +24,7 @@ internal sealed class FrameBatch
     private readonly int[] _lengths;
     private readonly uint[] _sources;
     private readonly int[] _starts;
+    private readonly int[] _segmentSizes;
     private readonly VirtioNetHeader[] _offloads;
 
     /// <param name="capacity">Slots (frames per receive call).</param>
@@ -39,6 +40,7 @@ internal sealed class FrameBatch
         _lengths = new int[capacity];
         _sources = new uint[capacity];
         _starts = new int[capacity];
+        _segmentSizes = new int[capacity];
         _offloads = new VirtioNetHeader[capacity];
     }
 
@@ -73,6 +75,15 @@ internal sealed class FrameBatch
     /// </summary>
     public void SetStart(int i, int start) => _starts[i] = start;
 
+    /// <summary>
+    /// For datagrams the kernel joined (UDP GRO): each is this many bytes, the last maybe fewer;
+    /// 0 when slot i holds one datagram.
+    /// </summary>
+    public int SegmentSize(int i) => _segmentSizes[i];
+
+    /// <summary>Sets <see cref="SegmentSize"/> of slot i.</summary>
+    public void SetSegmentSize(int i, int size) => _segmentSizes[i] = size;
+
     public int Length(int i) => _lengths[i];
 
     /// <summary>For datagrams: the outer IPv4 source of datagram i.</summary>
@@ -86,6 +97,7 @@ internal sealed class FrameBatch
         _lengths[i] = length;
         _sources[i] = source;
         _starts[i] = 0;
+        _segmentSizes[i] = 0;
         _offloads[i] = default;
     }
 
@@ -95,6 +107,7 @@ internal sealed class FrameBatch
         _lengths[i] = length;
         _sources[i] = 0;
         _starts[i] = start;
+        _segmentSizes[i] = 0;
         _offloads[i] = offload;
     }
 }

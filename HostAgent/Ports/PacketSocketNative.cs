@@ -15,7 +15,6 @@ internal static partial class LinuxNative
     public const int PacketAddMembership = 1;
     public const int PacketMrPromisc = 1;
     public const int PacketVnetHdr = 15;
-    public const int PacketQdiscBypass = 20;
     public const int PacketIgnoreOutgoing = 23;
 
     /// <summary>PACKET_AUXDATA: a control message per frame with the VLAN tag the kernel took out of band.</summary>

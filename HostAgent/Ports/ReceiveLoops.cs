@@ -24,10 +24,10 @@ internal sealed partial class ReceiveLoops(DataPlane dataPlane, ILogger<ReceiveL
         {
             int index = i;
             var port = ports[i];
-            StartThread($"port {port.Name}", () => PortLoop(index, port));
+            StartThread($"port {port.Name}", () => PortLoop(index, port, ports, vtep));
         }
 
-        StartThread("vtep", () => VtepLoop(vtep));
+        StartThread("vtep", () => VtepLoop(vtep, ports));
     }
 
     /// <summary>Asks every loop to end and waits for each at most <paramref name="timeout"/>.</summary>
@@ -61,10 +61,11 @@ internal sealed partial class ReceiveLoops(DataPlane dataPlane, ILogger<ReceiveL
         thread.Start();
     }
 
-    private void PortLoop(int index, IFramePort port)
+    private void PortLoop(int index, IFramePort port, IReadOnlyList<IFramePort> ports, VtepSocket vtep)
     {
         var batch = new FrameBatch(BatchSize, port.MaxFrameLength);
-        var scratch = new ForwardingScratch();
+        using var output = new BatchingOutput(ports, vtep, dataPlane.Counters);
+        var scratch = new ForwardingScratch { Output = output };
         while (!_stop.IsCancellationRequested)
         {
             int count = port.Receive(batch);
@@ -78,26 +79,47 @@ internal sealed partial class ReceiveLoops(DataPlane dataPlane, ILogger<ReceiveL
 
                 dataPlane.FromPort(index, batch.Slot(i), batch.Length(i), scratch, batch.Offload(i));
             }
+
+            output.Flush();
         }
     }
 
-    private void VtepLoop(VtepSocket vtep)
+    private void VtepLoop(VtepSocket vtep, IReadOnlyList<IFramePort> ports)
     {
-        var batch = new FrameBatch(BatchSize);
-        var scratch = new ForwardingScratch();
+        // With UDP GRO a slot takes a flow's datagrams joined, up to 64 KiB.
+        var batch = new FrameBatch(BatchSize, vtep.Coalesces ? FrameBatch.GsoMaxFrameLength : FrameBatch.DefaultMaxFrameLength);
+        using var output = new BatchingOutput(ports, vtep, dataPlane.Counters);
+        var scratch = new ForwardingScratch { Output = output };
         while (!_stop.IsCancellationRequested)
         {
             int count = vtep.Receive(batch);
             for (int i = 0; i < count; i++)
             {
-                if (batch.Length(i) == FrameBatch.Oversized)
+                int length = batch.Length(i), size = batch.SegmentSize(i);
+                if (size <= 0 || size >= length)
                 {
-                    dataPlane.OversizedFromVtep();
+                    // One datagram; longer than any frame a port takes (a jumbo frame's), it is dropped.
+                    if (length == FrameBatch.Oversized || length > FrameBatch.DefaultMaxFrameLength)
+                    {
+                        dataPlane.OversizedFromVtep();
+                        continue;
+                    }
+
+                    dataPlane.FromVtep(batch.Source(i), batch.Slot(i), length, scratch);
                     continue;
                 }
 
-                dataPlane.FromVtep(batch.Source(i), batch.Slot(i), batch.Length(i), scratch);
+                // Datagrams UDP GRO joined: each goes through the pipeline on its own; the bytes in
+                // front of one (the previous datagram's) serve as its headroom, which it only reads.
+                var slot = batch.Slot(i);
+                for (int offset = 0; offset < length; offset += size)
+                {
+                    dataPlane.FromVtep(batch.Source(i), slot.Slice(offset), Math.Min(size, length - offset), scratch);
+                }
             }
+
+            dataPlane.FlushCoalesced(scratch);
+            output.Flush();
         }
     }
 

@@ -24,6 +24,16 @@ internal sealed class VtepSocket : IDisposable
     private unsafe MMsgHdr* _messages;
     private unsafe IoVec* _iovecs;
     private unsafe byte* _addresses;
+    private unsafe byte* _controls;
+
+    /// <summary>Room for one control message holding an int (CMSG_SPACE(4) = 24) and margin.</summary>
+    private const int ControlLength = 32;
+
+    /// <summary>SOL_UDP / IPPROTO_UDP.</summary>
+    private const int SolUdp = 17;
+
+    /// <summary>UDP_GRO (Linux 5.0): the kernel joins datagrams of one flow and reports their size in a control message.</summary>
+    private const int UdpGro = 104;
     private int _lastReceived;
 
     private VtepSocket(Socket receive, Socket send, IPAddress address, int port)
@@ -36,6 +46,12 @@ internal sealed class VtepSocket : IDisposable
     }
 
     public IPAddress Address { get; }
+
+    /// <summary>
+    /// Whether the kernel hands datagrams of one flow joined (UDP GRO): then a receive slot must hold
+    /// <see cref="FrameBatch.GsoMaxFrameLength"/> bytes and <see cref="FrameBatch.SegmentSize"/> cuts them.
+    /// </summary>
+    public bool Coalesces { get; private init; }
 
     public int Port { get; }
 
@@ -63,7 +79,13 @@ internal sealed class VtepSocket : IDisposable
         {
             SendBufferSize = 4 * 1024 * 1024,
         };
-        return new VtepSocket(receive, send, address, port);
+        return new VtepSocket(receive, send, address, port) { Coalesces = EnableGro(receive) };
+    }
+
+    private static unsafe bool EnableGro(Socket socket)
+    {
+        int on = 1;
+        return LinuxNative.SetSockOpt((int)socket.SafeHandle.DangerousGetHandle(), SolUdp, UdpGro, &on, sizeof(int)) == 0;
     }
 
     /// <summary>
@@ -83,6 +105,7 @@ internal sealed class VtepSocket : IDisposable
         {
             _messages[i].NameLength = SockaddrInLength;
             _messages[i].Flags = 0;
+            _messages[i].ControlLength = ControlLength;
         }
 
         _lastReceived = 0;
@@ -123,11 +146,25 @@ internal sealed class VtepSocket : IDisposable
             // A datagram longer than a slot arrives cut: marked, and counted as TooLong by the data plane.
             int length = (_messages[i].Flags & LinuxNative.MsgTrunc) != 0 ? FrameBatch.Oversized : (int)_messages[i].Length;
             batch.Set(i, length, source);
+            batch.SetSegmentSize(i, GroSegmentSize(i));
         }
 
         _lastReceived = received;
         batch.Count = received;
         return received;
+    }
+
+    /// <summary>The size of the datagrams UDP GRO joined in message <paramref name="i"/>, 0 when it holds one datagram.</summary>
+    private unsafe int GroSegmentSize(int i)
+    {
+        // struct cmsghdr { size_t len; int level; int type; } then an int.
+        if (_messages[i].ControlLength < 16 + sizeof(int))
+        {
+            return 0;
+        }
+
+        byte* control = _controls + i * ControlLength;
+        return *(int*)(control + 8) == SolUdp && *(int*)(control + 12) == UdpGro ? *(int*)(control + 16) : 0;
     }
 
     /// <summary>
@@ -142,6 +179,7 @@ internal sealed class VtepSocket : IDisposable
         _messages = (MMsgHdr*)System.Runtime.InteropServices.NativeMemory.AllocZeroed((nuint)(n * sizeof(MMsgHdr)));
         _iovecs = (IoVec*)System.Runtime.InteropServices.NativeMemory.AllocZeroed((nuint)(n * sizeof(IoVec)));
         _addresses = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed((nuint)(n * SockaddrInLength));
+        _controls = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed((nuint)(n * ControlLength));
         byte* buffer = (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(batch.Buffer));
         for (int i = 0; i < n; i++)
         {
@@ -151,6 +189,8 @@ internal sealed class VtepSocket : IDisposable
             _messages[i].NameLength = SockaddrInLength;
             _messages[i].Iov = (nint)(_iovecs + i);
             _messages[i].IovLength = 1;
+            _messages[i].Control = (nint)(_controls + i * ControlLength);
+            _messages[i].ControlLength = ControlLength;
         }
 
         _prepared = batch;
@@ -162,6 +202,8 @@ internal sealed class VtepSocket : IDisposable
         System.Runtime.InteropServices.NativeMemory.Free(_messages);
         System.Runtime.InteropServices.NativeMemory.Free(_iovecs);
         System.Runtime.InteropServices.NativeMemory.Free(_addresses);
+        System.Runtime.InteropServices.NativeMemory.Free(_controls);
+        _controls = null;
         _messages = null;
         _iovecs = null;
         _addresses = null;
@@ -188,6 +230,30 @@ internal sealed class VtepSocket : IDisposable
         catch (SocketException)
         {
             return false;
+        }
+    }
+
+    /// <summary>Sends every outer IPv4 packet <paramref name="batch"/> holds (addressed to its VTEP) on the raw socket; returns how many the kernel refused.</summary>
+    public int Flush(SendBatch batch)
+    {
+        bool held = false;
+        try
+        {
+            _send.SafeHandle.DangerousAddRef(ref held);
+            return batch.Flush((int)_send.SafeHandle.DangerousGetHandle());
+        }
+        catch (ObjectDisposedException)
+        {
+            int lost = batch.Count;
+            batch.Clear();
+            return lost;
+        }
+        finally
+        {
+            if (held)
+            {
+                _send.SafeHandle.DangerousRelease();
+            }
         }
     }
 
