@@ -48,6 +48,9 @@ internal static class AgentEventIds
     /// <summary>Cold start: the saved tables were not usable (missing, old, for other ports).</summary>
     public const int ColdStart = 3105;
 
+    /// <summary>A receive thread could not be given its real-time priority (no CAP_SYS_NICE); it forwards on normal scheduling.</summary>
+    public const int RealtimePriorityRefused = 3106;
+
     /// <summary>Local MACs not seen for MacAgingTime were forgotten.</summary>
     public const int Aged = 3004;
 

@@ -1,5 +1,8 @@
+using System.Runtime.InteropServices;
+using Fabric.HostAgent.Configuration;
 using Fabric.HostAgent.Diagnostics;
 using Fabric.HostAgent.Forwarding;
+using Microsoft.Extensions.Options;
 
 namespace Fabric.HostAgent.Ports;
 
@@ -8,9 +11,15 @@ namespace Fabric.HostAgent.Ports;
 /// time and running every frame of it through the <see cref="DataPlane"/>. Each thread has its own
 /// <see cref="FrameBatch"/> and <see cref="ForwardingScratch"/>, so nothing is shared between them
 /// but the lock-free tables. Receives wake at least every poll interval (100 ms) to see a stop.
+/// Each thread asks for SCHED_FIFO at <see cref="AgentOptions.ReceiveRealtimePriority"/> first: on a
+/// busy host a woken receive thread otherwise waits behind the time-sharing scheduler's slices,
+/// which is most of the agent's latency tail.
 /// </summary>
-internal sealed partial class ReceiveLoops(DataPlane dataPlane, ILogger<ReceiveLoops> logger) : IDisposable
+internal sealed partial class ReceiveLoops(DataPlane dataPlane, IOptions<AgentOptions> options, ILogger<ReceiveLoops> logger) : IDisposable
 {
+    /// <summary>sched(7) SCHED_FIFO.</summary>
+    private const int SchedFifo = 1;
+
     /// <summary>Frames or datagrams taken per receive call.</summary>
     public const int BatchSize = 32;
 
@@ -46,6 +55,7 @@ internal sealed partial class ReceiveLoops(DataPlane dataPlane, ILogger<ReceiveL
         {
             try
             {
+                RaisePriority(name);
                 loop();
             }
             catch (Exception ex) when (!_stop.IsCancellationRequested)
@@ -125,8 +135,29 @@ internal sealed partial class ReceiveLoops(DataPlane dataPlane, ILogger<ReceiveL
 
     public void Dispose() => _stop.Dispose();
 
+    private void RaisePriority(string name)
+    {
+        int priority = options.Value.ReceiveRealtimePriority;
+        if (priority == 0)
+        {
+            return;
+        }
+
+        // pid 0 = the calling thread (sched_setscheduler(2) acts on a thread id on Linux).
+        if (SchedSetScheduler(0, SchedFifo, ref priority) != 0)
+        {
+            Log.PriorityRefused(logger, name, options.Value.ReceiveRealtimePriority, Marshal.GetLastPInvokeErrorMessage());
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
+    private static partial int SchedSetScheduler(int pid, int policy, ref int priority);
+
     private static partial class Log
     {
+        [LoggerMessage(EventId = AgentEventIds.RealtimePriorityRefused, Level = LogLevel.Warning, Message = "Receive loop {Loop} stays on normal scheduling: SCHED_FIFO priority {Priority} refused ({Error}); give the agent CAP_SYS_NICE or set Fabric:Agent:ReceiveRealtimePriority to 0")]
+        public static partial void PriorityRefused(ILogger logger, string loop, int priority, string error);
+
         [LoggerMessage(EventId = AgentEventIds.ReceiveLoopFailed, Level = LogLevel.Critical, Message = "Receive loop {Loop} failed; it no longer forwards")]
         public static partial void LoopFailed(ILogger logger, string loop, Exception exception);
     }
