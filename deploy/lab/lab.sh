@@ -124,7 +124,7 @@ up_cleanup() {
 sysctl_ns() { nsx "$1" sysctl -qw "${@:2}" >/dev/null; }
 
 cmd_up() {
-  local prefix='' hosts='' vms='' groups=2 ul_mtu=1500 vm_mtu='' ul_net='' vni_map='' offloads=off vm_ipv6=0
+  local prefix='' hosts='' vms='' groups=2 ul_mtu=1500 vm_mtu='' ul_net='' vni_map='' offloads=on vm_ipv6=0
   while (($#)); do
     case $1 in
       --prefix) prefix=$2; shift 2 ;;
@@ -344,6 +344,7 @@ kernel_remove_host() {
   for dev in $(ip -n "$ns" -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^(vxlan|br)[0-9]+$' || true); do
     ip -n "$ns" link del "$dev" 2>/dev/null || true
   done
+  nsx "$ns" ethtool -K uplink tx on >/dev/null 2>&1 || true
 }
 
 cmd_kernel() {
@@ -401,6 +402,13 @@ cmd_kernel() {
   for h in "${hostlist[@]}"; do
     hi=${h#h}; ns="$prefix-$h"; v="H${hi}_IP"; hip=${!v}; hn=$(hex2 "$hi")
     kernel_remove_host "$ns"
+    if [[ -n $subset ]]; then
+      # A mixed lab: agents (user-space VTEPs) receive this host's datagrams. Over a veth the kernel
+      # would leave the inner TCP/UDP checksums of an offloading VM partial (veth claims to finish
+      # them), and a UDP socket cannot tell; a physical NIC finishes them on the wire. tx off on the
+      # uplink makes the kernel finish them in software before the datagram leaves, as that NIC would.
+      nsx "$ns" ethtool -K uplink tx off >/dev/null
+    fi
     for ((g = 0; g < ${#vni_of[@]}; g++)); do
       v=${vni_of[g]}
       ip -n "$ns" link add "vxlan$v" address "02:fc:$hn:00:01:$(hex2 "$g")" mtu "$LAB_VM_MTU" type vxlan \

@@ -73,8 +73,20 @@ public sealed class InteropTests(InteropFixture lab)
     [Theory]
     [InlineData(3, 1, 5501)]
     [InlineData(1, 3, 5502)]
-    public async Task Tcp_carries_data_between_the_kernel_and_an_agent(int client, int server, int port)
-        => await Traffic.TcpAsync(lab.VmNamespace(client, 1), lab.VmNamespace(server, 1), lab.VmIp(server, 1), port);
+    public async Task Tcp_with_offloads_on_carries_data_between_the_kernel_and_an_agent_in_valid_datagrams(int client, int server, int port)
+    {
+        // The lab's VMs keep their default offloads (TSO, GSO, tx checksumming) on both sides.
+        await using var capture = await Underlay.CaptureAsync(lab, $"interop-tcp-{port}");
+        await Traffic.TcpAsync(lab.VmNamespace(client, 1), lab.VmNamespace(server, 1), lab.VmIp(server, 1), port, "-n 2M");
+        await capture.StopAsync();
+
+        var frames = await Pcap.FieldsAsync(capture.File, "udp.port == 4789 && tcp", "frame.len");
+        Assert.True(frames.Count > 500, $"expected the transfer on the underlay, saw {frames.Count} TCP datagrams");
+        int longest = frames.Max(r => int.Parse(r[0], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(longest <= 1514, $"an outer frame of {longest} bytes: segments must fit the 1500-byte underlay");
+        var complaints = await Underlay.ComplaintsAsync(capture);
+        Assert.True(complaints.Count == 0, $"tshark complains about {capture.Keep()}:\n{string.Join('\n', complaints.Take(20))}");
+    }
 
     [Fact]
     public async Task The_agents_datagrams_decode_as_vxlan_and_the_kernels_are_accepted_by_the_agent()

@@ -26,6 +26,12 @@ public sealed class TrunkFixture() : LabFabric(DefaultShape)
         ],
         Agents = Enumerable.Range(1, 2).ToDictionary(h => h, _ => (IReadOnlyList<PortBinding>)[new("vm1", "web"), new("vm2", "db"), new("vm3", "trunk")]),
         FloodLists = new Dictionary<long, int[]> { [WebVni] = [1, 2], [DbVni] = [1, 2], [TrunkVni] = [1, 2] },
+
+        // The user-space tagger below reads and writes plain frames (no virtio_net_hdr), so a frame
+        // whose checksum a VM left to offload would reach the sub-interface unfinished and be
+        // dropped there; a real 802.1Q guest NIC takes the offload. OffloadTests and InteropTests
+        // cover offloads on; this lab checks tagging.
+        VmOffloads = false,
         Prepare = async lab =>
         {
             string script = Path.Combine(AppContext.BaseDirectory, "Infrastructure", "vlan-subifs.py");

@@ -56,7 +56,7 @@ public abstract class LabFabric(LabShape shape) : IAsyncLifetime
     {
         try
         {
-            _fabric = await FabricDeployment.UpAsync(Shape.Stem, Shape.Hosts, Shape.Vms, Shape.Groups);
+            _fabric = await FabricDeployment.UpAsync(Shape.Stem, Shape.Hosts, Shape.Vms, Shape.Groups, Shape.VmOffloads);
             if (Shape.Kernel is { } kernel)
             {
                 await Fabric.Lab.KernelAsync([.. kernel]);

@@ -28,6 +28,12 @@ public sealed class LabShape
     /// </summary>
     public IReadOnlyDictionary<string, string> AgentSettings { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// Whether the VMs' interfaces keep their default offloads (tx checksumming, TSO, GSO), as every
+    /// container veth and virtio NIC has. Defaults to true.
+    /// </summary>
+    public bool VmOffloads { get; init; } = true;
+
     /// <summary>VNI → the agent hosts whose VTEPs its flood list holds once the fabric has converged.</summary>
     public required IReadOnlyDictionary<long, int[]> FloodLists { get; init; }
 

@@ -79,8 +79,8 @@ public sealed class FabricDeployment : IAsyncDisposable
         };
 
     /// <summary>Brings the lab up (see <see cref="NamespaceLab.UpAsync"/>); nothing runs yet.</summary>
-    public static async Task<FabricDeployment> UpAsync(string stem, int hosts, int vms, int groups)
-        => new(await NamespaceLab.UpAsync(stem, hosts, vms, groups), hosts);
+    public static async Task<FabricDeployment> UpAsync(string stem, int hosts, int vms, int groups, bool vmOffloads = true)
+        => new(await NamespaceLab.UpAsync(stem, hosts, vms, groups, vmOffloads), hosts);
 
     /// <summary>Host <paramref name="host"/>'s agent status file.</summary>
     public string StatusFile(int host) => Path.Combine(WorkDir, $"h{host}.json");

@@ -60,13 +60,13 @@ public sealed class NamespaceLab : IAsyncDisposable
     /// in group (k-1) mod <paramref name="groups"/>, under the prefix <see cref="UniquePrefix"/>(<paramref name="stem"/>).
     /// A lab that fails to come up is removed.
     /// </summary>
-    public static async Task<NamespaceLab> UpAsync(string stem, int hosts, int vms, int groups)
+    public static async Task<NamespaceLab> UpAsync(string stem, int hosts, int vms, int groups, bool vmOffloads = true)
     {
         var lab = new NamespaceLab(UniquePrefix(stem));
         try
         {
             await lab.RunAsync("up", "--hosts", hosts.ToString(CultureInfo.InvariantCulture), "--vms", vms.ToString(CultureInfo.InvariantCulture),
-                "--groups", groups.ToString(CultureInfo.InvariantCulture), "--quiet");
+                "--groups", groups.ToString(CultureInfo.InvariantCulture), "--vm-offloads", vmOffloads ? "on" : "off", "--quiet");
             foreach (string line in await File.ReadAllLinesAsync(Path.Combine(StateDirectory, $"{lab.Prefix}.env")))
             {
                 int eq = line.IndexOf('=');

@@ -1,0 +1,124 @@
+using System.Globalization;
+
+namespace Fabric.Lab.Tests;
+
+/// <summary>
+/// 2 hosts × 1 VM whose interfaces keep their default offloads (tx checksumming, TSO, GSO, as every
+/// container veth and virtio NIC has), agents on the default AF_PACKET backend.
+/// </summary>
+public sealed class OffloadFixture() : LabFabric(DefaultShape)
+{
+    public const long WebVni = 5001;
+
+    public static LabShape DefaultShape { get; } = new()
+    {
+        Stem = "fo",
+        Hosts = 2,
+        Vms = 1,
+        Groups = 1,
+        PortGroups = [new("web", $$"""{"vni":{{WebVni}}}""")],
+        Agents = new Dictionary<int, IReadOnlyList<PortBinding>> { [1] = [new("vm1", "web")], [2] = [new("vm1", "web")] },
+        FloodLists = new Dictionary<long, int[]> { [WebVni] = [1, 2] },
+    };
+}
+
+[CollectionDefinition(Name)]
+public sealed class OffloadCollection : ICollectionFixture<OffloadFixture>
+{
+    public const string Name = "offload lab";
+}
+
+/// <summary>
+/// What VMs with their offloads on send (GSO super-frames, partial checksums) crosses the underlay as
+/// valid VXLAN whose inner frames fit the MTU and carry correct checksums (tshark judges), and
+/// arrives whole.
+/// </summary>
+[Collection(OffloadCollection.Name)]
+[Trait("Category", "Lab")]
+public sealed class OffloadTests(OffloadFixture lab)
+{
+    /// <summary>Sends UDP datagrams of <paramref name="sizes"/> payload bytes, then one UDP GSO burst of 10 × 1200 (UDP_SEGMENT), from h1-vm1.</summary>
+    private string SenderScript(int[] sizes, int port) =>
+        "import socket\n" +
+        "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n" +
+        $"for n in [{string.Join(',', sizes)}]:\n" +
+        $"  s.sendto(bytes((i*7)%251 for i in range(n)),('{lab.VmIp(2, 1)}',{port}))\n" +
+        "s.setsockopt(17,103,1200)\n" +
+        $"s.sendto(bytes((i*3)%253 for i in range(12000)),('{lab.VmIp(2, 1)}',{port}))\n";
+
+    /// <summary>Counts UDP datagrams on <paramref name="port"/> in h2-vm1 and checks each payload's pattern; prints "got N bad M" on "done".</summary>
+    private static string ReceiverScript(int port) =>
+        "import socket,select,sys\n" +
+        "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n" +
+        $"s.bind(('0.0.0.0',{port}))\n" +
+        "print('ready',flush=True)\n" +
+        "got=0;bad=0;sizes=[]\n" +
+        "while True:\n" +
+        "  r,_,_=select.select([s],[],[],8)\n" +
+        "  if not r: break\n" +
+        "  d=s.recv(65535)\n" +
+        "  got+=1;sizes.append(len(d))\n" +
+        "  ok=any(all(d[i]==((i+1200*k)*3)%253 for i in range(len(d))) for k in range(10)) if len(d)==1200 else all(d[i]==(i*7)%251 for i in range(len(d)))\n" +
+        "  bad+=0 if ok else 1\n" +
+        "print('sizes',' '.join(map(str,sorted(sizes))),flush=True)\n" +
+        "print('got',got,'bad',bad,flush=True)\n";
+
+    [Fact]
+    public async Task Tcp_from_a_vm_with_tso_crosses_as_mtu_sized_segments_whose_checksums_verify()
+    {
+        await using var capture = await Underlay.CaptureAsync(lab, "offload-tcp");
+        await Traffic.TcpAsync(lab.VmNamespace(1, 1), lab.VmNamespace(2, 1), lab.VmIp(2, 1), 5601, "-n 4M");
+        await Traffic.TcpAsync(lab.VmNamespace(2, 1), lab.VmNamespace(1, 1), lab.VmIp(1, 1), 5602, "-n 4M");
+        await capture.StopAsync();
+
+        var sizes = await Pcap.FieldsAsync(capture.File, "udp.port == 4789 && tcp", "frame.len", "tcp.len");
+        int[] tcpLengths = [.. sizes.Select(r => int.Parse(r[1].Split('|')[^1], CultureInfo.InvariantCulture))];
+        int[] frameLengths = [.. sizes.Select(r => int.Parse(r[0], CultureInfo.InvariantCulture))];
+        Assert.True(tcpLengths.Count(l => l > 1000) > 2000, $"expected thousands of full segments, saw {tcpLengths.Length} TCP datagrams");
+        Assert.True(frameLengths.Max() <= 1514, $"an outer frame of {frameLengths.Max()} bytes: segments must fit the 1500-byte underlay");
+        var complaints = await Underlay.ComplaintsAsync(capture);
+        Assert.True(complaints.Count == 0, $"tshark complains about {capture.Keep()}:\n{string.Join('\n', complaints.Take(20))}");
+    }
+
+    [Fact]
+    public async Task Udp_of_every_size_class_and_a_udp_gso_burst_arrive_whole_with_checksums_that_verify()
+    {
+        int[] sizes = [1, 18, 64, 512, 1000, 1400, 1422];
+        var receiver = await lab.Fabric.StartHelperAsync("udp receiver", lab.VmNamespace(2, 1), "ready", "python3", "-u", "-c", ReceiverScript(5603));
+        await using var capture = await Underlay.CaptureAsync(lab, "offload-udp");
+
+        await Shell.CheckedAsync(lab.VmNamespace(1, 1), $"python3 -c \"{SenderScript(sizes, 5603)}\"");
+        await receiver.WaitForOutputAsync("got ", TimeSpan.FromSeconds(30));
+        await capture.StopAsync();
+
+        string output = receiver.Output.Text;
+        var expected = sizes.Concat(Enumerable.Repeat(1200, 10)).Order();
+        string line = output.Split('\n').First(l => l.StartsWith("sizes", StringComparison.Ordinal)).Trim();
+        Assert.Equal("sizes " + string.Join(' ', expected), line);
+        Assert.Contains("got 17 bad 0", output, StringComparison.Ordinal);
+        var complaints = await Underlay.ComplaintsAsync(capture);
+        Assert.True(complaints.Count == 0, $"tshark complains about {capture.Keep()}:\n{string.Join('\n', complaints.Take(20))}");
+        var udp = await Pcap.FieldsAsync(capture.File, "udp.port == 4789 && udp.dstport == 5603", "udp.length");
+        Assert.Equal(17, udp.Count);
+    }
+
+    [Fact]
+    public void The_agents_receive_threads_run_sched_fifo_at_the_configured_priority()
+    {
+        int pid = lab.Fabric.Agents[1]!.Pid;
+        var threads = Directory.GetDirectories($"/proc/{pid}/task")
+            .Select(task => (Name: File.ReadAllText(Path.Combine(task, "comm")).Trim(), Stat: File.ReadAllText(Path.Combine(task, "stat"))))
+            .Where(t => t.Name is "vtep" || t.Name.StartsWith("port ", StringComparison.Ordinal))
+            .Select(t =>
+            {
+                // proc(5): after the ")" closing comm come fields 3.. ; rt_priority is field 40, policy 41.
+                string[] fields = t.Stat[(t.Stat.LastIndexOf(')') + 2)..].Split(' ');
+                return (t.Name, Priority: int.Parse(fields[40 - 3], CultureInfo.InvariantCulture), Policy: int.Parse(fields[41 - 3], CultureInfo.InvariantCulture));
+            })
+            .OrderBy(t => t.Name, StringComparer.Ordinal)
+            .ToList();
+
+        // SCHED_FIFO = 1 (sched(7)); default Fabric:Agent:ReceiveRealtimePriority = 10.
+        Assert.Equal([("port vm1", 10, 1), ("vtep", 10, 1)], threads);
+    }
+}
