@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Fabric.HostAgent.Configuration;
 using Fabric.HostAgent.Diagnostics;
 using Fabric.HostAgent.Forwarding;
@@ -11,14 +10,13 @@ namespace Fabric.HostAgent.Ports;
 /// time and running every frame of it through the <see cref="DataPlane"/>. Each thread has its own
 /// <see cref="FrameBatch"/> and <see cref="ForwardingScratch"/>, so nothing is shared between them
 /// but the lock-free tables. Receives wake at least every poll interval (100 ms) to see a stop.
-/// Each thread asks for SCHED_FIFO at <see cref="AgentOptions.ReceiveRealtimePriority"/> first: on a
-/// busy host a woken receive thread otherwise waits behind the time-sharing scheduler's slices,
-/// which is most of the agent's latency tail.
+/// Each thread asks for SCHED_FIFO at <see cref="AgentOptions.ReceiveRealtimePriority"/> first and
+/// keeps it while it is not saturated (<see cref="ReceivePriority"/>): on a busy host a woken receive
+/// thread otherwise waits behind the time-sharing scheduler's slices, which is most of the agent's
+/// latency tail.
 /// </summary>
 internal sealed partial class ReceiveLoops(DataPlane dataPlane, IOptions<AgentOptions> options, ILogger<ReceiveLoops> logger) : IDisposable
 {
-    /// <summary>sched(7) SCHED_FIFO.</summary>
-    private const int SchedFifo = 1;
 
     /// <summary>Frames or datagrams taken per receive call.</summary>
     public const int BatchSize = 32;
@@ -33,10 +31,10 @@ internal sealed partial class ReceiveLoops(DataPlane dataPlane, IOptions<AgentOp
         {
             int index = i;
             var port = ports[i];
-            StartThread($"port {port.Name}", () => PortLoop(index, port, ports, vtep));
+            StartThread($"port {port.Name}", priority => PortLoop(index, port, ports, vtep, priority));
         }
 
-        StartThread("vtep", () => VtepLoop(vtep, ports));
+        StartThread("vtep", priority => VtepLoop(vtep, ports, priority));
     }
 
     /// <summary>Asks every loop to end and waits for each at most <paramref name="timeout"/>.</summary>
@@ -49,14 +47,13 @@ internal sealed partial class ReceiveLoops(DataPlane dataPlane, IOptions<AgentOp
         }
     }
 
-    private void StartThread(string name, Action loop)
+    private void StartThread(string name, Action<ReceivePriority?> loop)
     {
         var thread = new Thread(() =>
         {
             try
             {
-                RaisePriority(name);
-                loop();
+                loop(RaisePriority(name));
             }
             catch (Exception ex) when (!_stop.IsCancellationRequested)
             {
@@ -71,7 +68,7 @@ internal sealed partial class ReceiveLoops(DataPlane dataPlane, IOptions<AgentOp
         thread.Start();
     }
 
-    private void PortLoop(int index, IFramePort port, IReadOnlyList<IFramePort> ports, VtepSocket vtep)
+    private void PortLoop(int index, IFramePort port, IReadOnlyList<IFramePort> ports, VtepSocket vtep, ReceivePriority? priority)
     {
         var batch = new FrameBatch(BatchSize, port.MaxFrameLength);
         using var output = new BatchingOutput(ports, vtep, dataPlane.Counters);
@@ -91,10 +88,11 @@ internal sealed partial class ReceiveLoops(DataPlane dataPlane, IOptions<AgentOp
             }
 
             output.Flush();
+            priority?.AfterBatch();
         }
     }
 
-    private void VtepLoop(VtepSocket vtep, IReadOnlyList<IFramePort> ports)
+    private void VtepLoop(VtepSocket vtep, IReadOnlyList<IFramePort> ports, ReceivePriority? priority)
     {
         // With UDP GRO a slot takes a flow's datagrams joined, up to 64 KiB.
         var batch = new FrameBatch(BatchSize, vtep.Coalesces ? FrameBatch.GsoMaxFrameLength : FrameBatch.DefaultMaxFrameLength);
@@ -130,28 +128,23 @@ internal sealed partial class ReceiveLoops(DataPlane dataPlane, IOptions<AgentOp
 
             dataPlane.FlushCoalesced(scratch);
             output.Flush();
+            priority?.AfterBatch();
         }
     }
 
     public void Dispose() => _stop.Dispose();
 
-    private void RaisePriority(string name)
+    /// <summary>The calling receive thread's scheduling (see <see cref="ReceivePriority"/>), or null on normal scheduling.</summary>
+    private ReceivePriority? RaisePriority(string name)
     {
-        int priority = options.Value.ReceiveRealtimePriority;
-        if (priority == 0)
+        var priority = ReceivePriority.TryRaise(options.Value.ReceiveRealtimePriority, out string? error);
+        if (error is not null)
         {
-            return;
+            Log.PriorityRefused(logger, name, options.Value.ReceiveRealtimePriority, error);
         }
 
-        // pid 0 = the calling thread (sched_setscheduler(2) acts on a thread id on Linux).
-        if (SchedSetScheduler(0, SchedFifo, ref priority) != 0)
-        {
-            Log.PriorityRefused(logger, name, options.Value.ReceiveRealtimePriority, Marshal.GetLastPInvokeErrorMessage());
-        }
+        return priority;
     }
-
-    [LibraryImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
-    private static partial int SchedSetScheduler(int pid, int policy, ref int priority);
 
     private static partial class Log
     {

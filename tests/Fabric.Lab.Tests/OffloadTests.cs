@@ -102,23 +102,34 @@ public sealed class OffloadTests(OffloadFixture lab)
         Assert.Equal(17, udp.Count);
     }
 
-    [Fact]
-    public void The_agents_receive_threads_run_sched_fifo_at_the_configured_priority()
-    {
-        int pid = lab.Fabric.Agents[1]!.Pid;
-        var threads = Directory.GetDirectories($"/proc/{pid}/task")
+    /// <summary>(name, rt_priority, policy) of the agent's receive threads, from /proc (proc(5) stat fields 40 and 41).</summary>
+    private static List<(string Name, int Priority, int Policy)> ReceiveThreads(int pid)
+        => Directory.GetDirectories($"/proc/{pid}/task")
             .Select(task => (Name: File.ReadAllText(Path.Combine(task, "comm")).Trim(), Stat: File.ReadAllText(Path.Combine(task, "stat"))))
             .Where(t => t.Name is "vtep" || t.Name.StartsWith("port ", StringComparison.Ordinal))
             .Select(t =>
             {
-                // proc(5): after the ")" closing comm come fields 3.. ; rt_priority is field 40, policy 41.
+                // After the ")" closing comm come fields 3.. .
                 string[] fields = t.Stat[(t.Stat.LastIndexOf(')') + 2)..].Split(' ');
-                return (t.Name, Priority: int.Parse(fields[40 - 3], CultureInfo.InvariantCulture), Policy: int.Parse(fields[41 - 3], CultureInfo.InvariantCulture));
+                return (t.Name, int.Parse(fields[40 - 3], CultureInfo.InvariantCulture), int.Parse(fields[41 - 3], CultureInfo.InvariantCulture));
             })
             .OrderBy(t => t.Name, StringComparer.Ordinal)
             .ToList();
 
-        // SCHED_FIFO = 1 (sched(7)); default Fabric:Agent:ReceiveRealtimePriority = 10.
-        Assert.Equal([("port vm1", 10, 1), ("vtep", 10, 1)], threads);
+    [Fact]
+    public async Task The_agents_receive_threads_run_sched_fifo_at_the_configured_priority_when_not_saturated()
+    {
+        int pid = lab.Fabric.Agents[1]!.Pid;
+
+        // SCHED_FIFO = 1 (sched(7)); default Fabric:Agent:ReceiveRealtimePriority = 10. A thread that
+        // was saturated by another test's transfer is real-time again within a few idle windows.
+        List<(string, int, int)> expected = [("port vm1", 10, 1), ("vtep", 10, 1)];
+        var seen = new List<(string Name, int Priority, int Policy)>();
+        await Eventually.WaitAsync(() =>
+        {
+            seen = ReceiveThreads(pid);
+            return seen.SequenceEqual(expected);
+        }, TimeSpan.FromSeconds(5), "the agent's receive threads run SCHED_FIFO priority 10");
+        Assert.Equal(expected, seen);
     }
 }
