@@ -167,18 +167,26 @@ public sealed class AfPacketPortTests(VethPair veth) : IClassFixture<VethPair>
             }
         }
 
-        for (int i = 0; i < 10; i++)
+        for (int i = 0; i < 200; i++)
         {
             Round();
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 100; i++)
+        // A per-frame allocation shows in every window of 100 rounds; a one-off of the runtime (a
+        // method tiered up, a lazy static) in one window only, so one clean window proves the rule.
+        var windows = new List<long>();
+        for (int w = 0; w < 5 && (windows.Count == 0 || windows[^1] != 0); w++)
         {
-            Round();
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 100; i++)
+            {
+                Round();
+            }
+
+            windows.Add(GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(110 * 32, received);
+        Assert.True(windows[^1] == 0, $"bytes allocated per window of 100 rounds × 32 frames: {string.Join(", ", windows)}");
+        Assert.Equal((200 + (100 * windows.Count)) * 32, received);
     }
 }
