@@ -254,28 +254,7 @@ internal sealed unsafe class AfPacketPort : IFramePort
     }
 
     /// <summary>Sends everything <paramref name="batch"/> holds (built with vnet headers); returns how many frames the kernel refused.</summary>
-    public int Flush(SendBatch batch)
-    {
-        bool held = false;
-        try
-        {
-            _socket.DangerousAddRef(ref held);
-            return batch.Flush(_fd);
-        }
-        catch (ObjectDisposedException)
-        {
-            int lost = batch.Count;
-            batch.Clear();
-            return lost;
-        }
-        finally
-        {
-            if (held)
-            {
-                _socket.DangerousRelease();
-            }
-        }
-    }
+    public int Flush(SendBatch batch) => batch.Flush(_socket);
 
     /// <summary>
     /// Two iovecs per slot, once per batch: the 10-byte vnet header into a native array, the frame

@@ -93,10 +93,34 @@ internal sealed unsafe class SendBatch : IDisposable
     }
 
     /// <summary>
-    /// Sends everything queued on <paramref name="fd"/>, as few sendmmsg(2) calls as the kernel
-    /// takes; a message the kernel refuses is skipped. Returns how many were refused.
+    /// Sends everything queued on the socket <paramref name="socket"/> holds, as few sendmmsg(2)
+    /// calls as the kernel takes; a message the kernel refuses is skipped. Returns how many were
+    /// refused; everything queued counts as refused when the socket was closed meanwhile.
     /// </summary>
-    public int Flush(int fd)
+    public int Flush(SafeHandle socket)
+    {
+        bool held = false;
+        try
+        {
+            socket.DangerousAddRef(ref held);
+            return Flush((int)socket.DangerousGetHandle());
+        }
+        catch (ObjectDisposedException)
+        {
+            int lost = Count;
+            Clear();
+            return lost;
+        }
+        finally
+        {
+            if (held)
+            {
+                socket.DangerousRelease();
+            }
+        }
+    }
+
+    private int Flush(int fd)
     {
         int sent = 0, refused = 0;
         while (sent < Count)

@@ -234,28 +234,7 @@ internal sealed class VtepSocket : IDisposable
     }
 
     /// <summary>Sends every outer IPv4 packet <paramref name="batch"/> holds (addressed to its VTEP) on the raw socket; returns how many the kernel refused.</summary>
-    public int Flush(SendBatch batch)
-    {
-        bool held = false;
-        try
-        {
-            _send.SafeHandle.DangerousAddRef(ref held);
-            return batch.Flush((int)_send.SafeHandle.DangerousGetHandle());
-        }
-        catch (ObjectDisposedException)
-        {
-            int lost = batch.Count;
-            batch.Clear();
-            return lost;
-        }
-        finally
-        {
-            if (held)
-            {
-                _send.SafeHandle.DangerousRelease();
-            }
-        }
-    }
+    public int Flush(SendBatch batch) => batch.Flush(_send.SafeHandle);
 
     public void Dispose()
     {
