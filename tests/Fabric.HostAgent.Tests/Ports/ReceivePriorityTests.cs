@@ -86,4 +86,33 @@ public sealed class ReceivePriorityTests
         Assert.Equal((1, 10), seen.idle);
         Assert.Equal(1, seen.Demotions);
     }
+
+    [Fact]
+    public void Checking_the_budget_after_each_batch_allocates_nothing_also_across_a_demotion_and_a_promotion()
+    {
+        var (allocated, demotions) = OnOwnThread(() =>
+        {
+            var priority = ReceivePriority.TryRaise(10, out string? error) ?? throw new InvalidOperationException($"SCHED_FIFO refused: {error}");
+            priority.AfterBatch();
+            var clock = Stopwatch.StartNew(); // the one allocation, before the measurement
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            while (priority.Demotions == 0 && clock.Elapsed < TimeSpan.FromSeconds(5))
+            {
+                Thread.SpinWait(1000);
+                priority.AfterBatch();
+            }
+
+            clock.Restart();
+            while (priority.Demoted && clock.Elapsed < TimeSpan.FromSeconds(5))
+            {
+                Thread.Sleep(2);
+                priority.AfterBatch();
+            }
+
+            return (GC.GetAllocatedBytesForCurrentThread() - before, priority.Demotions);
+        });
+
+        Assert.Equal(1, demotions);
+        Assert.Equal(0, allocated);
+    }
 }
