@@ -130,24 +130,7 @@ internal sealed unsafe class AfPacketPort : IFramePort
         }
 
         _lastReceived = 0;
-        bool held = false;
-        int received;
-        try
-        {
-            _socket.DangerousAddRef(ref held);
-            received = LinuxNative.RecvMmsg(_fd, _messages, (uint)batch.Capacity, LinuxNative.MsgWaitForOne, 0);
-        }
-        catch (ObjectDisposedException)
-        {
-            received = 0;
-        }
-        finally
-        {
-            if (held)
-            {
-                _socket.DangerousRelease();
-            }
-        }
+        int received = LinuxNative.RecvMmsg(_socket, _messages, (uint)batch.Capacity);
 
         if (received <= 0)
         {

@@ -34,6 +34,32 @@ internal static partial class LinuxNative
     [LibraryImport("libc", EntryPoint = "recvmmsg", SetLastError = true)]
     public static unsafe partial int RecvMmsg(int fd, MMsgHdr* messages, uint count, int flags, nint timeout);
 
+    /// <summary>
+    /// recvmmsg(2) with <see cref="MsgWaitForOne"/> on the descriptor <paramref name="socket"/> holds,
+    /// held for the call so that a Dispose on another thread cannot close it (and the kernel reuse the
+    /// number) while the call waits. Returns what recvmmsg returned, or 0 when the socket was closed.
+    /// </summary>
+    public static unsafe int RecvMmsg(SafeHandle socket, MMsgHdr* messages, uint count)
+    {
+        bool held = false;
+        try
+        {
+            socket.DangerousAddRef(ref held);
+            return RecvMmsg((int)socket.DangerousGetHandle(), messages, count, MsgWaitForOne, 0);
+        }
+        catch (ObjectDisposedException)
+        {
+            return 0;
+        }
+        finally
+        {
+            if (held)
+            {
+                socket.DangerousRelease();
+            }
+        }
+    }
+
     [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
     public static unsafe partial int SetSockOpt(int fd, int level, int name, void* value, uint length);
 

@@ -110,26 +110,8 @@ internal sealed class VtepSocket : IDisposable
 
         _lastReceived = 0;
 
-        // Held for the call, so a Dispose on another thread cannot close (and the kernel reuse) the
-        // descriptor while recvmmsg waits on it.
-        bool held = false;
-        int received;
-        try
-        {
-            _receive.SafeHandle.DangerousAddRef(ref held);
-            received = LinuxNative.RecvMmsg(_fd, _messages, (uint)batch.Capacity, LinuxNative.MsgWaitForOne, 0);
-        }
-        catch (ObjectDisposedException)
-        {
-            received = 0;
-        }
-        finally
-        {
-            if (held)
-            {
-                _receive.SafeHandle.DangerousRelease();
-            }
-        }
+        // Held for the call (see RecvMmsg), so a Dispose on another thread cannot pull the descriptor away.
+        int received = LinuxNative.RecvMmsg(_receive.SafeHandle, _messages, (uint)batch.Capacity);
 
         if (received <= 0)
         {
