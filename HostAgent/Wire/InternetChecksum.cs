@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Fabric.HostAgent.Wire;
 
@@ -12,10 +14,49 @@ namespace Fabric.HostAgent.Wire;
 internal static class InternetChecksum
 {
     /// <summary>
-    /// Adds <paramref name="data"/> to a running sum. Every call but the last must pass an even
-    /// number of bytes, because an odd trailing byte is padded with a zero on the right.
+    /// Adds <paramref name="data"/> to a running sum of big-endian 16-bit words. Every call but the
+    /// last must pass an even number of bytes, because an odd trailing byte is padded with a zero on
+    /// the right. The bulk is summed in the machine's own byte order, 32 bytes at a time with SIMD
+    /// where the CPU has it, and byte-swapped once at the end: RFC 1071 §2(B), "byte order
+    /// independence". <see cref="AddScalar"/> is the plain definition it must agree with.
     /// </summary>
     public static ulong Add(ulong sum, ReadOnlySpan<byte> data)
+    {
+        if (!BitConverter.IsLittleEndian || data.Length < 64)
+        {
+            return AddScalar(sum, data);
+        }
+
+        ref byte start = ref MemoryMarshal.GetReference(data);
+        int length = data.Length, i = 0;
+        ulong native = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            // Each 64-bit lane adds at most 2^32 - 1 per step: no overflow below 2^32 steps.
+            var low = Vector256<ulong>.Zero;
+            var high = Vector256<ulong>.Zero;
+            for (; i <= length - 32; i += 32)
+            {
+                var (a, b) = Vector256.Widen(Vector256.LoadUnsafe(ref start, (nuint)i).AsUInt32());
+                low += a;
+                high += b;
+            }
+
+            native = Vector256.Sum(low) + Vector256.Sum(high); // lanes < 2^58 for any span under 2 GiB
+        }
+
+        for (; i <= length - 4; i += 4)
+        {
+            native += Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref start, i));
+        }
+
+        // The little-endian sum folded to 16 bits is the big-endian one with its bytes swapped.
+        sum += BinaryPrimitives.ReverseEndianness(Fold(native));
+        return AddScalar(sum, data.Slice(i));
+    }
+
+    /// <summary><see cref="Add"/> by the definition: big-endian 32-bit words into a 64-bit accumulator (RFC 1071 §2(C)).</summary>
+    public static ulong AddScalar(ulong sum, ReadOnlySpan<byte> data)
     {
         while (data.Length >= 4)
         {
