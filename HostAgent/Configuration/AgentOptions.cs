@@ -47,6 +47,22 @@ public sealed class AgentOptions
     /// <summary>RFC 7348 §5: 4789 is the IANA port.</summary>
     public int VxlanPort { get; set; } = 4789;
 
+    /// <summary>
+    /// The outer UDP source ports, <c>"first-last"</c>, default <c>"65472-65535"</c> (64 ports, inside
+    /// RFC 7348 §5's 49152..65535 and above Linux's default ephemeral range, 32768..60999). Each inner
+    /// flow leaves from one of them by its hash, for the underlay's ECMP and the receiver's RSS. The
+    /// agent binds a UDP socket to each at its VTEP address to send GSO super-frames as one UDP GSO
+    /// send (udp(7) UDP_SEGMENT), so the range is at most 1,024 ports; a port another process
+    /// holds keeps working, its flows sent a datagram at a time.
+    /// </summary>
+    public string VxlanSourcePorts { get; set; } = "65472-65535";
+
+    /// <summary><see cref="VxlanSourcePorts"/> parsed (the validator has refused a bad one before anyone reads it).</summary>
+    internal Wire.SourcePortRange SourcePortRange => Wire.SourcePortRange.TryParse(VxlanSourcePorts, out var range) ? range : default;
+
+    /// <summary>The most ports <see cref="VxlanSourcePorts"/> may name (one socket each).</summary>
+    public const int MaxVxlanSourcePorts = 1024;
+
     public string Switch { get; set; } = string.Empty;
 
     public List<PortBindingOptions> Ports { get; set; } = [];
@@ -126,6 +142,11 @@ internal sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
         if (options.VxlanPort is < 1 or > 65535)
         {
             failures.Add($"{s}:VxlanPort must be 1..65535 (was {options.VxlanPort}).");
+        }
+
+        if (!Wire.SourcePortRange.TryParse(options.VxlanSourcePorts, out var sourcePorts) || sourcePorts.Count > AgentOptions.MaxVxlanSourcePorts)
+        {
+            failures.Add($"{s}:VxlanSourcePorts '{options.VxlanSourcePorts}' must be 'first-last' within 1..65535, at most {AgentOptions.MaxVxlanSourcePorts} ports (e.g. '65472-65535').");
         }
 
         if (!FabricNames.IsValid(options.Switch))

@@ -19,6 +19,20 @@ internal interface IDataPlaneOutput
 
     /// <summary>Sends an outer IPv4 packet (header included) to a remote VTEP; false if the kernel refused it.</summary>
     bool SendToVtep(RemoteVtep vtep, ReadOnlySpan<byte> ipv4Packet);
+
+    /// <summary>
+    /// Whether flows whose outer source port is bucket <paramref name="bucket"/> of the VTEP's
+    /// source port range can be sent as a train of datagrams with UDP GSO (<see cref="SendSegmentedToVtep"/>).
+    /// </summary>
+    bool CanSendSegmented(int bucket) => false;
+
+    /// <summary>
+    /// Sends <paramref name="datagrams"/>, consecutive VXLAN datagrams (UDP payloads) of
+    /// <paramref name="datagramLength"/> bytes each but the last (which may be shorter), to
+    /// <paramref name="vtep"/> from source port bucket <paramref name="bucket"/>, in one send the
+    /// kernel cuts (UDP GSO), after everything queued for the VTEP before it. False if refused.
+    /// </summary>
+    bool SendSegmentedToVtep(RemoteVtep vtep, int bucket, ReadOnlySpan<byte> datagrams, int datagramLength) => false;
 }
 
 /// <summary>Per receive thread: buffers the pipeline writes into, so it allocates nothing per frame.</summary>
@@ -29,6 +43,9 @@ internal sealed class ForwardingScratch
 
     /// <summary>One segment of a GSO super-frame, at <see cref="FrameBatch.Headroom"/> (room for VXLAN in front).</summary>
     public byte[] Segment { get; } = new byte[FrameBatch.Headroom + FrameBatch.DefaultMaxFrameLength];
+
+    /// <summary>VXLAN datagrams of one super-frame laid end to end for a UDP GSO send (<see cref="Ports.VtepSocket.SendSegmented"/>).</summary>
+    public byte[] Train { get; } = new byte[Ports.VtepSocket.MaxSegmentedPayload];
 
     /// <summary>TCP segments from the underlay being joined for a local port (receive coalescing).</summary>
     public TcpCoalescer Coalescer { get; } = new();
@@ -59,7 +76,8 @@ internal sealed class DataPlane
     private ForwardingSnapshot _snapshot;
     private long _publications;
 
-    public DataPlane(ForwardingSnapshot initial, LocalMacTable macs, DataPlaneCounters counters, IDataPlaneOutput output, uint vtepAddress, ushort vxlanPort, ExternalMacTable? external = null)
+    /// <param name="sourcePorts">The outer UDP source ports flows are spread over (RFC 7348 §5); 49152..65535 by default.</param>
+    public DataPlane(ForwardingSnapshot initial, LocalMacTable macs, DataPlaneCounters counters, IDataPlaneOutput output, uint vtepAddress, ushort vxlanPort, ExternalMacTable? external = null, SourcePortRange sourcePorts = default)
     {
         _snapshot = initial;
         Macs = macs;
@@ -67,7 +85,7 @@ internal sealed class DataPlane
         Counters = counters;
         _output = output;
         VtepAddress = vtepAddress;
-        _encapsulator = new VxlanEncapsulator(MacAddress.Zero, vtepAddress, destinationPort: vxlanPort);
+        _encapsulator = new VxlanEncapsulator(MacAddress.Zero, vtepAddress, destinationPort: vxlanPort, sourcePorts: sourcePorts);
     }
 
     /// <summary>MACs learned on local ports.</summary>
@@ -636,10 +654,77 @@ internal sealed class DataPlane
             return;
         }
 
+        var output = scratch.Output ?? _output;
+        int bucket = _encapsulator.SourcePorts.Bucket(FlowHash.Compute(frame));
+        if (segmenter.Count > 1 && output.CanSendSegmented(bucket))
+        {
+            SendTrains(ref segmenter, vni, vtep, bucket, segment, scratch, output);
+            return;
+        }
+
         var slot = scratch.Segment.AsSpan();
         while (segmenter.TryNext(slot.Slice(FrameBatch.Headroom), out int written))
         {
             Encapsulate(slot, FrameBatch.Headroom, written, vni, vtep, segment, scratch);
+        }
+    }
+
+    /// <summary>
+    /// A super-frame to a VTEP with UDP GSO: its segments, each behind a VXLAN header (RFC 7348 §5),
+    /// are laid end to end in <see cref="ForwardingScratch.Train"/> and leave in one send per train
+    /// (at most <see cref="VtepSocket.MaxSegmentsPerSend"/> datagrams and 65,507 bytes); the kernel
+    /// writes each datagram's outer IPv4 and UDP headers from the bucket's socket, so every datagram
+    /// of the flow keeps the source port the raw path would give it. The segmenter cuts every
+    /// segment but the last to one size, which UDP GSO requires.
+    /// </summary>
+    private void SendTrains(ref GsoSegmenter segmenter, uint vni, RemoteVtep vtep, int bucket, SegmentForwarding segment, ForwardingScratch scratch, IDataPlaneOutput output)
+    {
+        var train = scratch.Train.AsSpan();
+        int used = 0, count = 0, datagramLength = 0;
+        while (true)
+        {
+            if (count > 0 && used + datagramLength > train.Length)
+            {
+                SendTrain(train.Slice(0, used), count, datagramLength, vtep, bucket, segment, output);
+                used = count = 0;
+            }
+
+            if (!segmenter.TryNext(train.Slice(used + VxlanHeader.Length), out int written))
+            {
+                break;
+            }
+
+            VxlanHeader.Write(train.Slice(used), new Vni(vni));
+            int length = VxlanHeader.Length + written;
+            datagramLength = count == 0 ? length : datagramLength;
+            used += length;
+            count++;
+            if (length < datagramLength || count == VtepSocket.MaxSegmentsPerSend)
+            {
+                // The short last segment, or the most one send may carry, ends a train.
+                SendTrain(train.Slice(0, used), count, datagramLength, vtep, bucket, segment, output);
+                used = count = 0;
+            }
+        }
+
+        if (count > 0)
+        {
+            SendTrain(train.Slice(0, used), count, datagramLength, vtep, bucket, segment, output);
+        }
+    }
+
+    private void SendTrain(ReadOnlySpan<byte> train, int count, int datagramLength, RemoteVtep vtep, int bucket, SegmentForwarding segment, IDataPlaneOutput output)
+    {
+        if (output.SendSegmentedToVtep(vtep, bucket, train, datagramLength))
+        {
+            Counters.Total.CountEncapsulated(count);
+            segment.Counters.CountEncapsulated(count);
+            return;
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            Drop(Counters.Vtep, segment, DataPlaneDrop.SendFailed);
         }
     }
 

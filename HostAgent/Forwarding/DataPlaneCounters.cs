@@ -55,6 +55,9 @@ internal sealed class TrafficCounters
 
     public void CountEncapsulated() => Interlocked.Increment(ref _encapsulated);
 
+    /// <summary>Counts <paramref name="datagrams"/> encapsulated at once (a UDP GSO train).</summary>
+    public void CountEncapsulated(int datagrams) => Interlocked.Add(ref _encapsulated, datagrams);
+
     public void CountFlooded() => Interlocked.Increment(ref _flooded);
 
     public void CountArpSuppressed() => Interlocked.Increment(ref _arpSuppressed);

@@ -70,7 +70,8 @@ public static partial class AgentHostingExtensions
                 sp.GetRequiredService<PortOutput>(),
                 Wire.Ipv4Address.FromIPAddress(IPAddress.Parse(options.VtepAddress)),
                 (ushort)options.VxlanPort,
-                sp.GetRequiredService<ExternalMacTable>());
+                sp.GetRequiredService<ExternalMacTable>(),
+                options.SourcePortRange);
         });
         services.AddSingleton<ReceiveLoops>();
         services.AddHostedService<DataPlaneHost>();

@@ -36,7 +36,7 @@ internal sealed partial class DataPlaneHost(
                     opened.Add(_options.PortBackend == PortBackend.Pcap ? PcapPort.Open(binding.Interface) : AfPacketPort.Open(binding.Interface));
                 }
 
-                return (opened.ToArray(), VtepSocket.Open(address, _options.VxlanPort));
+                return (opened.ToArray(), VtepSocket.Open(address, _options.VxlanPort, _options.SourcePortRange));
             }
             catch
             {
@@ -47,7 +47,8 @@ internal sealed partial class DataPlaneHost(
 
         output.Attach(_ports, _vtep);
         loops.Start(_ports, _vtep);
-        Log.Started(logger, _options.HostId, _options.VtepAddress, _options.VxlanPort, _ports.Length, _options.PortBackend.ToString(), _options.NetworkNamespace ?? "(own)");
+        Log.Started(logger, _options.HostId, _options.VtepAddress, _options.VxlanPort, _ports.Length, _options.PortBackend.ToString(), _options.NetworkNamespace ?? "(own)",
+            _options.VxlanSourcePorts, _vtep.SegmentSocketCount, _options.SourcePortRange.Count);
         return Task.CompletedTask;
     }
 
@@ -70,7 +71,7 @@ internal sealed partial class DataPlaneHost(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = AgentEventIds.DataPlaneStarted, Level = LogLevel.Information, Message = "Data plane of host {HostId} up: VTEP {Vtep}:{Port}, {Ports} local port(s) on {Backend}, network namespace {Namespace}")]
-        public static partial void Started(ILogger logger, string hostId, string vtep, int port, int ports, string backend, string @namespace);
+        [LoggerMessage(EventId = AgentEventIds.DataPlaneStarted, Level = LogLevel.Information, Message = "Data plane of host {HostId} up: VTEP {Vtep}:{Port}, {Ports} local port(s) on {Backend}, network namespace {Namespace}; source ports {SourcePorts}, UDP GSO from {GsoSockets} of {SourcePortCount}")]
+        public static partial void Started(ILogger logger, string hostId, string vtep, int port, int ports, string backend, string @namespace, string sourcePorts, int gsoSockets, int sourcePortCount);
     }
 }

@@ -70,6 +70,21 @@ internal sealed class BatchingOutput : IDataPlaneOutput, IDisposable
         return true;
     }
 
+    /// <inheritdoc />
+    public bool CanSendSegmented(int bucket) => _vtep.CanSendSegmented(bucket);
+
+    /// <inheritdoc />
+    public bool SendSegmentedToVtep(RemoteVtep vtep, int bucket, ReadOnlySpan<byte> datagrams, int datagramLength)
+    {
+        // What is queued for the underlay (maybe earlier frames of the same flow) leaves first.
+        if (_vtepBatch.Count > 0)
+        {
+            FlushVtep();
+        }
+
+        return _vtep.SendSegmented(vtep.Address, bucket, datagrams, datagramLength);
+    }
+
     /// <summary>Sends everything queued; called once a received batch has gone through the pipeline.</summary>
     public void Flush()
     {

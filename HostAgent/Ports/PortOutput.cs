@@ -37,4 +37,11 @@ internal sealed class PortOutput : IDataPlaneOutput
     /// <inheritdoc />
     public bool SendToVtep(RemoteVtep vtep, ReadOnlySpan<byte> ipv4Packet)
         => Volatile.Read(ref _vtep) is { } socket && socket.Send(ipv4Packet, vtep.SocketAddress);
+
+    /// <inheritdoc />
+    public bool CanSendSegmented(int bucket) => Volatile.Read(ref _vtep) is { } socket && socket.CanSendSegmented(bucket);
+
+    /// <inheritdoc />
+    public bool SendSegmentedToVtep(RemoteVtep vtep, int bucket, ReadOnlySpan<byte> datagrams, int datagramLength)
+        => Volatile.Read(ref _vtep) is { } socket && socket.SendSegmented(vtep.Address, bucket, datagrams, datagramLength);
 }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using Fabric.HostAgent.Wire;
 
 namespace Fabric.HostAgent.Ports;
 
@@ -8,7 +9,10 @@ namespace Fabric.HostAgent.Ports;
 /// The host's VTEP on the underlay. A UDP socket bound to the VTEP address and the VXLAN port
 /// receives (never connected: the kernel's own VXLAN sends from a different source port per flow);
 /// a raw IPv4 socket sends the outer IPv4/UDP headers we build, so the UDP source port can carry
-/// the inner flow's hash as RFC 7348 §5 asks, which one bound UDP socket cannot.
+/// the inner flow's hash as RFC 7348 §5 asks, which one bound UDP socket cannot. Super-frames leave
+/// through a pool of UDP sockets, one bound to each port of the VTEP's source port range, with UDP
+/// GSO (<c>UDP_SEGMENT</c>, udp(7)): one sendmsg(2) hands the kernel a train of equal datagrams
+/// that it cuts late (or a NIC with USO cuts), instead of one raw send per datagram.
 /// </summary>
 internal sealed class VtepSocket : IDisposable
 {
@@ -36,10 +40,28 @@ internal sealed class VtepSocket : IDisposable
     private const int UdpGro = 104;
     private int _lastReceived;
 
-    private VtepSocket(Socket receive, Socket send, IPAddress address, int port)
+    /// <summary>UDP_SEGMENT (Linux 4.18): the size of each datagram a send is cut into (UDP GSO).</summary>
+    private const int UdpSegment = 103;
+
+    /// <summary>IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO: DF on every datagram, never fragment locally (ip(7)).</summary>
+    private const int SolIp = 0;
+    private const int IpMtuDiscover = 10;
+    private const int IpPmtuDiscDo = 2;
+
+    /// <summary>Most datagrams the kernel cuts one UDP GSO send into (UDP_MAX_SEGMENTS, 64 before Linux 6.9).</summary>
+    public const int MaxSegmentsPerSend = 64;
+
+    /// <summary>The most bytes of UDP payload one send may carry: 65535 - 20 (IPv4) - 8 (UDP).</summary>
+    public const int MaxSegmentedPayload = 65507;
+
+    private readonly Socket?[] _segmentSockets;
+
+    private VtepSocket(Socket receive, Socket send, IPAddress address, int port, Socket?[] segmentSockets, SourcePortRange segmentPorts)
     {
         _receive = receive;
         _send = send;
+        _segmentSockets = segmentSockets;
+        SegmentPorts = segmentPorts;
         Address = address;
         Port = port;
         _fd = (int)receive.SafeHandle.DangerousGetHandle();
@@ -55,8 +77,23 @@ internal sealed class VtepSocket : IDisposable
 
     public int Port { get; }
 
-    /// <summary>Opens both sockets; call inside the host's network namespace.</summary>
-    public static VtepSocket Open(IPAddress address, int port)
+    /// <summary>
+    /// The source ports super-frames are sent from with UDP GSO, one socket each (bucket i = port
+    /// First + i); <c>default</c> when the VTEP has no such pool.
+    /// </summary>
+    public SourcePortRange SegmentPorts { get; }
+
+    /// <summary>How many ports of <see cref="SegmentPorts"/> have a socket (a port another process holds has none).</summary>
+    public int SegmentSocketCount => _segmentSockets.Count(s => s is not null);
+
+    /// <summary>
+    /// Opens the sockets; call inside the host's network namespace. With <paramref name="segmentPorts"/>
+    /// it binds a UDP socket to each of those ports at <paramref name="address"/> for UDP GSO sends
+    /// (none when the kernel has no UDP_SEGMENT; a port already taken is left out, and its flows are
+    /// sent a datagram at a time on the raw socket).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The receive socket cannot be bound to <paramref name="address"/>:<paramref name="port"/>.</exception>
+    public static VtepSocket Open(IPAddress address, int port, SourcePortRange segmentPorts = default)
     {
         var receive = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         try
@@ -79,7 +116,120 @@ internal sealed class VtepSocket : IDisposable
         {
             SendBufferSize = 4 * 1024 * 1024,
         };
-        return new VtepSocket(receive, send, address, port) { Coalesces = EnableGro(receive) };
+        var pool = segmentPorts.Count == 0 ? [] : OpenSegmentSockets(address, segmentPorts);
+        return new VtepSocket(receive, send, address, port, pool, pool.Length == 0 ? default : segmentPorts) { Coalesces = EnableGro(receive) };
+    }
+
+    private static unsafe Socket?[] OpenSegmentSockets(IPAddress address, SourcePortRange ports)
+    {
+        var sockets = new Socket?[ports.Count];
+        for (int i = 0; i < ports.Count; i++)
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            int fd = (int)socket.SafeHandle.DangerousGetHandle();
+            int zero = 0, dontFragment = IpPmtuDiscDo;
+            if (LinuxNative.SetSockOpt(fd, SolUdp, UdpSegment, &zero, sizeof(int)) != 0)
+            {
+                // No UDP GSO in this kernel: no pool at all.
+                socket.Dispose();
+                foreach (var opened in sockets)
+                {
+                    opened?.Dispose();
+                }
+
+                return [];
+            }
+
+            try
+            {
+                _ = LinuxNative.SetSockOpt(fd, SolIp, IpMtuDiscover, &dontFragment, sizeof(int));
+                socket.ReceiveBufferSize = 1; // sends only; the kernel keeps its minimum
+                socket.SendBufferSize = 1024 * 1024;
+                socket.Bind(new IPEndPoint(address, ports.First + i));
+                sockets[i] = socket;
+            }
+            catch (SocketException)
+            {
+                socket.Dispose();
+            }
+        }
+
+        return sockets;
+    }
+
+    /// <summary>Whether flows of source port bucket <paramref name="bucket"/> (of <see cref="SegmentPorts"/>) can be sent with UDP GSO.</summary>
+    public bool CanSendSegmented(int bucket) => (uint)bucket < (uint)_segmentSockets.Length && _segmentSockets[bucket] is not null;
+
+    /// <summary>
+    /// Sends <paramref name="payload"/>, consecutive UDP payloads (VXLAN datagrams) of
+    /// <paramref name="segmentLength"/> bytes each but the last, which may be shorter, to
+    /// <paramref name="destination"/> (IPv4, host order) at <see cref="Port"/>, from source port
+    /// <c>SegmentPorts.First + bucket</c>, in one sendmsg(2) with UDP_SEGMENT: the kernel (or the
+    /// NIC) cuts it into datagrams with their own IPv4 and UDP headers and checksums. At most
+    /// <see cref="MaxSegmentsPerSend"/> datagrams and <see cref="MaxSegmentedPayload"/> bytes.
+    /// False if the kernel refused it (no route, no buffer, too big for the path's MTU).
+    /// </summary>
+    public unsafe bool SendSegmented(uint destination, int bucket, ReadOnlySpan<byte> payload, int segmentLength)
+    {
+        var socket = _segmentSockets[bucket];
+        if (socket is null)
+        {
+            return false;
+        }
+
+        // sockaddr_in: family AF_INET, port and address in network order.
+        byte* address = stackalloc byte[SockaddrInLength];
+        new Span<byte>(address, SockaddrInLength).Clear();
+        *(ushort*)address = 2;
+        BinaryPrimitives.WriteUInt16BigEndian(new Span<byte>(address + 2, 2), (ushort)Port);
+        BinaryPrimitives.WriteUInt32BigEndian(new Span<byte>(address + 4, 4), destination);
+
+        // One control message: struct cmsghdr { size_t len; int level; int type; } then the u16 size.
+        byte* control = stackalloc byte[ControlLength];
+        new Span<byte>(control, ControlLength).Clear();
+        *(ulong*)control = 16 + sizeof(ushort); // CMSG_LEN(2)
+        *(int*)(control + 8) = SolUdp;
+        *(int*)(control + 12) = UdpSegment;
+        *(ushort*)(control + 16) = (ushort)segmentLength;
+
+        bool held = false;
+        try
+        {
+            socket.SafeHandle.DangerousAddRef(ref held);
+            fixed (byte* data = payload)
+            {
+                var vector = new IoVec { Base = (nint)data, Length = (nuint)payload.Length };
+                var message = new MMsgHdr
+                {
+                    Name = (nint)address,
+                    NameLength = SockaddrInLength,
+                    Iov = (nint)(&vector),
+                    IovLength = 1,
+                    Control = (nint)control,
+                    ControlLength = 24, // CMSG_SPACE(2)
+                };
+                int fd = (int)socket.SafeHandle.DangerousGetHandle();
+                nint sent;
+                do
+                {
+                    sent = LinuxNative.SendMsg(fd, &message, 0);
+                }
+                while (sent < 0 && System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == LinuxNative.EIntr);
+
+                return sent == payload.Length;
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+        finally
+        {
+            if (held)
+            {
+                socket.SafeHandle.DangerousRelease();
+            }
+        }
     }
 
     private static unsafe bool EnableGro(Socket socket)
@@ -222,5 +372,9 @@ internal sealed class VtepSocket : IDisposable
     {
         _receive.Dispose();
         _send.Dispose();
+        foreach (var socket in _segmentSockets)
+        {
+            socket?.Dispose();
+        }
     }
 }

@@ -11,7 +11,7 @@ namespace Fabric.HostAgent.Wire;
 /// | Outer Ethernet | Outer IPv4     | Outer UDP   | VXLAN header  | Inner Ethernet frame   |
 /// | 14 bytes       | 20 bytes, DF   | 8 bytes     | 8 bytes       | (no FCS)               |
 /// +----------------+----------------+-------------+---------------+------------------------+
-///                                    src port = hash of the inner flow, 49152..65535
+///                                    src port = hash of the inner flow, in the VTEP's source port range
 ///                                    dst port = 4789 (configurable), checksum 0
 /// </code>
 /// One instance per local VTEP: it holds what is the same for every frame the VTEP sends (source
@@ -37,7 +37,8 @@ internal sealed class VxlanEncapsulator
         uint sourceAddress,
         byte timeToLive = 64,
         ushort destinationPort = VxlanHeader.DefaultPort,
-        bool computeUdpChecksum = false)
+        bool computeUdpChecksum = false,
+        SourcePortRange sourcePorts = default)
     {
         ArgumentOutOfRangeException.ThrowIfZero(timeToLive);
         ArgumentOutOfRangeException.ThrowIfZero(destinationPort);
@@ -46,6 +47,7 @@ internal sealed class VxlanEncapsulator
         TimeToLive = timeToLive;
         DestinationPort = destinationPort;
         ComputeUdpChecksum = computeUdpChecksum;
+        SourcePorts = sourcePorts.OrDefault();
     }
 
     public MacAddress SourceMac { get; }
@@ -55,6 +57,9 @@ internal sealed class VxlanEncapsulator
     public byte TimeToLive { get; }
 
     public ushort DestinationPort { get; }
+
+    /// <summary>The ports a flow's outer source port is taken from (RFC 7348 §5); 49152..65535 unless given.</summary>
+    public SourcePortRange SourcePorts { get; }
 
     /// <summary>
     /// False by default: RFC 7348 §5 says the UDP checksum SHOULD be transmitted as zero, which saves
@@ -111,7 +116,7 @@ internal sealed class VxlanEncapsulator
         }
 
         // The hash reads the copy, which is the same bytes and stays valid if innerFrame overlapped destination.
-        ushort sourcePort = FlowHash.SourcePort(innerDestination);
+        ushort sourcePort = SourcePorts.Port(FlowHash.Compute(innerDestination));
         EthernetFrame.WriteHeader(frame, nextHopMac, SourceMac, EtherType.Ipv4);
         Ipv4Packet.WriteHeader(
             frame.Slice(IpOffset),

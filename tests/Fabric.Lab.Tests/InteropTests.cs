@@ -76,6 +76,7 @@ public sealed class InteropTests(InteropFixture lab)
     public async Task Tcp_with_offloads_on_carries_data_between_the_kernel_and_an_agent_in_valid_datagrams(int client, int server, int port)
     {
         // The lab's VMs keep their default offloads (TSO, GSO, tx checksumming) on both sides.
+        await using var wire = await Underlay.WireLikeUplinksAsync(lab);
         await using var capture = await Underlay.CaptureAsync(lab, $"interop-tcp-{port}");
         await Traffic.TcpAsync(lab.VmNamespace(client, 1), lab.VmNamespace(server, 1), lab.VmIp(server, 1), port, "-n 2M");
         await capture.StopAsync();

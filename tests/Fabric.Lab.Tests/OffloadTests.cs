@@ -66,6 +66,7 @@ public sealed class OffloadTests(OffloadFixture lab)
     [Fact]
     public async Task Tcp_from_a_vm_with_tso_crosses_as_mtu_sized_segments_whose_checksums_verify()
     {
+        await using var wire = await Underlay.WireLikeUplinksAsync(lab);
         await using var capture = await Underlay.CaptureAsync(lab, "offload-tcp");
         await Traffic.TcpAsync(lab.VmNamespace(1, 1), lab.VmNamespace(2, 1), lab.VmIp(2, 1), 5601, "-n 4M");
         await Traffic.TcpAsync(lab.VmNamespace(2, 1), lab.VmNamespace(1, 1), lab.VmIp(1, 1), 5602, "-n 4M");
@@ -85,6 +86,7 @@ public sealed class OffloadTests(OffloadFixture lab)
     {
         int[] sizes = [1, 18, 64, 512, 1000, 1400, 1422];
         var receiver = await lab.Fabric.StartHelperAsync("udp receiver", lab.VmNamespace(2, 1), "ready", "python3", "-u", "-c", ReceiverScript(5603));
+        await using var wire = await Underlay.WireLikeUplinksAsync(lab);
         await using var capture = await Underlay.CaptureAsync(lab, "offload-udp");
 
         await Shell.CheckedAsync(lab.VmNamespace(1, 1), $"python3 -c \"{SenderScript(sizes, 5603)}\"");
@@ -100,6 +102,46 @@ public sealed class OffloadTests(OffloadFixture lab)
         Assert.True(complaints.Count == 0, $"tshark complains about {capture.Keep()}:\n{string.Join('\n', complaints.Take(20))}");
         var udp = await Pcap.FieldsAsync(capture.File, "udp.port == 4789 && udp.dstport == 5603", "udp.length");
         Assert.Equal(17, udp.Count);
+    }
+
+    [Fact]
+    public async Task Over_uplinks_that_take_udp_gso_a_tcp_stream_crosses_as_gso_trains_and_arrives_byte_for_byte()
+    {
+        // The lab's default uplinks (veth, offloads on) carry a UDP GSO send whole to the other host,
+        // as they carry the kernel VXLAN's super-frames: the capture on br0 sees datagrams longer than
+        // the 1,500-byte MTU only if the agent sent trains.
+        const int bytes = 16 * 1024 * 1024;
+        string receive =
+            "import socket,hashlib\n" +
+            "l=socket.socket();l.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n" +
+            $"l.bind(('{lab.VmIp(2, 1)}',5604));l.listen(1);print('ready',flush=True)\n" +
+            "c,_=l.accept();h=hashlib.sha256();n=0\n" +
+            "while True:\n" +
+            "  d=c.recv(1<<20)\n" +
+            "  if not d: break\n" +
+            "  h.update(d);n+=len(d)\n" +
+            "print('received',n,h.hexdigest(),flush=True)\n";
+        string send =
+            "import socket,hashlib,random\n" +
+            $"d=random.Random(7348).randbytes({bytes})\n" +
+            $"s=socket.create_connection(('{lab.VmIp(2, 1)}',5604),timeout=20);s.sendall(d);s.close()\n" +
+            "print('sent',len(d),hashlib.sha256(d).hexdigest(),flush=True)\n";
+        var receiver = await lab.Fabric.StartHelperAsync("tcp receiver", lab.VmNamespace(2, 1), "ready", "python3", "-u", "-c", receive);
+        var before = (await lab.Status(2).ReadFreshAsync()).Total;
+        await using var capture = await Underlay.CaptureAsync(lab, "offload-uso");
+
+        var sent = await Shell.InNamespaceAsync(lab.VmNamespace(1, 1), $"python3 -c \"{send}\"", TimeSpan.FromSeconds(60));
+        Assert.True(sent.ExitCode == 0, sent.Output);
+        await receiver.WaitForOutputAsync("received ", TimeSpan.FromSeconds(30));
+        await capture.StopAsync();
+
+        string digest = sent.Output.Trim().Split(' ')[^1];
+        Assert.Contains($"received {bytes} {digest}", receiver.Output.Text, StringComparison.Ordinal);
+        var lengths = (await Pcap.FieldsAsync(capture.File, "udp.port == 4789 && ip.src == " + lab.UnderlayIp(1), "frame.len"))
+            .Select(r => int.Parse(r[0], CultureInfo.InvariantCulture)).ToList();
+        Assert.True(lengths.Count(l => l > 1514) > 10, $"expected UDP GSO trains (datagrams over 1,514 bytes before the kernel cuts them), saw {lengths.Count} datagrams, longest {lengths.DefaultIfEmpty().Max()}");
+        var after = (await lab.Status(2).ReadFreshAsync()).Total;
+        Assert.Equal(before.GetValueOrDefault("drop.Malformed"), after.GetValueOrDefault("drop.Malformed"));
     }
 
     /// <summary>(name, rt_priority, policy) of the agent's receive threads, from /proc (proc(5) stat fields 40 and 41).</summary>

@@ -122,6 +122,7 @@ public sealed class UnderlayTests(UnderlayFixture lab)
     public async Task Every_datagram_decodes_as_vxlan_with_the_vni_of_its_macs_and_nothing_malformed()
     {
         await FlushNeighboursAsync((1, 1), (3, 1), (2, 2), (1, 2));
+        await using var wire = await Underlay.WireLikeUplinksAsync(lab);
         await using var capture = await Underlay.CaptureAsync(lab, "decode");
         await Shell.CheckedAsync(lab.VmNamespace(1, 1), $"ping -c 3 -i 0.2 -W 3 -s 1400 {lab.VmIp(3, 1)}");
         await Shell.CheckedAsync(lab.VmNamespace(2, 2), $"ping -c 3 -i 0.2 -W 3 {lab.VmIp(1, 2)}");

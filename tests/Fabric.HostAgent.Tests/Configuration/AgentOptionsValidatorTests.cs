@@ -56,4 +56,32 @@ public sealed class AgentOptionsValidatorTests
         options.PortBackend = (PortBackend)7;
         Assert.Contains("Fabric:Agent:PortBackend must be AfPacket or Pcap.", Failures(options));
     }
+
+    [Theory]
+    [InlineData("65472-65535", 65472, 64)]
+    [InlineData("50000-51023", 50000, 1024)]
+    [InlineData("4790", 4790, 1)]
+    public void Vxlan_source_port_ranges_of_up_to_1024_ports_are_accepted(string text, int first, int count)
+    {
+        var options = Valid();
+        options.VxlanSourcePorts = text;
+        Assert.Empty(Failures(options));
+        Assert.Equal((first, count), (options.SourcePortRange.First, options.SourcePortRange.Count));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("65535-65472")] // reversed
+    [InlineData("0-10")]
+    [InlineData("65000-70000")]
+    [InlineData("49152-65535")] // 16,384 ports: a socket each is too many
+    [InlineData("abc")]
+    [InlineData("-5")]
+    public void A_bad_or_too_wide_vxlan_source_port_range_is_refused_by_name(string text)
+    {
+        var options = Valid();
+        options.VxlanSourcePorts = text;
+        var failure = Assert.Single(Failures(options));
+        Assert.StartsWith($"Fabric:Agent:VxlanSourcePorts '{text}' must be 'first-last'", failure, StringComparison.Ordinal);
+    }
 }

@@ -67,6 +67,75 @@ public sealed class OffloadForwardingTests
         Assert.Equal(expected, lab.Total.Encapsulated);
     }
 
+    [Theory]
+    [InlineData(false, true, 20_000)]
+    [InlineData(true, true, 20_000)]
+    [InlineData(false, false, 20_000)]
+    [InlineData(false, true, 65_000)] // more than one send can carry (65,507 bytes): two trains
+    public void With_udp_gso_a_super_frame_leaves_as_trains_that_cut_into_the_datagrams_the_raw_path_sends(bool ipv6, bool tcp, int payload)
+    {
+        var (frame, offload) = SuperFrame(RemoteA, Vm0, payload, ipv6: ipv6, tcp: tcp);
+        if (!tcp)
+        {
+            offload = offload with { GsoSize = 1200 };
+        }
+
+        var raw = new ForwardingLab();
+        raw.FromPort(0, frame.ToArray(), offload);
+        var gso = new ForwardingLab();
+        gso.Output.SegmentedBuckets = _ => true;
+        gso.FromPort(0, frame.ToArray(), offload);
+
+        Assert.Empty(gso.TotalDrops());
+        Assert.Empty(gso.Output.Datagrams); // nothing went the raw way
+        var datagrams = gso.Output.Trains.SelectMany(t => t.Datagrams).ToList();
+        Assert.Equal(raw.Output.Datagrams.Count, datagrams.Count);
+        Assert.Equal(raw.Output.Datagrams.Count, gso.Total.Encapsulated);
+        Assert.All(gso.Output.Trains, t =>
+        {
+            Assert.InRange(t.Datagrams.Length, 2, VtepSocket.MaxSegmentsPerSend);
+            Assert.True(t.Datagrams.Sum(d => d.Length) <= VtepSocket.MaxSegmentedPayload);
+            Assert.All(t.Datagrams[..^1], d => Assert.Equal(t.DatagramLength, d.Length)); // UDP GSO: all but the last equal
+            Assert.Equal(Peer2, t.Vtep.Address);
+        });
+        Assert.Equal(payload > 60_000 ? 2 : 1, gso.Output.Trains.Count);
+        for (int i = 0; i < datagrams.Count; i++)
+        {
+            // Each datagram is a VXLAN header with the VNI, then the very inner frame the raw path sends.
+            Assert.True(VxlanHeader.TryRead(datagrams[i], out var vni, out var reason), reason.ToString());
+            Assert.Equal(VniA, vni.Value);
+            Assert.Equal(raw.Output.Datagrams[i].Inner, datagrams[i][VxlanHeader.Length..]);
+        }
+
+        // The flow keeps its outer source port: the raw path's port is the bucket's (RFC 7348 §5).
+        var range = SourcePortRange.Rfc7348;
+        Assert.All(gso.Output.Trains, t => Assert.Equal(raw.Output.Datagrams[0].SourcePort, range.Port((ulong)t.Bucket)));
+    }
+
+    [Fact]
+    public void A_super_frame_whose_bucket_has_no_gso_socket_goes_the_raw_way()
+    {
+        var (frame, offload) = SuperFrame(RemoteA, Vm0);
+        var lab = new ForwardingLab();
+        lab.Output.SegmentedBuckets = _ => false;
+        lab.FromPort(0, frame, offload);
+        Assert.Empty(lab.Output.Trains);
+        Assert.Equal(15, lab.Output.Datagrams.Count); // 20,000 bytes in 1,398-byte segments
+    }
+
+    [Fact]
+    public void A_refused_train_counts_every_datagram_in_it_as_send_failed()
+    {
+        var (frame, offload) = SuperFrame(RemoteA, Vm0);
+        var lab = new ForwardingLab();
+        lab.Output.SegmentedBuckets = _ => true;
+        lab.Output.Accept = false;
+        lab.FromPort(0, frame, offload);
+        Assert.Single(lab.Output.Trains);
+        Assert.Equal(15, lab.Counters.Vtep.DropsOf(DataPlaneDrop.SendFailed));
+        Assert.Equal(0, lab.Total.Encapsulated);
+    }
+
     [Fact]
     public void A_super_frame_to_a_local_port_that_takes_offloads_goes_whole_with_its_header()
     {
@@ -176,11 +245,14 @@ public sealed class OffloadForwardingTests
         Assert.Equal(1, lab.Total.DropsOf(DataPlaneDrop.TooLong));
     }
 
-    [Fact]
-    public void Cutting_and_finishing_offloaded_frames_allocates_nothing()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // super-frames to the VTEP leave as UDP GSO trains
+    public void Cutting_and_finishing_offloaded_frames_allocates_nothing(bool udpGso)
     {
         var lab = new ForwardingLab();
         lab.Output.Recording = false;
+        lab.Output.SegmentedBuckets = _ => udpGso;
         lab.Output.OffloadPorts.Add(1);
         var (toRemote, gso) = SuperFrame(RemoteA, Vm0);
         var (flooded, partial) = SuperFrame(MacAddress.Broadcast, Vm0, payload: 300);
@@ -207,5 +279,8 @@ public sealed class OffloadForwardingTests
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         Assert.Empty(lab.TotalDrops());
+
+        // With UDP GSO the 15 datagrams of each super-frame left in one send: 14 sends fewer per round.
+        Assert.Equal(udpGso ? 14L * 1100 : 0, lab.Total.Encapsulated - lab.Output.VtepSends);
     }
 }

@@ -37,6 +37,9 @@ internal sealed record SentDatagram(
     uint Vni,
     byte[] Inner);
 
+/// <summary>One UDP GSO send to a VTEP: the bucket (source port) and the VXLAN datagrams the kernel would cut it into.</summary>
+internal sealed record SentTrain(RemoteVtep Vtep, int Bucket, int DatagramLength, byte[][] Datagrams);
+
 /// <summary>
 /// An in-memory <see cref="IDataPlaneOutput"/>: records copies of what was sent (off the hot path, so
 /// allocating is fine) or, with <see cref="Recording"/> off, only counts, so it allocates nothing.
@@ -57,6 +60,31 @@ internal sealed class RecordingOutput(ushort vxlanPort = VxlanHeader.DefaultPort
 
     public IReadOnlyList<SentFrame> Frames => _frames;
 
+    /// <summary>Source port buckets that take UDP GSO sends (<see cref="IDataPlaneOutput.CanSendSegmented"/>); none by default.</summary>
+    public Func<int, bool> SegmentedBuckets { get; set; } = _ => false;
+
+    /// <summary>UDP GSO sends, cut as the kernel would cut them (every datagram but the last of DatagramLength bytes).</summary>
+    public List<SentTrain> Trains { get; } = [];
+
+    public bool CanSendSegmented(int bucket) => SegmentedBuckets(bucket);
+
+    public bool SendSegmentedToVtep(RemoteVtep vtep, int bucket, ReadOnlySpan<byte> datagrams, int datagramLength)
+    {
+        VtepSends++;
+        if (Recording)
+        {
+            var cut = new List<byte[]>();
+            for (int offset = 0; offset < datagrams.Length; offset += datagramLength)
+            {
+                cut.Add(datagrams.Slice(offset, Math.Min(datagramLength, datagrams.Length - offset)).ToArray());
+            }
+
+            Trains.Add(new SentTrain(vtep, bucket, datagramLength, [.. cut]));
+        }
+
+        return Accept;
+    }
+
     public IReadOnlyList<SentDatagram> Datagrams => _datagrams;
 
     public IEnumerable<int> PortsReached => _frames.Select(f => f.Port);
@@ -65,6 +93,7 @@ internal sealed class RecordingOutput(ushort vxlanPort = VxlanHeader.DefaultPort
     {
         _frames.Clear();
         _datagrams.Clear();
+        Trains.Clear();
     }
 
     /// <summary>Ports that take frames with offloads left undone (an AF_PACKET backend); none by default, as with pcap.</summary>

@@ -149,6 +149,95 @@ public sealed class VtepSocketTests
         Assert.Equal((200 + (100 * windows.Count)) * 32, received);
     }
 
+    /// <summary>A loopback address no other test uses, so the pool's ports there are free.</summary>
+    private static IPAddress UniqueLoopback() => new([127, 77, (byte)Random.Shared.Next(1, 255), (byte)Random.Shared.Next(1, 255)]);
+
+    [Fact]
+    public void A_udp_gso_send_arrives_as_datagrams_of_the_segment_size_from_the_buckets_source_port()
+    {
+        int port = FreeUdpPort();
+        var local = UniqueLoopback();
+        var range = new SourcePortRange(65000, 65003);
+        using var vtep = VtepSocket.Open(local, port, range);
+        Assert.Equal(range, vtep.SegmentPorts);
+        Assert.Equal(4, vtep.SegmentSocketCount);
+
+        // A plain UDP socket (no GRO) at the remote "VTEP" on the same port number sees each datagram.
+        var remote = new IPAddress([127, 78, local.GetAddressBytes()[2], local.GetAddressBytes()[3]]);
+        using var receiver = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 5000 };
+        receiver.Bind(new IPEndPoint(remote, port));
+
+        // 10 datagrams of 1,000 bytes and a last one of 300, each filled with its own index.
+        byte[] train = [.. Enumerable.Range(0, 10).SelectMany(i => Enumerable.Repeat((byte)i, 1000)), .. Enumerable.Repeat((byte)10, 300)];
+        Assert.True(vtep.CanSendSegmented(2));
+        Assert.True(vtep.SendSegmented(Ipv4Address.FromIPAddress(remote), 2, train, 1000));
+
+        var buffer = new byte[65536];
+        EndPoint from = new IPEndPoint(IPAddress.Any, 0);
+        for (int i = 0; i <= 10; i++)
+        {
+            int n = receiver.ReceiveFrom(buffer, ref from);
+            Assert.Equal(i < 10 ? 1000 : 300, n);
+            Assert.All(buffer[..n], b => Assert.Equal((byte)i, b));
+            Assert.Equal(new IPEndPoint(local, 65002), from);
+        }
+
+        Assert.False(vtep.CanSendSegmented(4)); // outside the range
+    }
+
+    [Fact]
+    public void Udp_gso_sends_allocate_nothing_and_a_taken_port_is_left_out_of_the_pool()
+    {
+        var local = UniqueLoopback();
+        using var squatter = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        squatter.Bind(new IPEndPoint(local, 65101));
+        int port = FreeUdpPort();
+        using var vtep = VtepSocket.Open(local, port, new SourcePortRange(65100, 65102));
+        Assert.Equal(2, vtep.SegmentSocketCount);
+        Assert.True(vtep.CanSendSegmented(0));
+        Assert.False(vtep.CanSendSegmented(1)); // its flows go the raw way
+        Assert.True(vtep.CanSendSegmented(2));
+
+        using var receiver = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        receiver.Bind(new IPEndPoint(IPAddress.Loopback, port));
+        uint destination = Ipv4Address.Parse("127.0.0.1");
+        var train = new byte[40 * 1400];
+        var buffer = new byte[2048];
+        int received = 0;
+        void Round()
+        {
+            if (!vtep.SendSegmented(destination, 0, train, 1400))
+            {
+                Assert.Fail("the kernel refused a UDP GSO send");
+            }
+
+            while (receiver.Available > 0)
+            {
+                received += receiver.Receive(buffer) > 0 ? 1 : 0;
+            }
+        }
+
+        for (int i = 0; i < 200; i++)
+        {
+            Round();
+        }
+
+        var windows = new List<long>();
+        for (int w = 0; w < 5 && (windows.Count == 0 || windows[^1] != 0); w++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 100; i++)
+            {
+                Round();
+            }
+
+            windows.Add(GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
+        Assert.True(windows[^1] == 0, $"bytes allocated per window of 100 sends: {string.Join(", ", windows)}");
+        Assert.True(received > 0, "nothing arrived");
+    }
+
     private static int FreeUdpPort()
     {
         using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);

@@ -47,6 +47,36 @@ public static class Underlay
         return Capture.StartAsync(lab.UnderlayNamespace, "br0", "udp port 4789", Path.Combine(lab.StatusDir, $"{name}-{Guid.NewGuid():N}.pcap"), marker);
     }
 
+    /// <summary>
+    /// Until disposed, the agent hosts' uplinks finish every offload in software (<c>ethtool -K uplink
+    /// tx off</c>: checksums, and with them UDP segmentation), as a NIC without offloads does, so a
+    /// capture on the underlay sees the datagrams a physical wire would carry. Left on (the lab's
+    /// default), a veth hands the agent's UDP GSO sends to the other host whole, and a capture
+    /// on br0 sees each as one long datagram with its outer checksum still partial, as the kernel
+    /// VXLAN's own super-frames are seen.
+    /// </summary>
+    public static async Task<IAsyncDisposable> WireLikeUplinksAsync(LabFabric lab)
+    {
+        int[] hosts = [.. lab.Shape.Agents.Keys.Order()];
+        foreach (int host in hosts)
+        {
+            await Shell.CheckedAsync(lab.HostNamespace(host), "ethtool -K uplink tx off >/dev/null");
+        }
+
+        return new Restore(async () =>
+        {
+            foreach (int host in hosts)
+            {
+                await Shell.CheckedAsync(lab.HostNamespace(host), "ethtool -K uplink tx on >/dev/null");
+            }
+        });
+    }
+
+    private sealed class Restore(Func<Task> restore) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await restore();
+    }
+
     /// <summary>The VXLAN datagrams of the capture (its end marker left out).</summary>
     public static async Task<IReadOnlyList<UnderlayDatagram>> ReadAsync(Capture capture)
     {
