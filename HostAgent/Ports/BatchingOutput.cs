@@ -16,6 +16,9 @@ internal sealed class BatchingOutput : IDataPlaneOutput, IDisposable
     public const int Capacity = 64;
 
     private const int PortArenaBytes = 512 * 1024;
+
+    /// <summary>Frames longer than this (GSO super-frames) are sent at once rather than copied into the batch.</summary>
+    public const int DirectSendLength = 16 * 1024;
     private const int VtepArenaBytes = Capacity * (FrameBatch.DefaultMaxFrameLength + 64);
 
     private readonly IReadOnlyList<IFramePort> _ports;
@@ -39,8 +42,20 @@ internal sealed class BatchingOutput : IDataPlaneOutput, IDisposable
     public bool SendToPort(int port, ReadOnlySpan<byte> frame, in VirtioNetHeader offload)
     {
         var batch = _portBatches[port];
-        if (batch is null || !batch.Fits(frame.Length))
+        if (batch is null)
         {
+            return _ports[port].Send(frame, offload);
+        }
+
+        if (frame.Length > DirectSendLength)
+        {
+            // A super-frame is worth its own system call, and a copy into the arena is 64 KiB of
+            // memmove: what is queued for the port goes first, then the frame straight from its buffer.
+            if (batch.Count > 0)
+            {
+                FlushPort(port, batch);
+            }
+
             return _ports[port].Send(frame, offload);
         }
 
