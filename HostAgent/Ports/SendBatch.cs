@@ -122,10 +122,23 @@ internal sealed unsafe class SendBatch : IDisposable
 
     private int Flush(int fd)
     {
-        int sent = 0, refused = 0;
-        while (sent < Count)
+        int refused = SendRange(fd, 0, Count);
+        Count = 0;
+        _used = 0;
+        return refused;
+    }
+
+    /// <summary>
+    /// Sends messages <paramref name="start"/> .. <paramref name="end"/> - 1 with as few sendmmsg(2)
+    /// calls as the kernel takes, skipping one it refuses; returns how many were refused. The caller
+    /// holds the socket and clears the batch when done (<see cref="Clear"/>).
+    /// </summary>
+    internal int SendRange(int fd, int start, int end)
+    {
+        int sent = start, refused = 0;
+        while (sent < end)
         {
-            int result = LinuxNative.SendMmsg(fd, _messages + sent, (uint)(Count - sent), 0);
+            int result = LinuxNative.SendMmsg(fd, _messages + sent, (uint)(end - sent), 0);
             if (result > 0)
             {
                 sent += result;
@@ -143,10 +156,20 @@ internal sealed unsafe class SendBatch : IDisposable
             refused++;
         }
 
-        Count = 0;
-        _used = 0;
         return refused;
     }
+
+    /// <summary>Message <paramref name="i"/>'s bytes as queued (for an addressed batch: the outer IPv4 packet).</summary>
+    internal ReadOnlySpan<byte> Message(int i)
+    {
+        // The data is the last iovec of the message (after the vnet header, if any).
+        ref var message = ref _messages[i];
+        IoVec* data = (IoVec*)message.Iov + (int)message.IovLength - 1;
+        return new ReadOnlySpan<byte>((void*)data->Base, (int)data->Length);
+    }
+
+    /// <summary>Message <paramref name="i"/>'s IPv4 destination, host order (addressed batches).</summary>
+    internal uint Destination(int i) => System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(new ReadOnlySpan<byte>(_addresses + i * SockaddrInLength + 4, 4));
 
     /// <summary>Forgets what is queued without sending it.</summary>
     public void Clear()

@@ -177,6 +177,16 @@ internal sealed class VtepSocket : IDisposable
             return false;
         }
 
+        fixed (byte* data = payload)
+        {
+            var vector = new IoVec { Base = (nint)data, Length = (nuint)payload.Length };
+            return SendSegmented(socket, destination, &vector, 1, payload.Length, segmentLength);
+        }
+    }
+
+    /// <summary>One sendmsg(2) of <paramref name="vectorCount"/> iovecs, <paramref name="total"/> bytes, with UDP_SEGMENT = <paramref name="segmentLength"/>.</summary>
+    private unsafe bool SendSegmented(Socket socket, uint destination, IoVec* vectors, int vectorCount, int total, int segmentLength)
+    {
         // sockaddr_in: family AF_INET, port and address in network order.
         byte* address = stackalloc byte[SockaddrInLength];
         new Span<byte>(address, SockaddrInLength).Clear();
@@ -192,32 +202,28 @@ internal sealed class VtepSocket : IDisposable
         *(int*)(control + 12) = UdpSegment;
         *(ushort*)(control + 16) = (ushort)segmentLength;
 
+        var message = new MMsgHdr
+        {
+            Name = (nint)address,
+            NameLength = SockaddrInLength,
+            Iov = (nint)vectors,
+            IovLength = (nuint)vectorCount,
+            Control = (nint)control,
+            ControlLength = 24, // CMSG_SPACE(2)
+        };
         bool held = false;
         try
         {
             socket.SafeHandle.DangerousAddRef(ref held);
-            fixed (byte* data = payload)
+            int fd = (int)socket.SafeHandle.DangerousGetHandle();
+            nint sent;
+            do
             {
-                var vector = new IoVec { Base = (nint)data, Length = (nuint)payload.Length };
-                var message = new MMsgHdr
-                {
-                    Name = (nint)address,
-                    NameLength = SockaddrInLength,
-                    Iov = (nint)(&vector),
-                    IovLength = 1,
-                    Control = (nint)control,
-                    ControlLength = 24, // CMSG_SPACE(2)
-                };
-                int fd = (int)socket.SafeHandle.DangerousGetHandle();
-                nint sent;
-                do
-                {
-                    sent = LinuxNative.SendMsg(fd, &message, 0);
-                }
-                while (sent < 0 && System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == LinuxNative.EIntr);
-
-                return sent == payload.Length;
+                sent = LinuxNative.SendMsg(fd, &message, 0);
             }
+            while (sent < 0 && System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == LinuxNative.EIntr);
+
+            return sent == total;
         }
         catch (ObjectDisposedException)
         {
@@ -365,8 +371,121 @@ internal sealed class VtepSocket : IDisposable
         }
     }
 
-    /// <summary>Sends every outer IPv4 packet <paramref name="batch"/> holds (addressed to its VTEP) on the raw socket; returns how many the kernel refused.</summary>
-    public int Flush(SendBatch batch) => batch.Flush(_send.SafeHandle);
+    /// <summary>
+    /// Sends every outer IPv4 packet <paramref name="batch"/> holds (addressed to its VTEP), in
+    /// order; returns how many the kernel refused. A run of consecutive packets to one VTEP from
+    /// one source port (one inner flow, or flows that share its port) with equal lengths, the last
+    /// possibly shorter, leaves as one UDP GSO send of their UDP payloads gathered from the batch
+    /// (<see cref="SendRunSegmented"/>): a burst of a flow's small frames, as a VM with its offloads
+    /// off sends them, costs the kernel one route lookup and one trip through the stack and the
+    /// underlay instead of one per frame. Everything else goes out on the raw socket with sendmmsg(2).
+    /// </summary>
+    public int Flush(SendBatch batch)
+    {
+        if (_segmentSockets.Length == 0)
+        {
+            return batch.Flush(_send.SafeHandle);
+        }
+
+        bool held = false;
+        try
+        {
+            _send.SafeHandle.DangerousAddRef(ref held);
+            int fd = (int)_send.SafeHandle.DangerousGetHandle();
+            int refused = 0, pending = 0, i = 0, count = batch.Count;
+            while (i < count)
+            {
+                int end = RunEnd(batch, i, out int bucket);
+                if (end - i < 2 || !CanSendSegmented(bucket))
+                {
+                    i = end;
+                    continue;
+                }
+
+                // What was queued before the run leaves before it. A run the kernel refuses as one
+                // send (it should not) is tried again a packet at a time on the raw socket.
+                refused += batch.SendRange(fd, pending, i);
+                if (!SendRunSegmented(batch, i, end, bucket))
+                {
+                    refused += batch.SendRange(fd, i, end);
+                }
+
+                pending = i = end;
+            }
+
+            refused += batch.SendRange(fd, pending, count);
+            batch.Clear();
+            return refused;
+        }
+        catch (ObjectDisposedException)
+        {
+            int lost = batch.Count;
+            batch.Clear();
+            return lost;
+        }
+        finally
+        {
+            if (held)
+            {
+                _send.SafeHandle.DangerousRelease();
+            }
+        }
+    }
+
+    private const int OuterHeaders = 20 + 8; // IPv4 without options (the agent writes none) + UDP
+
+    /// <summary>
+    /// The end (exclusive) of the run of packets starting at <paramref name="start"/> that one UDP GSO
+    /// send can carry: same destination, same UDP source port (its bucket is returned), every length
+    /// equal to the first's but the last, which may be shorter; at most <see cref="MaxSegmentsPerSend"/>
+    /// datagrams and <see cref="MaxSegmentedPayload"/> bytes of payload.
+    /// </summary>
+    private int RunEnd(SendBatch batch, int start, out int bucket)
+    {
+        var first = batch.Message(start);
+        ushort sourcePort = BinaryPrimitives.ReadUInt16BigEndian(first.Slice(20));
+        bucket = sourcePort - SegmentPorts.First;
+        uint destination = batch.Destination(start);
+        int length = first.Length, payload = length - OuterHeaders, end = start + 1;
+        while (end < batch.Count && end - start < MaxSegmentsPerSend && payload + length - OuterHeaders <= MaxSegmentedPayload)
+        {
+            var next = batch.Message(end);
+            if (next.Length > length || batch.Destination(end) != destination || BinaryPrimitives.ReadUInt16BigEndian(next.Slice(20)) != sourcePort)
+            {
+                break;
+            }
+
+            payload += next.Length - OuterHeaders;
+            end++;
+            if (next.Length < length)
+            {
+                break; // a shorter one ends the run
+            }
+        }
+
+        return end;
+    }
+
+    /// <summary>Sends packets <paramref name="start"/> .. <paramref name="end"/> - 1 of <paramref name="batch"/> as one UDP GSO send of their UDP payloads, gathered with one iovec each.</summary>
+    private unsafe bool SendRunSegmented(SendBatch batch, int start, int end, int bucket)
+    {
+        var socket = _segmentSockets[bucket]!;
+        IoVec* vectors = stackalloc IoVec[MaxSegmentsPerSend];
+        int total = 0;
+        for (int i = start; i < end; i++)
+        {
+            var packet = batch.Message(i);
+            fixed (byte* data = packet)
+            {
+                // The arena is pinned: the pointer stays valid after the fixed block.
+                vectors[i - start] = new IoVec { Base = (nint)(data + OuterHeaders), Length = (nuint)(packet.Length - OuterHeaders) };
+            }
+
+            total += packet.Length - OuterHeaders;
+        }
+
+        return SendSegmented(socket, batch.Destination(start), vectors, end - start, total, batch.Message(start).Length - OuterHeaders);
+    }
 
     public void Dispose()
     {

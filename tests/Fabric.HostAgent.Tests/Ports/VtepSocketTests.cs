@@ -186,6 +186,77 @@ public sealed class VtepSocketTests
     }
 
     [Fact]
+    public void A_flushed_run_of_one_flows_equal_datagrams_leaves_as_one_udp_gso_send_and_everything_keeps_its_order()
+    {
+        // Sender: a VTEP with a pool on 65200..65203; receiver: a VTEP (UDP GRO on) at another address.
+        int port = FreeUdpPort();
+        var local = UniqueLoopback();
+        var remote = new IPAddress([127, 79, local.GetAddressBytes()[2], local.GetAddressBytes()[3]]);
+        var range = new SourcePortRange(65200, 65203);
+        using var sender = VtepSocket.Open(local, port, range);
+        using var receiver = VtepSocket.Open(remote, port);
+        Assert.True(receiver.Coalesces, "the kernel has UDP GRO");
+        uint from = Ipv4Address.FromIPAddress(local), to = Ipv4Address.FromIPAddress(remote);
+        var encapsulator = new VxlanEncapsulator(Fabric.Addressing.MacAddress.Zero, from, destinationPort: (ushort)port, sourcePorts: range);
+
+        // Inner frames: flow A (10 × 600 bytes, then one of 300), one frame of flow B, flow A again (3 × 600).
+        byte[] Inner(int length, byte flow, byte index)
+        {
+            var frame = new byte[length];
+            frame[5] = flow; // destination MAC differs per flow, so the flow hash (and maybe the port) does
+            frame[12] = 0x88;
+            frame[13] = 0xB5; // an experimental EtherType: hashed on MACs and type only
+            Array.Fill(frame, index, 14, length - 14);
+            return frame;
+        }
+
+        var frames = new List<byte[]>();
+        frames.AddRange(Enumerable.Range(0, 10).Select(i => Inner(600, 0xA, (byte)i)));
+        frames.Add(Inner(300, 0xA, 10));
+        frames.Add(Inner(600, 0xB, 11));
+        frames.AddRange(Enumerable.Range(12, 3).Select(i => Inner(600, 0xA, (byte)i)));
+        using var batch = new SendBatch(BatchingOutput.Capacity, 64 * 1024, vnetHeaders: false, addressed: true);
+        var packet = new byte[2048];
+        foreach (var inner in frames)
+        {
+            Assert.True(encapsulator.TryEncapsulate(inner, new Fabric.Addressing.Vni(5001), Fabric.Addressing.MacAddress.Zero, to, 1, packet, out int written, out var reason), reason.ToString());
+            batch.Add(packet.AsSpan(EthernetFrame.HeaderLength, written - EthernetFrame.HeaderLength), VirtioNetHeader.None, to);
+        }
+
+        Assert.Equal(0, sender.Flush(batch));
+        Assert.Equal(0, batch.Count);
+
+        // Received in order; the first 11 datagrams (a GSO send) arrive joined in one message.
+        var received = new List<byte[]>();
+        var messages = new List<(int Length, int SegmentSize)>();
+        var slots = new FrameBatch(ReceiveLoops.BatchSize, FrameBatch.GsoMaxFrameLength);
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (received.Count < frames.Count && DateTime.UtcNow < deadline)
+        {
+            int n = receiver.Receive(slots);
+            for (int i = 0; i < n; i++)
+            {
+                int length = slots.Length(i), size = slots.SegmentSize(i);
+                messages.Add((length, size));
+                var bytes = slots.FrameSpace(i)[..length];
+                for (int offset = 0; offset < length; offset += size > 0 ? size : length)
+                {
+                    received.Add(bytes.Slice(offset, Math.Min(size > 0 ? size : length, length - offset)).ToArray());
+                }
+            }
+        }
+
+        Assert.Equal(frames.Select(f => f.Length + VxlanHeader.Length), received.Select(r => r.Length));
+        for (int i = 0; i < frames.Count; i++)
+        {
+            Assert.Equal(frames[i], received[i][VxlanHeader.Length..]);
+        }
+
+        Assert.Equal((10 * 608) + 308, messages[0].Length);
+        Assert.Equal(608, messages[0].SegmentSize);
+    }
+
+    [Fact]
     public void Udp_gso_sends_allocate_nothing_and_a_taken_port_is_left_out_of_the_pool()
     {
         var local = UniqueLoopback();
