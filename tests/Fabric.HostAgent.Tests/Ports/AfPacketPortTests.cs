@@ -167,26 +167,9 @@ public sealed class AfPacketPortTests(VethPair veth) : IClassFixture<VethPair>
             }
         }
 
-        for (int i = 0; i < 200; i++)
-        {
-            Round();
-        }
-
-        // A per-frame allocation shows in every window of 100 rounds; a one-off of the runtime (a
-        // method tiered up, a lazy static) in one window only, so one clean window proves the rule.
-        var windows = new List<long>();
-        for (int w = 0; w < 5 && (windows.Count == 0 || windows[^1] != 0); w++)
-        {
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 100; i++)
-            {
-                Round();
-            }
-
-            windows.Add(GC.GetAllocatedBytesForCurrentThread() - before);
-        }
+        var windows = AllocationWindows.Measure(Round);
 
         Assert.True(windows[^1] == 0, $"bytes allocated per window of 100 rounds × 32 frames: {string.Join(", ", windows)}");
-        Assert.Equal((200 + (100 * windows.Count)) * 32, received);
+        Assert.Equal(AllocationWindows.Rounds(windows) * 32, received);
     }
 }
