@@ -53,13 +53,15 @@ public sealed record SwitchMember([property: Id(0)] string HostId, [property: Id
 /// <c>group_fwd_mask</c>. 0, the default, forwards none, as a bridge does. Bit 1 (PAUSE, 802.3 MAC
 /// control) is never set: no bridge forwards it.
 /// </param>
+/// <param name="Ipv4">The port group's IPv4 addressing for IPAM (<see cref="IIpamGrain"/>), or null for none.</param>
 [GenerateSerializer, Immutable, Alias("fabric.port-group")]
 public sealed record PortGroup(
     [property: Id(0)] string Name,
     [property: Id(1)] Vni Vni,
     [property: Id(2)] VlanPolicy Vlan,
     [property: Id(3)] SecurityPolicy Security,
-    [property: Id(4)] ushort ReservedGroupForwardMask = 0)
+    [property: Id(4)] ushort ReservedGroupForwardMask = 0,
+    [property: Id(5)] Ipv4Pool? Ipv4 = null)
 {
     /// <summary>Bit 1 of <see cref="ReservedGroupForwardMask"/>: 01-80-C2-00-00-01, 802.3 PAUSE frames, which are never forwarded.</summary>
     public const ushort PauseBit = 1 << 1;
@@ -70,12 +72,14 @@ public sealed record PortGroup(
 /// <param name="Vlan">The VLAN policy; null means <see cref="VlanPolicy.Untagged"/>.</param>
 /// <param name="Security">The security policy; null means <see cref="SecurityPolicy.Default"/>.</param>
 /// <param name="ReservedGroupForwardMask">See <see cref="PortGroup.ReservedGroupForwardMask"/>; null means 0, none. Bit 1 (PAUSE) is refused.</param>
+/// <param name="Ipv4">The IPv4 addressing for IPAM; null means none. Its subnet must not overlap another port group's on the switch.</param>
 [GenerateSerializer, Immutable, Alias("fabric.port-group-spec")]
 public sealed record PortGroupSpec(
     [property: Id(0)] Vni Vni,
     [property: Id(1)] VlanPolicy? Vlan = null,
     [property: Id(2)] SecurityPolicy? Security = null,
-    [property: Id(3)] ushort? ReservedGroupForwardMask = null);
+    [property: Id(3)] ushort? ReservedGroupForwardMask = null,
+    [property: Id(4)] Ipv4PoolSpec? Ipv4 = null);
 
 /// <summary>How a port group's ports treat IEEE 802.1Q tags.</summary>
 [GenerateSerializer, Alias("fabric.vlan-mode")]

@@ -17,7 +17,8 @@ internal static class PortGroupValidator
             Guard.Throw("forwardReservedGroups", "forwardReservedGroups cannot include 01:80:c2:00:00:01: 802.3 PAUSE frames are never forwarded by a bridge (IEEE 802.1Q Table 8-1).");
         }
 
-        return new PortGroup(name, spec.Vni, Validate(spec.Vlan ?? VlanPolicy.Untagged), Validate(spec.Security ?? SecurityPolicy.Default), mask);
+        return new PortGroup(name, spec.Vni, Validate(spec.Vlan ?? VlanPolicy.Untagged), Validate(spec.Security ?? SecurityPolicy.Default), mask,
+            spec.Ipv4 is null ? null : Ipam.Ipv4PoolValidator.Validate(spec.Ipv4));
     }
 
     private static VlanPolicy Validate(VlanPolicy vlan)
@@ -110,6 +111,7 @@ internal static class PortGroupValidator
             && a.Vni == b.Vni
             && a.Security == b.Security
             && a.ReservedGroupForwardMask == b.ReservedGroupForwardMask
+            && Ipam.Ipv4PoolValidator.Same(a.Ipv4, b.Ipv4)
             && a.Vlan.Mode == b.Vlan.Mode
             && a.Vlan.AccessVlan == b.Vlan.AccessVlan
             && a.Vlan.NativeVlan == b.Vlan.NativeVlan

@@ -69,6 +69,12 @@ internal sealed partial class SwitchGrain(
             {
                 Guard.Throw("vlan.accessVlan", $"vlan.accessVlan {vlan} is already used by port group '{other.Name}' on this switch.");
             }
+
+            // One switch is one addressing domain: an address must name one port group's port.
+            if (other.Name != portGroup && next.Ipv4 is { } pool && other.Ipv4 is { } taken && pool.Overlaps(taken))
+            {
+                Guard.Throw("ipv4.subnet", $"ipv4.subnet {pool.Subnet} overlaps {taken.Subnet} of port group '{other.Name}' on this switch.");
+            }
         }
 
         State.PortGroups.TryGetValue(portGroup, out var previous);

@@ -14,7 +14,25 @@ public sealed record SwitchRequest(int? Mtu);
 /// <c>forwardReservedGroups</c>: IEEE 802.1Q reserved group addresses (01:80:c2:00:00:00..0f, not
 /// :01) this port group forwards, e.g. <c>["01:80:c2:00:00:0e"]</c> for LLDP; default none.
 /// </summary>
-public sealed record PortGroupRequest(long? Vni, VlanPolicyRequest? Vlan, SecurityPolicyRequest? Security, IReadOnlyList<string>? ForwardReservedGroups = null);
+/// <remarks><c>ipv4</c>: the port group's IPAM pool, e.g. <c>{"subnet":"10.20.0.0/24","gateway":"10.20.0.1","ranges":["10.20.0.10-10.20.0.200"],"exclude":["10.20.0.50"]}</c>.</remarks>
+public sealed record PortGroupRequest(long? Vni, VlanPolicyRequest? Vlan, SecurityPolicyRequest? Security, IReadOnlyList<string>? ForwardReservedGroups = null, Ipv4PoolRequest? Ipv4 = null);
+
+/// <summary>A port group's IPv4 pool: <c>subnet</c> (CIDR, required), <c>gateway</c>, <c>ranges</c> and <c>exclude</c> ("first-last" or one address).</summary>
+public sealed record Ipv4PoolRequest(string? Subnet, string? Gateway, IReadOnlyList<string>? Ranges, IReadOnlyList<string>? Exclude);
+
+/// <summary>A port group's IPv4 pool as stored: ranges default to the whole subnet.</summary>
+public sealed record Ipv4PoolView(string Subnet, string? Gateway, IReadOnlyList<string> Ranges, IReadOnlyList<string> Exclude)
+{
+    internal static Ipv4PoolView? From(Ipv4Pool? pool) => pool is null
+        ? null
+        : new(pool.Subnet, pool.Gateway?.ToString(), [.. pool.Ranges.Select(r => r.ToString())], [.. pool.Exclude.Select(r => r.ToString())]);
+}
+
+/// <summary>An address IPAM handed out: <c>address</c> with its prefix (10.20.0.7/24), the gateway, who holds it and where.</summary>
+public sealed record IpAllocationView(string Address, string? Gateway, string Owner, string HostId, DateTimeOffset AllocatedAt)
+{
+    internal static IpAllocationView From(IpAllocation a) => new($"{a.Address}/{a.PrefixLength}", a.Gateway?.ToString(), a.Owner, a.HostId, a.AllocatedAt);
+}
 
 /// <summary><c>mode</c> is <c>access</c> (default) or <c>trunk</c>; trunk ranges are "100-199" or "42".</summary>
 public sealed record VlanPolicyRequest(string? Mode, long? AccessVlan, IReadOnlyList<string>? TrunkRanges, long? NativeVlan);
@@ -41,7 +59,7 @@ public sealed record SwitchMemberView(string HostId, string Uplink);
 /// <summary>Which configuration generation a live host has applied (OVN's nb_cfg/hv_cfg idea).</summary>
 public sealed record HostGenerationView(string HostId, long AppliedGeneration, bool Alive);
 
-public sealed record PortGroupView(string Name, uint Vni, VlanPolicyView Vlan, SecurityPolicyView Security, IReadOnlyList<string> ForwardReservedGroups)
+public sealed record PortGroupView(string Name, uint Vni, VlanPolicyView Vlan, SecurityPolicyView Security, IReadOnlyList<string> ForwardReservedGroups, Ipv4PoolView? Ipv4 = null)
 {
     internal static PortGroupView From(PortGroup group) => new(
         group.Name,
@@ -52,7 +70,8 @@ public sealed record PortGroupView(string Name, uint Vni, VlanPolicyView Vlan, S
             group.Vlan.TrunkRanges.Select(r => r.First == r.Last ? $"{r.First.Value}" : $"{r.First.Value}-{r.Last.Value}").ToArray(),
             group.Vlan.NativeVlan?.Value),
         new SecurityPolicyView(group.Security.MacLimit, group.Security.AllowForgedTransmits, group.Security.AllowPromiscuous),
-        [.. Enumerable.Range(0, 16).Where(bit => (group.ReservedGroupForwardMask & (1 << bit)) != 0).Select(bit => new MacAddress(0x0180_C200_0000UL | (uint)bit).ToString())]);
+        [.. Enumerable.Range(0, 16).Where(bit => (group.ReservedGroupForwardMask & (1 << bit)) != 0).Select(bit => new MacAddress(0x0180_C200_0000UL | (uint)bit).ToString())],
+        Ipv4PoolView.From(group.Ipv4));
 }
 
 public sealed record VlanPolicyView(string Mode, ushort? AccessVlan, IReadOnlyList<string> TrunkRanges, ushort? NativeVlan);
@@ -118,7 +137,8 @@ internal static class RequestMapping
             throw new FabricValidationException("vni", $"vni {vniValue} is out of range; a VNI is {Vni.MinValue}..{Vni.MaxValue} (24 bits, RFC 7348).");
         }
 
-        return new PortGroupSpec(vni, ToVlan(request.Vlan), ToSecurity(request.Security), ToReservedGroupMask(request.ForwardReservedGroups));
+        var ipv4 = request.Ipv4 is { } pool ? new Ipv4PoolSpec(pool.Subnet, pool.Gateway, pool.Ranges, pool.Exclude) : null;
+        return new PortGroupSpec(vni, ToVlan(request.Vlan), ToSecurity(request.Security), ToReservedGroupMask(request.ForwardReservedGroups), ipv4);
     }
 
     private static ushort? ToReservedGroupMask(IReadOnlyList<string>? addresses)

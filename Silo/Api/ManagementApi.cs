@@ -98,6 +98,22 @@ public static class ManagementApi
             return Results.NoContent();
         });
 
+        // IPAM: what the port group's pool has handed out (address order), and freeing a leaked one.
+        api.MapGet("/switches/{name}/portgroups/{portGroup}/allocations", async (string name, string portGroup, IGrainFactory grains) =>
+        {
+            await RequirePortGroupAsync(grains, name, portGroup);
+            var allocations = await grains.GetGrain<IIpamGrain>(IIpamGrain.KeyOf(name, portGroup)).ListAsync();
+            return Results.Ok(allocations.Select(IpAllocationView.From).ToArray());
+        });
+
+        api.MapDelete("/switches/{name}/portgroups/{portGroup}/allocations/{ip}", async (string name, string portGroup, string ip, IGrainFactory grains) =>
+        {
+            await RequirePortGroupAsync(grains, name, portGroup);
+            var address = RequestMapping.ParseIpv4("ip", ip);
+            bool released = await grains.GetGrain<IIpamGrain>(IIpamGrain.KeyOf(name, portGroup)).ReleaseAddressAsync(address);
+            return released ? Results.NoContent() : throw new FabricNotFoundException("allocation", $"{name}/{portGroup}/{ip}");
+        });
+
         api.MapGet("/segments/{vni}", async (string vni, IGrainFactory grains) =>
         {
             var id = RequestMapping.ParseVni(vni);
@@ -232,6 +248,18 @@ public static class ManagementApi
             {
                 throw new FabricValidationException(field, $"{field} {vtep} is the VTEP of fabric host '{hostId}'; an external VTEP cannot share a fabric host's address.");
             }
+        }
+    }
+
+    /// <summary>404 unless switch <paramref name="name"/> has port group <paramref name="portGroup"/>: IPAM is never asked about a port group that does not exist.</summary>
+    private static async Task RequirePortGroupAsync(IGrainFactory grains, string name, string portGroup)
+    {
+        RequestMapping.CheckName("name", name);
+        RequestMapping.CheckName("portGroup", portGroup);
+        var config = await grains.GetGrain<ISwitchGrain>(name).GetAsync() ?? throw new FabricNotFoundException("switch", name);
+        if (!config.PortGroups.Any(g => g.Name == portGroup))
+        {
+            throw new FabricNotFoundException("port group", $"{name}/{portGroup}");
         }
     }
 

@@ -105,6 +105,11 @@ public sealed class ManagementApiTests(SiloProcessFixture silo)
     [InlineData("""{"vni":7001,"forwardReservedGroups":["01:80:c2:00:00:01"]}""", "forwardReservedGroups")]
     [InlineData("""{"vni":7001,"forwardReservedGroups":["01:80:c2:00:00:10"]}""", "forwardReservedGroups")]
     [InlineData("""{"vni":7001,"forwardReservedGroups":["lldp"]}""", "forwardReservedGroups")]
+    [InlineData("""{"vni":7001,"ipv4":{"subnet":"10.20.0.0/33"}}""", "ipv4.subnet")]
+    [InlineData("""{"vni":7001,"ipv4":{"gateway":"10.20.0.1"}}""", "ipv4.subnet")]
+    [InlineData("""{"vni":7001,"ipv4":{"subnet":"10.20.0.0/24","gateway":"10.20.1.1"}}""", "ipv4.gateway")]
+    [InlineData("""{"vni":7001,"ipv4":{"subnet":"10.20.0.0/24","ranges":["10.20.0.10-10.20.9.1"]}}""", "ipv4.ranges")]
+    [InlineData("""{"vni":7001,"ipv4":{"subnet":"10.20.0.0/24","exclude":["banana"]}}""", "ipv4.exclude")]
     public async Task A_bad_port_group_gets_400_naming_the_field_and_changes_nothing(string body, string field)
     {
         string name = await NewSwitchAsync();
@@ -117,6 +122,29 @@ public sealed class ManagementApiTests(SiloProcessFixture silo)
         Assert.Equal(before, await SwitchVersionAsync(name));
         var sw = await Http.GetFromJsonAsync<JsonElement>($"api/switches/{name}");
         Assert.DoesNotContain(sw.GetProperty("portGroups").EnumerateArray(), g => g.GetProperty("name").GetString() == "bad");
+    }
+
+    [Fact]
+    public async Task A_port_group_with_an_ipv4_pool_shows_it_normalised_and_lists_its_allocations()
+    {
+        string name = await NewSwitchAsync();
+        var group = await PutAsync($"api/switches/{name}/portgroups/web", $$$"""{"vni":{{{NextVni()}}},"ipv4":{"subnet":"10.20.0.0/24","gateway":"10.20.0.1","exclude":["10.20.0.50"]}}""", HttpStatusCode.OK);
+        var ipv4 = group.GetProperty("ipv4");
+        Assert.Equal("10.20.0.0/24", ipv4.GetProperty("subnet").GetString());
+        Assert.Equal("10.20.0.1", ipv4.GetProperty("gateway").GetString());
+        Assert.Equal(["10.20.0.1-10.20.0.254"], ipv4.GetProperty("ranges").EnumerateArray().Select(r => r.GetString()));
+        Assert.Equal(["10.20.0.50"], ipv4.GetProperty("exclude").EnumerateArray().Select(r => r.GetString()));
+
+        var allocations = await Http.GetFromJsonAsync<JsonElement>($"api/switches/{name}/portgroups/web/allocations");
+        Assert.Equal(0, allocations.GetArrayLength());
+        using var unknownGroup = await Http.GetAsync($"api/switches/{name}/portgroups/nope/allocations");
+        Assert.Equal(HttpStatusCode.NotFound, unknownGroup.StatusCode);
+        using var free = await Http.DeleteAsync($"api/switches/{name}/portgroups/web/allocations/10.20.0.7");
+        Assert.Equal(HttpStatusCode.NotFound, free.StatusCode);
+
+        // Another port group of the switch may not overlap it.
+        var problem = await PutAsync($"api/switches/{name}/portgroups/db", $$$"""{"vni":{{{NextVni()}}},"ipv4":{"subnet":"10.20.0.128/25"}}""", HttpStatusCode.BadRequest);
+        Assert.Equal("ipv4.subnet", problem.GetProperty("field").GetString());
     }
 
     [Fact]
