@@ -23,7 +23,6 @@ internal sealed unsafe class AfPacketPort : IFramePort
     private const int ControlLength = 64;
 
     private readonly PacketSocketHandle _socket;
-    private readonly int _fd;
     private FrameBatch? _prepared;
     private MMsgHdr* _messages;
     private IoVec* _iovecs;
@@ -35,7 +34,6 @@ internal sealed unsafe class AfPacketPort : IFramePort
     {
         Name = name;
         _socket = socket;
-        _fd = (int)socket.DangerousGetHandle();
     }
 
     public string Name { get; }
@@ -216,23 +214,8 @@ internal sealed unsafe class AfPacketPort : IFramePort
             iov[0] = new IoVec { Base = (nint)header, Length = VirtioNetHeader.Length };
             iov[1] = new IoVec { Base = (nint)data, Length = (nuint)frame.Length };
             var message = new MMsgHdr { Iov = (nint)iov, IovLength = 2 };
-            bool held = false;
-            try
-            {
-                _socket.DangerousAddRef(ref held);
-                return LinuxNative.SendMsg(_fd, &message, 0) == VirtioNetHeader.Length + frame.Length;
-            }
-            catch (ObjectDisposedException)
-            {
-                return false;
-            }
-            finally
-            {
-                if (held)
-                {
-                    _socket.DangerousRelease();
-                }
-            }
+            using var socket = HeldSocket.Hold(_socket);
+            return socket.IsOpen && LinuxNative.SendMsg(socket.Fd, &message, 0) == VirtioNetHeader.Length + frame.Length;
         }
     }
 

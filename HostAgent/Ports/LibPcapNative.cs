@@ -41,23 +41,8 @@ internal static partial class LinuxNative
     /// </summary>
     public static unsafe int RecvMmsg(SafeHandle socket, MMsgHdr* messages, uint count)
     {
-        bool held = false;
-        try
-        {
-            socket.DangerousAddRef(ref held);
-            return RecvMmsg((int)socket.DangerousGetHandle(), messages, count, MsgWaitForOne, 0);
-        }
-        catch (ObjectDisposedException)
-        {
-            return 0;
-        }
-        finally
-        {
-            if (held)
-            {
-                socket.DangerousRelease();
-            }
-        }
+        using var held = HeldSocket.Hold(socket);
+        return held.IsOpen ? RecvMmsg(held.Fd, messages, count, MsgWaitForOne, 0) : 0;
     }
 
     [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]

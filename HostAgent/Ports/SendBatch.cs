@@ -99,32 +99,9 @@ internal sealed unsafe class SendBatch : IDisposable
     /// </summary>
     public int Flush(SafeHandle socket)
     {
-        bool held = false;
-        try
-        {
-            socket.DangerousAddRef(ref held);
-            return Flush((int)socket.DangerousGetHandle());
-        }
-        catch (ObjectDisposedException)
-        {
-            int lost = Count;
-            Clear();
-            return lost;
-        }
-        finally
-        {
-            if (held)
-            {
-                socket.DangerousRelease();
-            }
-        }
-    }
-
-    private int Flush(int fd)
-    {
-        int refused = SendRange(fd, 0, Count);
-        Count = 0;
-        _used = 0;
+        using var held = HeldSocket.Hold(socket);
+        int refused = held.IsOpen ? SendRange(held.Fd, 0, Count) : Count;
+        Clear();
         return refused;
     }
 

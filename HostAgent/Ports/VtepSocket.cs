@@ -23,7 +23,6 @@ internal sealed class VtepSocket : IDisposable
 
     private const int SockaddrInLength = 16;
 
-    private readonly int _fd;
     private FrameBatch? _prepared;
     private unsafe MMsgHdr* _messages;
     private unsafe IoVec* _iovecs;
@@ -64,7 +63,6 @@ internal sealed class VtepSocket : IDisposable
         SegmentPorts = segmentPorts;
         Address = address;
         Port = port;
-        _fd = (int)receive.SafeHandle.DangerousGetHandle();
     }
 
     public IPAddress Address { get; }
@@ -211,31 +209,20 @@ internal sealed class VtepSocket : IDisposable
             Control = (nint)control,
             ControlLength = 24, // CMSG_SPACE(2)
         };
-        bool held = false;
-        try
-        {
-            socket.SafeHandle.DangerousAddRef(ref held);
-            int fd = (int)socket.SafeHandle.DangerousGetHandle();
-            nint sent;
-            do
-            {
-                sent = LinuxNative.SendMsg(fd, &message, 0);
-            }
-            while (sent < 0 && System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == LinuxNative.EIntr);
-
-            return sent == total;
-        }
-        catch (ObjectDisposedException)
+        using var held = HeldSocket.Hold(socket.SafeHandle);
+        if (!held.IsOpen)
         {
             return false;
         }
-        finally
+
+        nint sent;
+        do
         {
-            if (held)
-            {
-                socket.SafeHandle.DangerousRelease();
-            }
+            sent = LinuxNative.SendMsg(held.Fd, &message, 0);
         }
+        while (sent < 0 && System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == LinuxNative.EIntr);
+
+        return sent == total;
     }
 
     private static unsafe bool EnableGro(Socket socket)
@@ -382,57 +369,45 @@ internal sealed class VtepSocket : IDisposable
     /// </summary>
     public int Flush(SendBatch batch)
     {
-        if (_segmentSockets.Length == 0)
+        using var held = HeldSocket.Hold(_send.SafeHandle);
+        int count = batch.Count;
+        if (!held.IsOpen)
         {
-            return batch.Flush(_send.SafeHandle);
+            batch.Clear();
+            return count;
         }
 
-        bool held = false;
-        try
+        int refused = 0, pending = 0, i = 0;
+        while (i < count)
         {
-            _send.SafeHandle.DangerousAddRef(ref held);
-            int fd = (int)_send.SafeHandle.DangerousGetHandle();
-            int refused = 0, pending = 0, i = 0, count = batch.Count;
-            while (i < count)
+            int end = RunEnd(batch, i, out int bucket);
+            if (end - i < 2 || !CanSendSegmented(bucket))
             {
-                int end = RunEnd(batch, i, out int bucket);
-                if (end - i < 2 || !CanSendSegmented(bucket))
-                {
-                    i = end;
-                    continue;
-                }
-
-                // What was queued before the run leaves before it. A run the kernel refuses as one
-                // send (it should not) is tried again a packet at a time on the raw socket.
-                refused += batch.SendRange(fd, pending, i);
-                if (!SendRunSegmented(batch, i, end, bucket))
-                {
-                    refused += batch.SendRange(fd, i, end);
-                }
-
-                pending = i = end;
+                i = end;
+                continue;
             }
 
-            refused += batch.SendRange(fd, pending, count);
-            batch.Clear();
-            return refused;
-        }
-        catch (ObjectDisposedException)
-        {
-            int lost = batch.Count;
-            batch.Clear();
-            return lost;
-        }
-        finally
-        {
-            if (held)
+            // What was queued before the run leaves before it. A run the kernel refuses as one
+            // send (it should not) is tried again a packet at a time on the raw socket.
+            refused += batch.SendRange(held.Fd, pending, i);
+            if (!SendRunSegmented(batch, i, end, bucket))
             {
-                _send.SafeHandle.DangerousRelease();
+                refused += batch.SendRange(held.Fd, i, end);
             }
+
+            pending = i = end;
         }
+
+        refused += batch.SendRange(held.Fd, pending, count);
+        batch.Clear();
+        return refused;
     }
 
-    private const int OuterHeaders = 20 + 8; // IPv4 without options (the agent writes none) + UDP
+    /// <summary>Where the UDP header starts in an outer packet: IPv4 without options (the agent writes none).</summary>
+    private const int UdpOffset = 20;
+
+    /// <summary>Outer IPv4 + UDP headers in front of a VXLAN datagram.</summary>
+    private const int OuterHeaders = UdpOffset + 8;
 
     /// <summary>
     /// The end (exclusive) of the run of packets starting at <paramref name="start"/> that one UDP GSO
@@ -443,14 +418,14 @@ internal sealed class VtepSocket : IDisposable
     private int RunEnd(SendBatch batch, int start, out int bucket)
     {
         var first = batch.Message(start);
-        ushort sourcePort = BinaryPrimitives.ReadUInt16BigEndian(first.Slice(20));
+        ushort sourcePort = BinaryPrimitives.ReadUInt16BigEndian(first.Slice(UdpOffset));
         bucket = sourcePort - SegmentPorts.First;
         uint destination = batch.Destination(start);
         int length = first.Length, payload = length - OuterHeaders, end = start + 1;
         while (end < batch.Count && end - start < MaxSegmentsPerSend && payload + length - OuterHeaders <= MaxSegmentedPayload)
         {
             var next = batch.Message(end);
-            if (next.Length > length || batch.Destination(end) != destination || BinaryPrimitives.ReadUInt16BigEndian(next.Slice(20)) != sourcePort)
+            if (next.Length > length || batch.Destination(end) != destination || BinaryPrimitives.ReadUInt16BigEndian(next.Slice(UdpOffset)) != sourcePort)
             {
                 break;
             }

@@ -278,6 +278,28 @@ public sealed class VtepSocketTests
         Assert.True(received > 0, "nothing arrived");
     }
 
+    [Fact]
+    public void After_the_vtep_is_closed_sends_are_refused_and_counted_and_receives_come_back_empty()
+    {
+        // Agent shutdown: the sockets close while receive threads may still flush or receive.
+        int port = FreeUdpPort();
+        var vtep = VtepSocket.Open(UniqueLoopback(), port, new SourcePortRange(65300, 65301));
+        using var batch = new SendBatch(BatchingOutput.Capacity, 64 * 1024, vnetHeaders: false, addressed: true);
+        var packet = new byte[28 + 100];
+        packet[0] = 0x45;
+        for (int i = 0; i < 3; i++)
+        {
+            batch.Add(packet, VirtioNetHeader.None, Ipv4Address.Parse("127.0.0.1"));
+        }
+
+        vtep.Dispose();
+
+        Assert.Equal(3, vtep.Flush(batch)); // all three refused, none sent
+        Assert.Equal(0, batch.Count);
+        Assert.False(vtep.SendSegmented(Ipv4Address.Parse("127.0.0.1"), 0, new byte[2000], 1000));
+        Assert.Equal(0, vtep.Receive(new FrameBatch(4)));
+    }
+
     private static int FreeUdpPort()
     {
         using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
