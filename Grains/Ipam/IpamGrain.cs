@@ -70,31 +70,19 @@ internal sealed class IpamGrain(
             State.LastAllocated = address;
         }
 
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch
-        {
-            // Not written, not handed out: the caller sees the storage error and may retry; the
-            // next activation reads what storage holds (docs/architecture.md, "Grains").
-            State.Allocations.Remove(request.Owner);
-            DeactivateOnIdle();
-            throw;
-        }
-
+        await WriteAsync();
         return allocation;
     }
 
     public async Task<bool> ReleaseAsync(string owner)
     {
         CheckOwner(owner);
-        if (!State.Allocations.Remove(owner, out var removed))
+        if (!State.Allocations.Remove(owner))
         {
             return false;
         }
 
-        await WriteOrRestoreAsync([removed]);
+        await WriteAsync();
         return true;
     }
 
@@ -107,7 +95,7 @@ internal sealed class IpamGrain(
         }
 
         State.Allocations.Remove(holder.Owner);
-        await WriteOrRestoreAsync([holder]);
+        await WriteAsync();
         return true;
     }
 
@@ -130,11 +118,16 @@ internal sealed class IpamGrain(
             State.Allocations.Remove(allocation.Owner);
         }
 
-        await WriteOrRestoreAsync(stale);
+        await WriteAsync();
         return stale;
     }
 
-    private async Task WriteOrRestoreAsync(IReadOnlyList<IpAllocation> removed)
+    /// <summary>
+    /// Stores the state. On failure memory is ahead of storage: the activation is dropped, so the
+    /// next call reloads what was stored (nothing handed out that was not stored), and the caller
+    /// gets the error (docs/architecture.md, "Grains").
+    /// </summary>
+    private async Task WriteAsync()
     {
         try
         {
@@ -142,11 +135,6 @@ internal sealed class IpamGrain(
         }
         catch
         {
-            foreach (var allocation in removed)
-            {
-                State.Allocations[allocation.Owner] = allocation;
-            }
-
             DeactivateOnIdle();
             throw;
         }
