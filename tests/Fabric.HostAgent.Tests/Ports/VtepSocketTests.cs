@@ -80,20 +80,25 @@ public sealed class VtepSocketTests
         Assert.True(clock.ElapsedMilliseconds < 2000, "a receive with nothing queued must come back for the loop to see a stop");
     }
 
-    [Fact]
-    public void Batched_sends_on_the_raw_socket_and_batched_receives_arrive_and_allocate_nothing()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // with a GSO pool the 32 equal datagrams of one flow leave as a UDP GSO run
+    public void Batched_sends_on_the_raw_socket_and_batched_receives_arrive_and_allocate_nothing(bool gsoPool)
     {
         int port = FreeUdpPort();
-        using var vtep = VtepSocket.Open(IPAddress.Loopback, port);
-        uint loopback = Ipv4Address.Parse("127.0.0.1");
-        var encapsulator = new VxlanEncapsulator(Fabric.Addressing.MacAddress.Zero, loopback, destinationPort: (ushort)port);
+        var address = gsoPool ? UniqueLoopback() : IPAddress.Loopback;
+        var range = new SourcePortRange(65400, 65401);
+        using var vtep = VtepSocket.Open(address, port, gsoPool ? range : default);
+        Assert.Equal(gsoPool ? 2 : 0, vtep.SegmentSocketCount);
+        uint loopback = Ipv4Address.FromIPAddress(address);
+        var encapsulator = new VxlanEncapsulator(Fabric.Addressing.MacAddress.Zero, loopback, destinationPort: (ushort)port, sourcePorts: gsoPool ? range : default);
         var inner = new byte[100];
         var packet = new byte[VxlanEncapsulator.OverheadLength + inner.Length];
         Assert.True(encapsulator.TryEncapsulate(inner, new Fabric.Addressing.Vni(5001), Fabric.Addressing.MacAddress.Zero, loopback, 1, packet, out int written, out var reason), reason.ToString());
         var outer = packet.AsMemory(EthernetFrame.HeaderLength, written - EthernetFrame.HeaderLength);
         using var send = new SendBatch(BatchingOutput.Capacity, BatchingOutput.Capacity * 2048, vnetHeaders: false, addressed: true);
         var receive = new FrameBatch(ReceiveLoops.BatchSize, vtep.Coalesces ? FrameBatch.GsoMaxFrameLength : FrameBatch.DefaultMaxFrameLength);
-        long received = 0;
+        long received = 0, joined = 0;
         void Round()
         {
             for (int i = 0; i < 32; i++)
@@ -123,6 +128,7 @@ public sealed class VtepSocketTests
                     // With UDP GRO a message may hold several datagrams of the segment size.
                     int length = receive.Length(i), size = receive.SegmentSize(i);
                     received += size > 0 && size < length ? (length + size - 1) / size : 1;
+                    joined += size > 0 && size < length ? 1 : 0;
                 }
             }
         }
@@ -131,6 +137,10 @@ public sealed class VtepSocketTests
 
         Assert.True(windows[^1] == 0, $"bytes allocated per window of 100 rounds x 32 datagrams: {string.Join(", ", windows)}");
         Assert.Equal(AllocationWindows.Rounds(windows) * 32, received);
+        if (gsoPool)
+        {
+            Assert.True(joined > 0, "no run arrived joined: the 32 equal datagrams did not leave as UDP GSO sends");
+        }
     }
 
     /// <summary>A loopback address no other test uses, so the pool's ports there are free.</summary>
