@@ -94,6 +94,19 @@ public interface IMacTableGrain : IGrainWithIntegerKey
     Task<int> WithdrawHostAsync(string hostId);
 
     /// <summary>
+    /// Withdraws every learned or frozen (non-static) MAC located at <paramref name="hostId"/> on one
+    /// of <paramref name="ports"/>, with their IP bindings: the ports were detached (a container
+    /// removed), so what was learned on them is gone while the host stays. Called by the host grain
+    /// when a registration drops ports.
+    /// </summary>
+    /// <param name="hostId">A host id that follows <see cref="FabricNames"/>.</param>
+    /// <param name="ports">Port names as the agent published them (the interface; a trunk's MACs carry the trunk's interface).</param>
+    /// <returns>How many MACs were withdrawn (0 changes nothing).</returns>
+    /// <exception cref="FabricValidationException">Field <c>hostId</c>: not a valid name; <c>ports</c>: null.</exception>
+    [Alias("withdraw-ports")]
+    Task<int> WithdrawPortsAsync(string hostId, IReadOnlyList<string> ports);
+
+    /// <summary>
     /// Binds an IPv4 address to a MAC in the table, for ARP suppression (RFC 826 requests for the
     /// address are answered by the asker's agent). An IP has one MAC: rebinding moves it (newest
     /// claim wins); a MAC may have several IPs. Binding an IP to the MAC it already has changes nothing.

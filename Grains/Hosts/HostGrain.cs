@@ -111,6 +111,16 @@ internal sealed partial class HostGrain(
         // learned at the old one is stale, so withdraw those too; the agent publishes them again.
         var dropped = State.Vnis.Where(v => !wanted.Contains(v) || vtepChanged).ToList();
         await Task.WhenAll(dropped.Select(v => WithdrawAsync(v, leave: !wanted.Contains(v))));
+
+        // Ports that are gone (detached at run time: a container removed) take what was learned on
+        // them along, in the segments the host stays in; the others go with the segment above.
+        var gone = State.Registered && !vtepChanged
+            ? State.Ports.Select(p => p.Name).Except(registration.Ports.Select(p => p.Name), StringComparer.Ordinal).ToList()
+            : [];
+        if (gone.Count != 0)
+        {
+            await Task.WhenAll(State.Vnis.Where(wanted.Contains).Select(v => GrainFactory.GetGrain<IMacTableGrain>(v).WithdrawPortsAsync(Id, gone)));
+        }
         await Task.WhenAll(wanted.Select(v => GrainFactory.GetGrain<ISegmentGrain>(v).JoinAsync(Id, registration.Vtep)));
         await GrainFactory.GetGrain<IFabricDirectoryGrain>(IFabricDirectoryGrain.Key).RegisterHostAsync(Id);
 

@@ -225,6 +225,28 @@ internal sealed partial class MacTableGrain(
         return changes.Count;
     }
 
+    public async Task<int> WithdrawPortsAsync(string hostId, IReadOnlyList<string> ports)
+    {
+        var vni = Vni;
+        Guard.Name(hostId, "hostId");
+        Guard.NotNull(ports, "ports");
+        var names = ports.ToHashSet(StringComparer.Ordinal);
+        var changes = new List<MacChange>();
+        var bindings = new List<IpBindingChange>();
+        foreach (var entry in State.Entries.Values.Where(e => !e.Static && e.HostId == hostId && names.Contains(e.Port)).ToList())
+        {
+            Remove(entry.Mac, changes, bindings);
+        }
+
+        await CommitAsync(vni, changes, bindings);
+        if (changes.Count != 0)
+        {
+            Log.Withdrawn(logger, vni.Value, hostId, changes.Count);
+        }
+
+        return changes.Count;
+    }
+
     public async Task BindIpAsync(MacAddress mac, IPAddress ip)
     {
         var vni = Vni;

@@ -29,6 +29,28 @@ public sealed class HostTests(ClusterFixture fixture) : ClusterTest(fixture)
     }
 
     [Fact]
+    public async Task Reregistering_without_a_port_withdraws_the_macs_learned_on_it_and_keeps_the_others()
+    {
+        var (sw, web, vni) = await NewPortGroupAsync();
+        string host = Names.Unique("host");
+        await RegisterAsync(host, sw, Vtep(1), ("vm1", web), ("ctr1", web));
+        var kept = Names.NextMac();
+        var gone = Names.NextMac();
+        var pinned = Names.NextMac();
+        await MacTable(vni).LearnAsync([Learn(kept, host, 1, "vm1"), Learn(gone, host, 1, "ctr1")]);
+        await MacTable(vni).SetStaticAsync(pinned, host, Vtep(1), "ctr1");
+
+        // The container's port was detached at run time: the agent registers without it.
+        await RegisterAsync(host, sw, Vtep(1), ("vm1", web));
+
+        var macs = (await MacTable(vni).GetSnapshotAsync()).Entries.Select(e => e.Mac).ToList();
+        Assert.Contains(kept, macs);
+        Assert.DoesNotContain(gone, macs);
+        Assert.Contains(pinned, macs); // an operator's static MAC stays until the operator removes it
+        Assert.Contains(new FloodListEntry(host, Vtep(1)), (await Segment(vni).GetAsync()).FloodList);
+    }
+
+    [Fact]
     public async Task Registering_with_an_unknown_switch_or_port_group_is_not_found_and_changes_nothing()
     {
         var (sw, web, webVni) = await NewPortGroupAsync();
