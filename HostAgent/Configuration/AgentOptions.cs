@@ -65,7 +65,34 @@ public sealed class AgentOptions
 
     public string Switch { get; set; } = string.Empty;
 
+    /// <summary>The configured ports, in slots 0..n-1; ports attached at run time take further slots (<see cref="MaxPorts"/>).</summary>
     public List<PortBindingOptions> Ports { get; set; } = [];
+
+    /// <summary>
+    /// How many ports (configured and attached at run time) the agent holds at most, 1..4096, default
+    /// 1024. Every port slot has its counters and a place in the forwarding tables from the start, so
+    /// attaching never resizes anything the data plane reads; each attached port has a receive thread.
+    /// </summary>
+    public int MaxPorts { get; set; } = 1024;
+
+    /// <summary>The most <see cref="MaxPorts"/> may be.</summary>
+    public const int MaxPortsLimit = 4096;
+
+    /// <summary>
+    /// Optional unix socket of the local port API (HTTP/JSON; attach, detach and list ports at run
+    /// time, used by the CNI plugin and hypervisor hooks), created mode 0600 so only the agent's user
+    /// and root can connect. On a real host: <c>/run/fabric-agent/agent.sock</c>, the plugin's
+    /// default. Unset: no local API.
+    /// </summary>
+    public string? LocalApiSocket { get; set; }
+
+    /// <summary>
+    /// Optional JSON file where ports attached at run time are kept, so a restarted agent restores
+    /// them in their slots (<c>/var/lib/fabric-agent/ports.json</c> on a real host). Unset: runtime
+    /// ports last until the agent stops. A file that cannot be read stops the agent at start (it is
+    /// never overwritten with less than it holds).
+    /// </summary>
+    public string? RuntimePortsFile { get; set; }
 
     /// <summary>How local ports capture and inject frames. Defaults to <see cref="PortBackend.AfPacket"/>.</summary>
     public PortBackend PortBackend { get; set; } = PortBackend.AfPacket;
@@ -176,6 +203,21 @@ internal sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
             {
                 failures.Add($"{s}:Ports:{i}:Mac '{mac}' is not a unicast MAC address (xx:xx:xx:xx:xx:xx, not multicast, not zero).");
             }
+        }
+
+        if (options.MaxPorts is < 1 or > AgentOptions.MaxPortsLimit || options.MaxPorts < options.Ports.Count)
+        {
+            failures.Add($"{s}:MaxPorts must be 1..{AgentOptions.MaxPortsLimit} and at least the number of configured ports ({options.Ports.Count}); was {options.MaxPorts}.");
+        }
+
+        if (options.LocalApiSocket is { Length: > 0 } socket && (socket.Length > 107 || !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(socket)))))
+        {
+            failures.Add($"{s}:LocalApiSocket '{socket}': its directory must exist and the path be at most 107 bytes (unix(7) sun_path).");
+        }
+
+        if (options.RuntimePortsFile is { Length: > 0 } portsFile && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(portsFile))))
+        {
+            failures.Add($"{s}:RuntimePortsFile '{portsFile}': its directory does not exist.");
         }
 
         if (!Enum.IsDefined(options.PortBackend))

@@ -76,6 +76,9 @@ internal sealed class LocalEffects
     }
 }
 
+/// <summary>A local port by its slot (its index in the forwarding tables, counters and local MAC table) and what it is bound to.</summary>
+internal readonly record struct SlotBinding(int Slot, PortBindingOptions Binding);
+
 /// <summary>
 /// The host's replica of the cluster state it forwards on: the switch configuration, and for every
 /// VNI its ports carry the segment's flood list and the MAC table (entries and IP bindings), each
@@ -83,8 +86,10 @@ internal sealed class LocalEffects
 /// written once (<see cref="ReplicaVersion.Classify"/>) and builds the <see cref="ForwardingSnapshot"/>
 /// the data plane reads. Pure: no grain calls, no locks, no clock; the caller serializes access.
 /// </summary>
-internal sealed class ClusterReplica(string hostId, uint ownVtep, IReadOnlyList<PortBindingOptions> bindings, int vxlanPort)
+internal sealed class ClusterReplica(string hostId, uint ownVtep, IReadOnlyList<PortBindingOptions> bindings, int vxlanPort, int capacity = 0)
 {
+    private readonly int _capacity = Math.Max(capacity, bindings.Count);
+    private IReadOnlyList<SlotBinding> _slots = [.. bindings.Select((b, i) => new SlotBinding(i, b))];
     private readonly Dictionary<uint, SegmentSnapshot> _segments = [];
     private readonly Dictionary<uint, Dictionary<MacAddress, MacEntry>> _macs = [];
     private readonly Dictionary<uint, ReplicaVersion> _macVersions = [];
@@ -97,8 +102,29 @@ internal sealed class ClusterReplica(string hostId, uint ownVtep, IReadOnlyList<
     /// <summary>The switch configuration in force, null before the first <see cref="Configure"/>.</summary>
     public SwitchConfig? Switch { get; private set; }
 
-    /// <summary>How each configured port maps frames to VNIs, in configuration order.</summary>
+    /// <summary>How each port slot maps frames to VNIs, by slot (free slots included, see <see cref="ForwardingSnapshot.Ports"/>).</summary>
     public PortForwarding[] Ports { get; private set; } = [];
+
+    /// <summary>The attached ports by slot, as last set (the configured ones in slots 0..n-1 at first).</summary>
+    public IReadOnlyList<SlotBinding> Bindings => _slots;
+
+    /// <summary>
+    /// Replaces the attached ports (a port attached or detached at run time). With a switch
+    /// configuration known, the ports are mapped again at once (<see cref="Configure"/>) and the
+    /// returned list is what to register; null before the first configuration.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A slot outside 0..capacity-1.</exception>
+    public IReadOnlyList<HostPort>? SetPorts(IReadOnlyList<SlotBinding> ports, List<PortForwarding> unknownGroups)
+    {
+        foreach (var port in ports)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(port.Slot);
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(port.Slot, _capacity);
+        }
+
+        _slots = ports;
+        return Switch is { } config ? Configure(config, unknownGroups) : null;
+    }
 
     /// <summary>Every VNI some port carries: the segments and MAC tables to subscribe to.</summary>
     public IReadOnlySet<uint> Vnis => _vnis;
@@ -115,10 +141,16 @@ internal sealed class ClusterReplica(string hostId, uint ownVtep, IReadOnlyList<
     /// </summary>
     public IReadOnlyList<HostPort> Configure(SwitchConfig config, List<PortForwarding> unknownGroups)
     {
-        var ports = bindings.Select((p, i) => ForwardingBuilder.BuildPort(i, p, config)).ToArray();
-        var hostPorts = new List<HostPort>();
-        foreach (var (binding, port) in bindings.Zip(ports))
+        var ports = new PortForwarding[_capacity];
+        for (int i = 0; i < ports.Length; i++)
         {
+            ports[i] = PortForwarding.Free(i);
+        }
+
+        var hostPorts = new List<HostPort>();
+        foreach (var (slot, binding) in _slots)
+        {
+            var port = ports[slot] = ForwardingBuilder.BuildPort(slot, binding, config);
             if (config.PortGroups.Any(g => g.Name == binding.PortGroup))
             {
                 hostPorts.Add(new HostPort(binding.Interface, binding.PortGroup));

@@ -11,6 +11,7 @@ internal sealed class ControlSignals
     private string? _resyncReason;
     private Exception? _failure;
     private int _refresh;
+    private int _portSync;
     private int _connected;
 
     /// <summary>True while the replica is filled from the cluster and current (between a full sync and an outage).</summary>
@@ -46,6 +47,16 @@ internal sealed class ControlSignals
         Interlocked.Exchange(ref _refresh, 1);
         _wake.Release();
     }
+
+    /// <summary>Ports were attached or detached: the host must register its new port list. Kept while not connected (the next full sync registers it, and a later port sync costs one idempotent registration).</summary>
+    public void RequestPortSync()
+    {
+        Interlocked.Exchange(ref _portSync, 1);
+        _wake.Release();
+    }
+
+    /// <summary>Takes the pending port sync request.</summary>
+    public bool TakePortSync() => Interlocked.Exchange(ref _portSync, 0) == 1;
 
     /// <summary>Wakes the loop (a delta marked a VNI stale).</summary>
     public void Wake() => _wake.Release();

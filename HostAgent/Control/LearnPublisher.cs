@@ -27,6 +27,7 @@ internal sealed partial class LearnPublisher(
     IOptions<AgentOptions> options,
     LocalMacTable macs,
     ExternalMacTable external,
+    LocalPorts.PortRegistry ports,
     TimeProvider time,
     ILogger<LearnPublisher> logger) : BackgroundService
 {
@@ -130,13 +131,12 @@ internal sealed partial class LearnPublisher(
     {
         foreach (ulong value in pending)
         {
-            if (!macs.TryGet(vni, value, out var entry) || entry.Port >= _options.Ports.Count)
+            if (!macs.TryGet(vni, value, out var entry) || ports.NameOf(entry.Port) is not { } port)
             {
-                continue; // forgotten meanwhile (aged, or moved to another host): nothing to say
+                continue; // forgotten meanwhile (aged, moved to another host, its port detached): nothing to say
             }
 
             var mac = new MacAddress(value);
-            string port = _options.Ports[entry.Port].Interface;
             bool any = false;
             foreach (uint ip in entry.Claims)
             {

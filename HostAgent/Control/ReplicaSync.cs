@@ -3,6 +3,7 @@ using Fabric.Grains;
 using Fabric.HostAgent.Configuration;
 using Fabric.HostAgent.Diagnostics;
 using Fabric.HostAgent.Forwarding;
+using Fabric.HostAgent.LocalPorts;
 using Microsoft.Extensions.Options;
 
 namespace Fabric.HostAgent.Control;
@@ -30,6 +31,7 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
     private readonly string _version = typeof(ReplicaSync).Assembly.GetName().Version?.ToString() ?? "0";
     private readonly Lock _gate = new();
     private readonly ClusterReplica _replica;
+    private readonly PortRegistry _ports;
 
     // Orleans holds client observers weakly: these fields keep the references alive
     // (docs/architecture.md, "Known pitfalls on Linux").
@@ -41,8 +43,9 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
     private bool _outageReported;
     private Task<SwitchConfig?>? _configCheck;
 
-    public ReplicaSync(IClusterClient client, IOptions<AgentOptions> options, Heartbeat heartbeat, DataPlane dataPlane, ControlSignals signals, TimeProvider time, ILogger<ReplicaSync> logger)
+    public ReplicaSync(IClusterClient client, IOptions<AgentOptions> options, Heartbeat heartbeat, DataPlane dataPlane, PortRegistry ports, ControlSignals signals, TimeProvider time, ILogger<ReplicaSync> logger)
     {
+        _ports = ports;
         _client = client;
         _options = options.Value;
         _heartbeat = heartbeat;
@@ -51,7 +54,27 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
         _time = time;
         _logger = logger;
         _vtep = IPAddress.Parse(_options.VtepAddress);
-        _replica = new ClusterReplica(_options.HostId, Wire.Ipv4Address.FromIPAddress(_vtep), _options.Ports, _options.VxlanPort);
+        _replica = new ClusterReplica(_options.HostId, Wire.Ipv4Address.FromIPAddress(_vtep), [], _options.VxlanPort, _options.MaxPorts);
+        _replica.SetPorts(PortRegistry.Bindings(ports.Ports), []);
+        ports.Changed += OnPortsChanged;
+    }
+
+    /// <summary>
+    /// A port was attached or detached: the ports are mapped again and the tables published at once
+    /// (no cluster call), then the loop registers the new port list (<see cref="SyncPortsAsync"/>).
+    /// </summary>
+    private void OnPortsChanged()
+    {
+        var unknown = new List<PortForwarding>();
+        lock (_gate)
+        {
+            if (_replica.SetPorts(PortRegistry.Bindings(_ports.Ports), unknown) is not null)
+            {
+                PublishLocked(new LocalEffects());
+            }
+        }
+
+        _signals.RequestPortSync();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -104,25 +127,51 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
             ?? throw new FabricNotFoundException("switch", _options.Switch);
         var unknown = new List<PortForwarding>();
         IReadOnlyList<HostPort> hostPorts;
+        long portsVersion;
         lock (_gate)
         {
+            _ports.Switch = config;
+            (portsVersion, var ports) = _ports.Current;
+            _replica.SetPorts(PortRegistry.Bindings(ports), []);
             hostPorts = _replica.Configure(config, unknown);
             _subscribed = [.. _replica.Vnis];
         }
 
+        LogUnknown(unknown);
+        await _heartbeat.RegisterAsync(new HostRegistration(_vtep, _version, _options.Switch, hostPorts));
+        ForgetUncarried();
+        await SubscribeAllAsync(replace: true);
+        _ports.MarkRegistered(portsVersion);
+
+        // The MAC tables may have lost us (host declared dead, or a silo restarted on memory
+        // storage): publish every MAC we hold again, with its addresses; learning is idempotent.
+        _dataPlane.Macs.RequeueAll();
+        _dataPlane.External.RequeueAll();
+    }
+
+    private void LogUnknown(List<PortForwarding> unknown)
+    {
         foreach (var port in unknown)
         {
-            Log.PortWithoutSegment(_logger, port.Name, _options.Ports[port.Index].PortGroup);
+            Log.PortWithoutSegment(_logger, port.Name, _replica.Bindings.FirstOrDefault(b => b.Slot == port.Index).Binding?.PortGroup ?? "?");
+        }
+    }
+
+    /// <summary>
+    /// VNIs no port carries any more end here: their counters and what was learned behind external
+    /// VTEPs in them (a VNI used again later is another segment); and what a port learned in a VNI it
+    /// no longer carries (it moved to another port group, or was detached) is not its any more.
+    /// </summary>
+    private void ForgetUncarried()
+    {
+        IReadOnlySet<uint> vnis;
+        lock (_gate)
+        {
+            vnis = _replica.Vnis.ToHashSet();
         }
 
-        await _heartbeat.RegisterAsync(new HostRegistration(_vtep, _version, _options.Switch, hostPorts));
-
-        // VNIs no port carries any more end here: their counters and what was learned behind
-        // external VTEPs in them (a VNI used again later is another segment).
-        _dataPlane.Counters.ForgetVnisOtherThan(_replica.Vnis);
-        _dataPlane.External.ForgetVnisOtherThan(_replica.Vnis);
-
-        // A port moved to another port group: what it learned in its old VNI is not its anymore.
+        _dataPlane.Counters.ForgetVnisOtherThan(vnis);
+        _dataPlane.External.ForgetVnisOtherThan(vnis);
         foreach (var (key, entry) in _dataPlane.Macs.Entries)
         {
             bool carried;
@@ -136,13 +185,55 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
                 _dataPlane.Macs.Forget(key.Vni, key.Mac);
             }
         }
+    }
 
-        await SubscribeAllAsync(replace: true);
+    /// <summary>
+    /// Registers the current port list (ports were attached or detached; the tables were published
+    /// already), subscribes to the segments and MAC tables of VNIs the ports carry now and did not
+    /// before, and leaves those of VNIs no port carries. The host grain withdraws the MACs learned on
+    /// ports that are gone. A failure ends the session: the next full sync does it all.
+    /// </summary>
+    private async Task SyncPortsAsync()
+    {
+        var unknown = new List<PortForwarding>();
+        IReadOnlyList<HostPort> hostPorts;
+        long version;
+        uint[] added, removed;
+        lock (_gate)
+        {
+            (version, var ports) = _ports.Current;
+            hostPorts = _replica.SetPorts(PortRegistry.Bindings(ports), unknown)!;
+            uint[] now = [.. _replica.Vnis];
+            added = [.. now.Except(_subscribed)];
+            removed = [.. _subscribed.Except(now)];
+            _subscribed = now;
+            PublishLocked(new LocalEffects());
+        }
 
-        // The MAC tables may have lost us (host declared dead, or a silo restarted on memory
-        // storage): publish every MAC we hold again, with its addresses; learning is idempotent.
-        _dataPlane.Macs.RequeueAll();
-        _dataPlane.External.RequeueAll();
+        LogUnknown(unknown);
+        await _heartbeat.RegisterAsync(new HostRegistration(_vtep, _version, _options.Switch, hostPorts));
+        ForgetUncarried();
+        if (added.Length != 0)
+        {
+            var segments = new List<SegmentSnapshot>();
+            var tables = new List<MacTableSnapshot>();
+            foreach (uint vni in added)
+            {
+                segments.Add(await _client.GetGrain<ISegmentGrain>(vni).SubscribeAsync(_segmentObserver!).Bounded(_options, _time));
+                tables.Add(await _client.GetGrain<IMacTableGrain>(vni).SubscribeAsync(_macObserver!).Bounded(_options, _time));
+            }
+
+            Apply(segments, tables, replace: true);
+        }
+
+        foreach (uint vni in removed)
+        {
+            // Best effort: an unrenewed subscription expires on its own.
+            _ = _client.GetGrain<ISegmentGrain>(vni).UnsubscribeAsync(_segmentObserver!);
+            _ = _client.GetGrain<IMacTableGrain>(vni).UnsubscribeAsync(_macObserver!);
+        }
+
+        _ports.MarkRegistered(version);
     }
 
     /// <summary>
@@ -175,6 +266,11 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
             {
                 Log.Resync(_logger, "the switch configuration changed");
                 return;
+            }
+
+            if (_signals.TakePortSync())
+            {
+                await SyncPortsAsync();
             }
 
             await ResnapshotStaleAsync();

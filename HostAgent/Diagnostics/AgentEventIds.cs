@@ -51,6 +51,20 @@ internal static class AgentEventIds
     /// <summary>A receive thread could not be given its real-time priority (no CAP_SYS_NICE); it forwards on normal scheduling.</summary>
     public const int RealtimePriorityRefused = 3106;
 
+    // Local ports attached and detached at run time (3200–3299).
+
+    /// <summary>A port was attached through the local port API.</summary>
+    public const int PortAttached = 3201;
+
+    /// <summary>A port was detached through the local port API.</summary>
+    public const int PortDetached = 3202;
+
+    /// <summary>A runtime port restored from the ports file has no interface any more (its workload is gone); it was dropped.</summary>
+    public const int RestoredPortMissing = 3203;
+
+    /// <summary>The local port API listens on its unix socket.</summary>
+    public const int LocalApiListening = 3204;
+
     /// <summary>Local MACs not seen for MacAgingTime were forgotten.</summary>
     public const int Aged = 3004;
 

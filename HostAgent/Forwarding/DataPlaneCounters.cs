@@ -100,7 +100,7 @@ internal sealed class TrafficCounters
     }
 }
 
-/// <summary>Every counter of the agent: per port (by index), per VNI, for the VTEP socket, and in total.</summary>
+/// <summary>Every counter of the agent: per port slot (by index), per VNI, for the VTEP socket, and in total.</summary>
 internal sealed class DataPlaneCounters(int portCount)
 {
     private readonly ConcurrentDictionary<uint, TrafficCounters> _byVni = new();
@@ -109,7 +109,11 @@ internal sealed class DataPlaneCounters(int portCount)
 
     public TrafficCounters Vtep { get; } = new();
 
+    /// <summary>One set per port slot; a slot's set is replaced when a port is attached to it (<see cref="ResetPort"/>).</summary>
     public TrafficCounters[] Ports { get; } = Enumerable.Range(0, portCount).Select(_ => new TrafficCounters()).ToArray();
+
+    /// <summary>Control plane: a port was attached to <paramref name="slot"/>; it counts from zero, not on the previous port's counts.</summary>
+    public void ResetPort(int slot) => Volatile.Write(ref Ports[slot], new TrafficCounters());
 
     /// <summary>Created by the control plane when a segment appears, so the data plane only reads the dictionary.</summary>
     public TrafficCounters ForVni(uint vni) => _byVni.GetOrAdd(vni, static _ => new TrafficCounters());

@@ -24,10 +24,9 @@ internal sealed class DataPlaneMetrics : IDisposable
 
     private static IEnumerable<Measurement<long>> Measure(DataPlane dp, Func<TrafficCounters, long> read)
     {
-        var ports = dp.Snapshot.Ports;
-        for (int i = 0; i < ports.Length; i++)
+        foreach (var port in dp.Snapshot.AttachedPorts)
         {
-            yield return new Measurement<long>(read(dp.Counters.Ports[i]), new KeyValuePair<string, object?>("port", ports[i].Name));
+            yield return new Measurement<long>(read(dp.Counters.Ports[port.Index]), new KeyValuePair<string, object?>("port", port.Name));
         }
 
         yield return new Measurement<long>(read(dp.Counters.Vtep), new KeyValuePair<string, object?>("port", "vtep"));

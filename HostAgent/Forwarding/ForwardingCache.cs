@@ -22,7 +22,7 @@ internal static class ForwardingCache
             now.ToUnixTimeMilliseconds(),
             snapshot.Generation,
             snapshot.MaxInnerFrameLength,
-            [.. snapshot.Ports.Select(p => new SavedPort(p.Index, p.Name, p.Trunk, p.AccessVni, p.NativeVni, p.MacLimit, p.VniByVid.ToDictionary(), p.AllowForgedTransmits, p.AllowPromiscuous, p.EffectiveMac))],
+            [.. snapshot.AttachedPorts.Select(p => new SavedPort(p.Index, p.Name, p.Trunk, p.AccessVni, p.NativeVni, p.MacLimit, p.VniByVid.ToDictionary(), p.AllowForgedTransmits, p.AllowPromiscuous, p.EffectiveMac))],
             [.. snapshot.Segments.Values.OrderBy(s => s.Vni).Select(s => new SavedSegment(
                 s.Vni,
                 s.LocalPorts,
@@ -40,13 +40,14 @@ internal static class ForwardingCache
 
     /// <summary>
     /// The saved tables as a snapshot, or null with the reason when there is no usable file: missing,
-    /// unreadable, older than <paramref name="maxAge"/>, or saved for another host, switch or port list.
+    /// unreadable, older than <paramref name="maxAge"/>, or saved for another host, switch or port list (slots and interfaces).
     /// </summary>
     public static ForwardingSnapshot? Load(
         string path,
         string hostId,
         string switchName,
-        IReadOnlyList<string> portNames,
+        IReadOnlyList<(int Slot, string Name)> ports,
+        int capacity,
         TimeSpan maxAge,
         DateTimeOffset now,
         DataPlaneCounters counters,
@@ -76,7 +77,7 @@ internal static class ForwardingCache
             return null;
         }
 
-        if (saved.HostId != hostId || saved.Switch != switchName || !saved.Ports.Select(p => p.Name).SequenceEqual(portNames))
+        if (saved.HostId != hostId || saved.Switch != switchName || !saved.Ports.Select(p => (p.Index, p.Name)).Order().SequenceEqual(ports.Select(p => (p.Slot, p.Name)).Order()))
         {
             reason = "saved for another host, switch or port list";
             return null;
@@ -88,10 +89,22 @@ internal static class ForwardingCache
             return null;
         }
 
-        int count = saved.Ports.Length;
-        var ports = saved.Ports.Select((p, i) => new PortForwarding
+        if (saved.Ports.Any(p => p.Index < 0 || p.Index >= capacity))
         {
-            Index = i,
+            reason = "saved for more port slots than Fabric:Agent:MaxPorts";
+            return null;
+        }
+
+        int count = capacity;
+        var table = new PortForwarding[capacity];
+        for (int i = 0; i < capacity; i++)
+        {
+            table[i] = PortForwarding.Free(i);
+        }
+
+        foreach (var port in saved.Ports.Select(p => new PortForwarding
+        {
+            Index = p.Index,
             Name = p.Name,
             Trunk = p.Trunk,
             AccessVni = p.AccessVni,
@@ -102,11 +115,15 @@ internal static class ForwardingCache
             EffectiveMac = p.EffectiveMac,
             VniByVid = (p.VniByVid ?? []).ToFrozenDictionary(),
             VidByVni = (p.VniByVid ?? []).ToFrozenDictionary(kv => kv.Value, kv => kv.Key),
-        }).ToArray();
+        }))
+        {
+            table[port.Index] = port;
+        }
+
         var segments = new Dictionary<uint, SegmentForwarding>();
         foreach (var s in saved.Segments)
         {
-            if (s.LocalPorts is null || s.LocalPorts.Concat(s.PromiscuousPorts ?? []).Any(p => p < 0 || p >= count))
+            if (s.LocalPorts is null || s.LocalPorts.Concat(s.PromiscuousPorts ?? []).Any(p => p < 0 || p >= count || !table[p].Attached))
             {
                 reason = "unreadable (a segment names a port that does not exist)";
                 return null;
@@ -130,7 +147,7 @@ internal static class ForwardingCache
         reason = $"saved {age.TotalSeconds:F1} s ago";
         return new ForwardingSnapshot
         {
-            Ports = ports,
+            Ports = table,
             Segments = segments.ToFrozenDictionary(),
             Generation = saved.Generation,
             MaxInnerFrameLength = saved.MaxInnerFrameLength > 0 ? saved.MaxInnerFrameLength : 1450 + Wire.EthernetFrame.HeaderLength,

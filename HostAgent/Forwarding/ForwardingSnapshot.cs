@@ -7,9 +7,16 @@ namespace Fabric.HostAgent.Forwarding;
 /// <summary>How one local port maps frames to VNIs and back (from its port group's VLAN policy).</summary>
 internal sealed class PortForwarding
 {
+    /// <summary>The port's slot: its index in <see cref="ForwardingSnapshot.Ports"/>, the counters and the local MAC table.</summary>
     public required int Index { get; init; }
 
     public required string Name { get; init; }
+
+    /// <summary>False for a free slot (no interface attached): it carries no VNI, so nothing is forwarded to or from it.</summary>
+    public bool Attached { get; init; } = true;
+
+    /// <summary>The entry of a free slot.</summary>
+    public static PortForwarding Free(int index) => new() { Index = index, Name = string.Empty, Trunk = false, Attached = false };
 
     public required bool Trunk { get; init; }
 
@@ -101,7 +108,15 @@ internal sealed class ForwardingSnapshot
         Generation = 0,
     };
 
+    /// <summary>
+    /// Every port slot of the agent by index (<c>Fabric:Agent:MaxPorts</c> of them in the agent; a
+    /// free slot has an entry with <see cref="PortForwarding.Attached"/> false), so any slot a local
+    /// MAC or a receive thread names can be read without a bounds check failing.
+    /// </summary>
     public required PortForwarding[] Ports { get; init; }
+
+    /// <summary>The attached ports, in slot order.</summary>
+    public IEnumerable<PortForwarding> AttachedPorts => Ports.Where(p => p.Attached);
 
     public required FrozenDictionary<uint, SegmentForwarding> Segments { get; init; }
 

@@ -243,6 +243,25 @@ internal sealed class LocalMacTable(int portCount)
         return false;
     }
 
+    /// <summary>
+    /// Control plane: the port in <paramref name="slot"/> was detached; forgets every MAC learned on
+    /// it and its effective MAC, so a port attached to the slot later starts clean. Returns the keys forgotten.
+    /// </summary>
+    public List<MacKey> ForgetPort(int slot)
+    {
+        var forgotten = new List<MacKey>();
+        foreach (var (key, entry) in _entries)
+        {
+            if (entry.Port == slot && Forget(key.Vni, key.Mac))
+            {
+                forgotten.Add(key);
+            }
+        }
+
+        Volatile.Write(ref _firstLearned[slot], 0);
+        return forgotten;
+    }
+
     /// <summary>Removes entries not seen since <paramref name="olderThan"/> (ms, <see cref="Environment.TickCount64"/>); returns how many.</summary>
     public int Age(long olderThan)
     {

@@ -12,9 +12,20 @@ namespace Fabric.HostAgent.Forwarding;
 internal static partial class WarmStart
 {
     /// <summary>The first tables of the data plane for <paramref name="options"/>; logs which start it is (warm or cold) and why.</summary>
-    public static ForwardingSnapshot InitialTables(AgentOptions options, DataPlaneCounters counters, TimeProvider time, ILogger logger)
+    public static ForwardingSnapshot InitialTables(AgentOptions options, IReadOnlyList<LocalPorts.LocalPort> ports, DataPlaneCounters counters, TimeProvider time, ILogger logger)
     {
-        var empty = ForwardingSnapshot.Empty([.. options.Ports.Select((p, i) => new PortForwarding { Index = i, Name = p.Interface, Trunk = false })]);
+        var table = new PortForwarding[options.MaxPorts];
+        for (int i = 0; i < table.Length; i++)
+        {
+            table[i] = PortForwarding.Free(i);
+        }
+
+        foreach (var port in ports)
+        {
+            table[port.Slot] = new PortForwarding { Index = port.Slot, Name = port.Interface, Trunk = false };
+        }
+
+        var empty = ForwardingSnapshot.Empty(table);
         if (options.ForwardingCacheFile is not { Length: > 0 } path)
         {
             return empty;
@@ -24,7 +35,8 @@ internal static partial class WarmStart
             path,
             options.HostId,
             options.Switch,
-            [.. options.Ports.Select(p => p.Interface)],
+            [.. ports.Select(p => (p.Slot, p.Interface))],
+            options.MaxPorts,
             options.ForwardingCacheMaxAge,
             time.GetUtcNow(),
             counters,

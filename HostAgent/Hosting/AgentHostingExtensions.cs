@@ -4,6 +4,7 @@ using Azure.Data.Tables;
 using Fabric.HostAgent.Configuration;
 using Fabric.HostAgent.Control;
 using Fabric.HostAgent.Forwarding;
+using Fabric.HostAgent.LocalPorts;
 using Fabric.HostAgent.Ports;
 using Fabric.HostAgent.Status;
 using Microsoft.Extensions.Options;
@@ -54,15 +55,18 @@ public static partial class AgentHostingExtensions
     /// </summary>
     public static IServiceCollection AddFabricDataPlane(this IServiceCollection services)
     {
-        services.AddSingleton(sp => new DataPlaneCounters(sp.GetRequiredService<IOptions<AgentOptions>>().Value.Ports.Count));
-        services.AddSingleton(sp => new LocalMacTable(sp.GetRequiredService<IOptions<AgentOptions>>().Value.Ports.Count));
+        services.AddSingleton(sp => new DataPlaneCounters(sp.GetRequiredService<IOptions<AgentOptions>>().Value.MaxPorts));
+        services.AddSingleton(sp => new LocalMacTable(sp.GetRequiredService<IOptions<AgentOptions>>().Value.MaxPorts));
+        services.AddSingleton<PortRegistry>();
+        services.AddSingleton<PortAttacher>();
         services.AddSingleton<ExternalMacTable>();
         services.AddSingleton<PortOutput>();
         services.AddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<AgentOptions>>().Value;
             var counters = sp.GetRequiredService<DataPlaneCounters>();
-            var initial = WarmStart.InitialTables(options, counters, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(WarmStart)));
+            var ports = sp.GetRequiredService<PortRegistry>().Ports;
+            var initial = WarmStart.InitialTables(options, ports, counters, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(WarmStart)));
             return new DataPlane(
                 initial,
                 sp.GetRequiredService<LocalMacTable>(),
@@ -75,6 +79,7 @@ public static partial class AgentHostingExtensions
         });
         services.AddSingleton<ReceiveLoops>();
         services.AddHostedService<DataPlaneHost>();
+        services.AddHostedService<LocalPortApi>();
         services.AddHostedService<ForwardingHousekeeping>();
         services.AddHostedService<StatusFileWriter>();
         services.AddMetrics();

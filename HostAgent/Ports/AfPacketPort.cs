@@ -57,7 +57,11 @@ internal sealed unsafe class AfPacketPort : IFramePort
             throw new InvalidOperationException($"interface '{interfaceName}' does not exist in this network namespace.");
         }
 
-        int fd = LinuxNative.Socket(LinuxNative.AfPacket, LinuxNative.SockRaw, LinuxNative.EthPAllNetworkOrder);
+        // Protocol 0: the socket takes no frames until bind() names the protocol with the interface.
+        // Created with ETH_P_ALL it would be hooked into every interface at once, and the bind
+        // would unhook it first, which waits for an RCU grace period (synchronize_net, packet(7)'s
+        // af_packet.c): tens of ms per port, 1.3 s for an agent restoring 51 ports.
+        int fd = LinuxNative.Socket(LinuxNative.AfPacket, LinuxNative.SockRaw, 0);
         if (fd < 0)
         {
             throw Failure(interfaceName, "socket(AF_PACKET)");

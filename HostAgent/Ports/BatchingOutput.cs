@@ -15,36 +15,53 @@ internal sealed class BatchingOutput : IDataPlaneOutput, IDisposable
     /// <summary>Messages per sendmmsg.</summary>
     public const int Capacity = 64;
 
+    /// <summary>
+    /// How many ports one receive thread keeps a send batch for (each holds a 512 KiB arena, made
+    /// the first time the thread sends to the port); sends to further ports go out at once. Bounds a
+    /// thread's memory on a host with hundreds of ports.
+    /// </summary>
+    public const int MaxBatchedPorts = 16;
+
     private const int PortArenaBytes = 512 * 1024;
 
     /// <summary>Frames longer than this (GSO super-frames) are sent at once rather than copied into the batch.</summary>
     public const int DirectSendLength = 16 * 1024;
     private const int VtepArenaBytes = Capacity * (FrameBatch.DefaultMaxFrameLength + 64);
 
-    private readonly IReadOnlyList<IFramePort> _ports;
+    private readonly PortOutput _ports;
     private readonly VtepSocket _vtep;
     private readonly DataPlaneCounters _counters;
     private readonly SendBatch?[] _portBatches;
+    private readonly int[] _pending = new int[MaxBatchedPorts];
+    private readonly bool[] _queued;
     private readonly SendBatch _vtepBatch = new(Capacity, VtepArenaBytes, vnetHeaders: false, addressed: true);
+    private int _pendingCount;
+    private int _batchCount;
 
-    public BatchingOutput(IReadOnlyList<IFramePort> ports, VtepSocket vtep, DataPlaneCounters counters)
+    public BatchingOutput(PortOutput ports, VtepSocket vtep, DataPlaneCounters counters)
     {
         _ports = ports;
         _vtep = vtep;
         _counters = counters;
-        _portBatches = [.. ports.Select(p => p is AfPacketPort ? new SendBatch(Capacity, PortArenaBytes, vnetHeaders: true, addressed: false) : null)];
+        _portBatches = new SendBatch?[ports.Capacity];
+        _queued = new bool[ports.Capacity];
     }
 
     /// <inheritdoc />
-    public bool PortCarriesOffloads(int port) => _ports[port].CarriesOffloads;
+    public bool PortCarriesOffloads(int port) => _ports.PortCarriesOffloads(port);
 
     /// <inheritdoc />
     public bool SendToPort(int port, ReadOnlySpan<byte> frame, in VirtioNetHeader offload)
     {
-        var batch = _portBatches[port];
+        if (_ports.Port(port) is not { } target)
+        {
+            return false;
+        }
+
+        var batch = target is AfPacketPort ? BatchFor(port) : null;
         if (batch is null)
         {
-            return _ports[port].Send(frame, offload);
+            return target.Send(frame, offload);
         }
 
         if (frame.Length > DirectSendLength)
@@ -56,7 +73,7 @@ internal sealed class BatchingOutput : IDataPlaneOutput, IDisposable
                 FlushPort(port, batch);
             }
 
-            return _ports[port].Send(frame, offload);
+            return target.Send(frame, offload);
         }
 
         if (!batch.HasRoomFor(frame.Length))
@@ -64,8 +81,28 @@ internal sealed class BatchingOutput : IDataPlaneOutput, IDisposable
             FlushPort(port, batch);
         }
 
+        if (!_queued[port])
+        {
+            // At most one entry per port with a batch, so at most MaxBatchedPorts.
+            _queued[port] = true;
+            _pending[_pendingCount++] = port;
+        }
+
         batch.Add(frame, offload);
         return true;
+    }
+
+    /// <summary>The thread's send batch for slot <paramref name="port"/>, made at the first send; null once <see cref="MaxBatchedPorts"/> are made.</summary>
+    private SendBatch? BatchFor(int port)
+    {
+        var batch = _portBatches[port];
+        if (batch is null && _batchCount < MaxBatchedPorts)
+        {
+            batch = _portBatches[port] = new SendBatch(Capacity, PortArenaBytes, vnetHeaders: true, addressed: false);
+            _batchCount++;
+        }
+
+        return batch;
     }
 
     /// <inheritdoc />
@@ -103,13 +140,17 @@ internal sealed class BatchingOutput : IDataPlaneOutput, IDisposable
     /// <summary>Sends everything queued; called once a received batch has gone through the pipeline.</summary>
     public void Flush()
     {
-        for (int i = 0; i < _portBatches.Length; i++)
+        for (int i = 0; i < _pendingCount; i++)
         {
-            if (_portBatches[i] is { Count: > 0 } batch)
+            int port = _pending[i];
+            _queued[port] = false;
+            if (_portBatches[port] is { Count: > 0 } batch)
             {
-                FlushPort(i, batch);
+                FlushPort(port, batch);
             }
         }
+
+        _pendingCount = 0;
 
         if (_vtepBatch.Count > 0)
         {
@@ -119,7 +160,19 @@ internal sealed class BatchingOutput : IDataPlaneOutput, IDisposable
 
     private void FlushPort(int port, SendBatch batch)
     {
-        int refused = ((AfPacketPort)_ports[port]).Flush(batch);
+        // The port may have been detached (or the slot given to another backend) since the frames
+        // were queued: they are dropped, counted like a refused send.
+        int refused;
+        if (_ports.Port(port) is AfPacketPort target)
+        {
+            refused = target.Flush(batch);
+        }
+        else
+        {
+            refused = batch.Count;
+            batch.Clear();
+        }
+
         for (int i = 0; i < refused; i++)
         {
             _counters.Ports[port].CountDrop(DataPlaneDrop.SendFailed);

@@ -1,38 +1,43 @@
+using Fabric.HostAgent.Configuration;
 using Fabric.HostAgent.Forwarding;
 using Fabric.HostAgent.Wire;
+using Microsoft.Extensions.Options;
 
 namespace Fabric.HostAgent.Ports;
 
 /// <summary>
-/// Where the pipeline's output goes: local port <c>i</c> is the i-th opened <see cref="IFramePort"/>,
-/// remote VTEPs are reached through the <see cref="VtepSocket"/>. Until the ports are attached
-/// (the data plane host opens them at start) every send is refused and counted as SendFailed.
+/// Where the pipeline's output goes: local port slot <c>i</c> is the <see cref="IFramePort"/> set
+/// there (<see cref="SetPort"/>), remote VTEPs are reached through the <see cref="VtepSocket"/>. A
+/// send to a free slot, or before the VTEP socket is set, is refused (the caller counts SendFailed).
+/// Slots are replaced one at a time while receive threads read them: a reader sees the old port or
+/// the new one, never a torn state.
 /// </summary>
-internal sealed class PortOutput : IDataPlaneOutput
+internal sealed class PortOutput(IOptions<AgentOptions> options) : IDataPlaneOutput
 {
-    private IFramePort[] _ports = [];
+    private readonly IFramePort?[] _ports = new IFramePort?[options.Value.MaxPorts];
     private VtepSocket? _vtep;
 
-    /// <summary>Hands over the opened ports (in configuration order) and the VTEP socket.</summary>
-    public void Attach(IFramePort[] ports, VtepSocket vtep)
-    {
-        Volatile.Write(ref _vtep, vtep);
-        Volatile.Write(ref _ports, ports);
-    }
+    /// <summary>How many port slots there are (<see cref="AgentOptions.MaxPorts"/>).</summary>
+    public int Capacity => _ports.Length;
+
+    /// <summary>The VTEP socket, once set.</summary>
+    public VtepSocket? Vtep => Volatile.Read(ref _vtep);
+
+    /// <summary>Hands over the VTEP socket.</summary>
+    public void SetVtep(VtepSocket vtep) => Volatile.Write(ref _vtep, vtep);
+
+    /// <summary>Puts <paramref name="port"/> in <paramref name="slot"/> (null frees it).</summary>
+    public void SetPort(int slot, IFramePort? port) => Volatile.Write(ref _ports[slot], port);
+
+    /// <summary>The port in <paramref name="slot"/>, null for a free or unknown slot.</summary>
+    public IFramePort? Port(int slot) => (uint)slot < (uint)_ports.Length ? Volatile.Read(ref _ports[slot]) : null;
 
     /// <inheritdoc />
     public bool SendToPort(int port, ReadOnlySpan<byte> frame, in VirtioNetHeader offload)
-    {
-        var ports = Volatile.Read(ref _ports);
-        return (uint)port < (uint)ports.Length && ports[port].Send(frame, offload);
-    }
+        => Port(port) is { } target && target.Send(frame, offload);
 
     /// <inheritdoc />
-    public bool PortCarriesOffloads(int port)
-    {
-        var ports = Volatile.Read(ref _ports);
-        return (uint)port < (uint)ports.Length && ports[port].CarriesOffloads;
-    }
+    public bool PortCarriesOffloads(int port) => Port(port) is { CarriesOffloads: true };
 
     /// <inheritdoc />
     public bool SendToVtep(RemoteVtep vtep, ReadOnlySpan<byte> ipv4Packet)

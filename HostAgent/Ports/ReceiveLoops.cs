@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace Fabric.HostAgent.Ports;
 
 /// <summary>
-/// One dedicated thread per local port and one for the VTEP socket, each receiving a batch at a
+/// One dedicated thread per attached local port (started and stopped as ports attach and detach) and one for the VTEP socket, each receiving a batch at a
 /// time and running every frame of it through the <see cref="DataPlane"/>. Each thread has its own
 /// <see cref="FrameBatch"/> and <see cref="ForwardingScratch"/>, so nothing is shared between them
 /// but the lock-free tables. Receives wake at least every poll interval (100 ms) to see a stop.
@@ -15,39 +15,89 @@ namespace Fabric.HostAgent.Ports;
 /// thread otherwise waits behind the time-sharing scheduler's slices, which is most of the agent's
 /// latency tail.
 /// </summary>
-internal sealed partial class ReceiveLoops(DataPlane dataPlane, IOptions<AgentOptions> options, ILogger<ReceiveLoops> logger) : IDisposable
+internal sealed partial class ReceiveLoops(DataPlane dataPlane, PortOutput output, IOptions<AgentOptions> options, ILogger<ReceiveLoops> logger) : IDisposable
 {
 
     /// <summary>Frames or datagrams taken per receive call.</summary>
     public const int BatchSize = 32;
 
     private readonly CancellationTokenSource _stop = new();
-    private readonly List<Thread> _threads = [];
+    private readonly Lock _gate = new();
+    private readonly Dictionary<int, PortThread> _portThreads = [];
+    private Thread? _vtepThread;
 
-    /// <summary>Starts a loop per port (port index = position in <paramref name="ports"/>) and one for <paramref name="vtep"/>.</summary>
-    public void Start(IReadOnlyList<IFramePort> ports, VtepSocket vtep)
+    /// <summary>Starts the loop of the VTEP socket (set in the <see cref="PortOutput"/> before).</summary>
+    public void StartVtep(VtepSocket vtep)
     {
-        for (int i = 0; i < ports.Count; i++)
+        _vtepThread = StartThread("vtep", _stop.Token, priority => VtepLoop(vtep, priority));
+    }
+
+    /// <summary>
+    /// Starts the loop of <paramref name="port"/>, attached in <paramref name="slot"/>. The loop owns
+    /// the port from now on: it closes it when it ends (<see cref="StopPort"/> or <see cref="Stop"/>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The slot already has a running loop.</exception>
+    public void StartPort(int slot, IFramePort port)
+    {
+        lock (_gate)
         {
-            int index = i;
-            var port = ports[i];
-            StartThread($"port {port.Name}", priority => PortLoop(index, port, ports, vtep, priority));
+            if (_portThreads.ContainsKey(slot))
+            {
+                throw new InvalidOperationException($"Port slot {slot} already has a receive loop.");
+            }
+
+            var stop = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var thread = StartThread($"port {port.Name}", stop.Token, priority => PortLoop(slot, port, stop.Token, priority), () =>
+            {
+                port.Dispose();
+                ended.TrySetResult();
+            });
+            _portThreads[slot] = new PortThread(thread, stop, ended.Task);
+        }
+    }
+
+    /// <summary>
+    /// Ends the loop of the port in <paramref name="slot"/>; the task completes once its thread has
+    /// left the data plane and closed the port (a receive wakes at least every poll interval, 100 ms).
+    /// Completed at once for a slot without a loop.
+    /// </summary>
+    public Task StopPort(int slot)
+    {
+        PortThread? entry;
+        lock (_gate)
+        {
+            if (!_portThreads.Remove(slot, out var found))
+            {
+                return Task.CompletedTask;
+            }
+
+            entry = found;
         }
 
-        StartThread("vtep", priority => VtepLoop(vtep, ports, priority));
+        entry.Stop.Cancel();
+        return entry.Ended.ContinueWith(_ => entry.Stop.Dispose(), TaskScheduler.Default);
     }
 
     /// <summary>Asks every loop to end and waits for each at most <paramref name="timeout"/>.</summary>
     public void Stop(TimeSpan timeout)
     {
         _stop.Cancel();
-        foreach (var thread in _threads)
+        PortThread[] ports;
+        lock (_gate)
         {
-            thread.Join(timeout);
+            ports = [.. _portThreads.Values];
         }
+
+        foreach (var port in ports)
+        {
+            port.Thread.Join(timeout);
+        }
+
+        _vtepThread?.Join(timeout);
     }
 
-    private void StartThread(string name, Action<ReceivePriority?> loop)
+    private Thread StartThread(string name, CancellationToken stop, Action<ReceivePriority?> loop, Action? ended = null)
     {
         var thread = new Thread(() =>
         {
@@ -55,27 +105,45 @@ internal sealed partial class ReceiveLoops(DataPlane dataPlane, IOptions<AgentOp
             {
                 loop(RaisePriority(name));
             }
-            catch (Exception ex) when (!_stop.IsCancellationRequested)
+            catch (Exception ex) when (!stop.IsCancellationRequested)
             {
                 Log.LoopFailed(logger, name, ex);
+            }
+            finally
+            {
+                ended?.Invoke();
             }
         })
         {
             IsBackground = true,
             Name = name,
         };
-        _threads.Add(thread);
         thread.Start();
+        return thread;
     }
 
-    private void PortLoop(int index, IFramePort port, IReadOnlyList<IFramePort> ports, VtepSocket vtep, ReceivePriority? priority)
+    private void PortLoop(int index, IFramePort port, CancellationToken stop, ReceivePriority? priority)
     {
         var batch = new FrameBatch(BatchSize, port.MaxFrameLength);
-        using var output = new BatchingOutput(ports, vtep, dataPlane.Counters);
-        var scratch = new ForwardingScratch { Output = output };
-        while (!_stop.IsCancellationRequested)
+        using var batching = new BatchingOutput(output, output.Vtep!, dataPlane.Counters);
+        var scratch = new ForwardingScratch { Output = batching };
+        int quickEmpty = 0;
+        while (!stop.IsCancellationRequested)
         {
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
             int count = port.Receive(batch);
+            if (count == 0)
+            {
+                // A receive returns empty after its poll interval; one that keeps returning at once
+                // is failing (the interface was deleted under us, say, with its container): back off
+                // rather than spin until the port is detached.
+                quickEmpty = System.Diagnostics.Stopwatch.GetElapsedTime(started) < TimeSpan.FromMilliseconds(1) ? quickEmpty + 1 : 0;
+                if (quickEmpty >= 100)
+                {
+                    stop.WaitHandle.WaitOne(100);
+                }
+            }
+
             for (int i = 0; i < count; i++)
             {
                 if (batch.Length(i) == FrameBatch.Oversized)
@@ -87,17 +155,17 @@ internal sealed partial class ReceiveLoops(DataPlane dataPlane, IOptions<AgentOp
                 dataPlane.FromPort(index, batch.Slot(i), batch.Length(i), scratch, batch.Offload(i));
             }
 
-            output.Flush();
+            batching.Flush();
             priority?.AfterBatch();
         }
     }
 
-    private void VtepLoop(VtepSocket vtep, IReadOnlyList<IFramePort> ports, ReceivePriority? priority)
+    private void VtepLoop(VtepSocket vtep, ReceivePriority? priority)
     {
         // With UDP GRO a slot takes a flow's datagrams joined, up to 64 KiB.
         var batch = new FrameBatch(BatchSize, vtep.Coalesces ? FrameBatch.GsoMaxFrameLength : FrameBatch.DefaultMaxFrameLength);
-        using var output = new BatchingOutput(ports, vtep, dataPlane.Counters);
-        var scratch = new ForwardingScratch { Output = output };
+        using var batching = new BatchingOutput(output, vtep, dataPlane.Counters);
+        var scratch = new ForwardingScratch { Output = batching };
         while (!_stop.IsCancellationRequested)
         {
             int count = vtep.Receive(batch);
@@ -127,12 +195,14 @@ internal sealed partial class ReceiveLoops(DataPlane dataPlane, IOptions<AgentOp
             }
 
             dataPlane.FlushCoalesced(scratch);
-            output.Flush();
+            batching.Flush();
             priority?.AfterBatch();
         }
     }
 
     public void Dispose() => _stop.Dispose();
+
+    private sealed record PortThread(Thread Thread, CancellationTokenSource Stop, Task Ended);
 
     /// <summary>The calling receive thread's scheduling (see <see cref="ReceivePriority"/>), or null on normal scheduling.</summary>
     private ReceivePriority? RaisePriority(string name)

@@ -41,7 +41,7 @@ internal sealed record AgentStatus(
             snapshot.Generation,
             counters.Total.Snapshot(),
             counters.Vtep.Snapshot(),
-            [.. snapshot.Ports.Select(p => new PortStatus(p.Name, p.Trunk, dataPlane.Macs.CountOnPort(p.Index), counters.Ports[p.Index].Snapshot()))],
+            [.. snapshot.AttachedPorts.Select(p => new PortStatus(p.Name, p.Trunk, dataPlane.Macs.CountOnPort(p.Index), counters.Ports[p.Index].Snapshot()))],
             [.. snapshot.Segments.Values.OrderBy(s => s.Vni).Select(s => new SegmentStatus(
                 s.Vni,
                 [.. s.LocalPorts.Select(i => snapshot.Ports[i].Name)],
@@ -52,7 +52,7 @@ internal sealed record AgentStatus(
             [.. dataPlane.Macs.Entries.Select(e => new LocalMacStatus(
                 e.Key.Vni,
                 new MacAddress(e.Key.Mac).ToString(),
-                e.Value.Port < snapshot.Ports.Length ? snapshot.Ports[e.Value.Port].Name : $"#{e.Value.Port}",
+                e.Value.Port < snapshot.Ports.Length && snapshot.Ports[e.Value.Port].Attached ? snapshot.Ports[e.Value.Port].Name : $"#{e.Value.Port}",
                 [.. e.Value.Claims.Select(Ipv4Address.Format)]))],
             [.. dataPlane.External.Entries.Select(e => new ExternalMacStatus(e.Key.Vni, new MacAddress(e.Key.Mac).ToString(), Ipv4Address.Format(e.Value.Vtep)))]);
     }

@@ -4,6 +4,7 @@ using Fabric.Grains;
 using Fabric.HostAgent.Configuration;
 using Fabric.HostAgent.Control;
 using Fabric.HostAgent.Forwarding;
+using Fabric.HostAgent.LocalPorts;
 using Fabric.HostAgent.Wire;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -26,17 +27,20 @@ public sealed class LearnPublisherTests(GrainsFixture fixture)
     private readonly LocalMacTable _macs = new(2);
     private readonly ExternalMacTable _external = new();
 
+    private static readonly IOptions<AgentOptions> AgentSettings = Options.Create(new AgentOptions
+    {
+        HostId = "h1",
+        VtepAddress = "10.0.0.1",
+        Switch = "dvs",
+        Ports = [new() { Interface = "vm0", PortGroup = "web" }, new() { Interface = "vm1", PortGroup = "web" }],
+    });
+
     private LearnPublisher Publisher() => new(
         fixture.Cluster.Client,
-        Options.Create(new AgentOptions
-        {
-            HostId = "h1",
-            VtepAddress = "10.0.0.1",
-            Switch = "dvs",
-            Ports = [new() { Interface = "vm0", PortGroup = "web" }, new() { Interface = "vm1", PortGroup = "web" }],
-        }),
+        AgentSettings,
         _macs,
         _external,
+        new PortRegistry(AgentSettings, TimeProvider.System),
         TimeProvider.System,
         NullLogger<LearnPublisher>.Instance);
 

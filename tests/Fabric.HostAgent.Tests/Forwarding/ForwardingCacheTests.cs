@@ -88,7 +88,7 @@ public sealed class ForwardingCacheTests : IDisposable
     }
 
     private ForwardingSnapshot? Load(ForwardingLab lab, DateTimeOffset now, out string reason, string hostId = "h1", string switchName = "dvs", string[]? portNames = null)
-        => ForwardingCache.Load(File, hostId, switchName, portNames ?? [.. lab.Snapshot.Ports.Select(p => p.Name)], MaxAge, now, lab.Counters, lab.Vtep, out reason);
+        => ForwardingCache.Load(File, hostId, switchName, [.. (portNames ?? [.. lab.Snapshot.Ports.Select(p => p.Name)]).Select((name, slot) => (slot, name))], lab.Snapshot.Ports.Length, MaxAge, now, lab.Counters, lab.Vtep, out reason);
 
     private static uint Ipv4Address(string text) => HostAgent.Wire.Ipv4Address.Parse(text);
 

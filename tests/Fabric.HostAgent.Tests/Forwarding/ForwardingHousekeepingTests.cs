@@ -40,7 +40,7 @@ public sealed class ForwardingHousekeepingTests : IDisposable
     private ForwardingHousekeeping Housekeeping() => new(Microsoft.Extensions.Options.Options.Create(Options()), _lab.DataPlane, _time, NullLogger<ForwardingHousekeeping>.Instance);
 
     private ForwardingSnapshot? LoadCache(DateTimeOffset now, out string reason)
-        => ForwardingCache.Load(CacheFile, "h1", "dvs", [.. _lab.Snapshot.Ports.Select(p => p.Name)], MaxAge, now, new DataPlaneCounters(PortCount), a => new RemoteVtep(a, 4789), out reason);
+        => ForwardingCache.Load(CacheFile, "h1", "dvs", [.. _lab.Snapshot.Ports.Select(p => (p.Index, p.Name))], PortCount, MaxAge, now, new DataPlaneCounters(PortCount), a => new RemoteVtep(a, 4789), out reason);
 
     [Fact]
     public async Task Stale_local_macs_age_out_and_the_tables_are_saved_while_no_cluster_exists()

@@ -32,6 +32,12 @@ public sealed record AgentSpec
     /// <summary>Where the agent keeps its last forwarding tables for a warm restart, if anywhere.</summary>
     public string? ForwardingCacheFile { get; init; }
 
+    /// <summary>The unix socket of the agent's local port API (<c>Fabric:Agent:LocalApiSocket</c>), if any.</summary>
+    public string? LocalApiSocket { get; init; }
+
+    /// <summary>Where the agent keeps the ports attached at run time (<c>Fabric:Agent:RuntimePortsFile</c>), if anywhere.</summary>
+    public string? RuntimePortsFile { get; init; }
+
     /// <summary>The local ports and their port groups.</summary>
     public IReadOnlyList<PortBinding> Ports { get; init; } = [];
 
@@ -63,6 +69,16 @@ public sealed record AgentSpec
         if (ForwardingCacheFile is { } cache)
         {
             settings.Add(("Fabric:Agent:ForwardingCacheFile", cache));
+        }
+
+        if (LocalApiSocket is { } socket)
+        {
+            settings.Add(("Fabric:Agent:LocalApiSocket", socket));
+        }
+
+        if (RuntimePortsFile is { } portsFile)
+        {
+            settings.Add(("Fabric:Agent:RuntimePortsFile", portsFile));
         }
 
         for (int i = 0; i < Ports.Count; i++)

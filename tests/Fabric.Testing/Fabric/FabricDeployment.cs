@@ -162,6 +162,8 @@ public sealed class FabricDeployment : IAsyncDisposable
             NetworkNamespace = Lab.HostNamespace(host),
             StatusFile = StatusFile(host),
             ForwardingCacheFile = ForwardingCache(host).Path,
+            LocalApiSocket = LocalApiSocket(host),
+            RuntimePortsFile = Path.Combine(WorkDir, $"h{host}-ports.json"),
             Ports = ports,
             Cluster = AgentClusterSettings,
             Settings = settings,
@@ -170,6 +172,12 @@ public sealed class FabricDeployment : IAsyncDisposable
         _agents[host] = agent;
         return agent;
     }
+
+    /// <summary>The unix socket of host <paramref name="host"/>'s local port API.</summary>
+    public string LocalApiSocket(int host) => Path.Combine(WorkDir, $"h{host}-agent.sock");
+
+    /// <summary>A client of host <paramref name="host"/>'s local port API.</summary>
+    public LocalPortClient LocalPorts(int host) => new(LocalApiSocket(host));
 
     /// <summary>SIGKILL to host <paramref name="host"/>'s agent.</summary>
     public void KillAgent(int host) => _agents[host]?.Kill();
