@@ -35,4 +35,24 @@ public sealed class AgentForwardingCache(string path)
 
         throw new JsonException($"{Path} has no savedAtUnixMs:\n{json[..Math.Min(json.Length, 500)]}");
     }
+
+    /// <summary>The interface names of the ports in the tables now on disk (empty when there is no file yet).</summary>
+    public async Task<string[]> PortNamesAsync()
+    {
+        string json;
+        try
+        {
+            json = await File.ReadAllTextAsync(Path);
+        }
+        catch (FileNotFoundException)
+        {
+            return [];
+        }
+
+        using var document = JsonDocument.Parse(json);
+        var ports = document.RootElement.EnumerateObject().FirstOrDefault(p => string.Equals(p.Name, "ports", StringComparison.OrdinalIgnoreCase));
+        return ports.Value.ValueKind != JsonValueKind.Array
+            ? []
+            : [.. ports.Value.EnumerateArray().Select(p => p.EnumerateObject().First(f => string.Equals(f.Name, "name", StringComparison.OrdinalIgnoreCase)).Value.GetString()!)];
+    }
 }
