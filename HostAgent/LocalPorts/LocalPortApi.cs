@@ -14,7 +14,7 @@ namespace Fabric.HostAgent.LocalPorts;
 /// The agent's local port API: HTTP/JSON on the unix socket <see cref="AgentOptions.LocalApiSocket"/>
 /// (mode 0600: the agent's user and root), for the CNI plugin and hypervisor hooks on this host.
 /// It attaches, detaches and lists ports (<see cref="PortAttacher"/>), and relays the calls that need
-/// the cluster (IPAM of a port group, GC) to the grains, bounded by <see cref="AgentOptions.CallTimeout"/>.
+/// the cluster (IPAM of a port group, GC) to the grains, bounded by three times <see cref="AgentOptions.CallTimeout"/>.
 /// Errors are <c>{"error": "...", "field": "..."}</c> with 400 (bad field), 404 (no such interface,
 /// port group or port), 409 (conflict), 503 (cluster unreachable, no free slot, ports file not
 /// writable). Routes (README, "Containers"):
@@ -39,6 +39,13 @@ internal sealed partial class LocalPortApi(
 {
     private readonly AgentOptions _options = options.Value;
     private WebApplication? _app;
+
+    /// <summary>
+    /// How long a relayed cluster call (IPAM, GC) may take: three times <see cref="AgentOptions.CallTimeout"/>
+    /// (15 s by default). A caller (a CNI ADD) waits for its answer, and a burst of container starts
+    /// queues on the port group's IPAM grain; liveness is not at stake here, unlike the heartbeat's calls.
+    /// </summary>
+    private TimeSpan RelayTimeout => _options.CallTimeout * 3;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -137,11 +144,11 @@ internal sealed partial class LocalPortApi(
                 return Error(400, "requested", $"requested '{text}' is not an IPv4 address.");
             }
 
-            var allocation = await Ipam(name).AllocateAsync(new IpAllocationRequest(request.Owner, _options.HostId, requested)).Bounded(_options, time);
+            var allocation = await Ipam(name).AllocateAsync(new IpAllocationRequest(request.Owner, _options.HostId, requested)).WaitAsync(RelayTimeout, time);
             return Results.Ok(AddressView.Of(allocation));
         }));
         v1.MapDelete("/portgroups/{name}/addresses/{**owner}", (string name, string owner) => Guarded(async () =>
-            Results.Ok(new { released = await Ipam(name).ReleaseAsync(owner).Bounded(_options, time) })));
+            Results.Ok(new { released = await Ipam(name).ReleaseAsync(Uri.UnescapeDataString(owner)).WaitAsync(RelayTimeout, time) })));
         v1.MapPost("/portgroups/{name}/gc", (string name, GcRequest? request, CancellationToken ct) => Guarded(async () =>
         {
             if (request?.ValidOwners is not { } valid)
@@ -159,7 +166,7 @@ internal sealed partial class LocalPortApi(
                 }
             }
 
-            var released = await Ipam(name).GarbageCollectAsync(_options.HostId, keep).Bounded(_options, time);
+            var released = await Ipam(name).GarbageCollectAsync(_options.HostId, keep).WaitAsync(RelayTimeout, time);
             return Results.Ok(new { detachedPorts = detached, releasedAddresses = released.Select(AddressView.Of) });
         }));
     }
