@@ -34,4 +34,10 @@ if [[ -f "$repo/tests/azurite/package.json" && ! -x "$repo/tests/azurite/node_mo
   fi
 fi
 
+# kubernetes-models (the Kubernetes OpenAPI schemas) for the manifest check of deploy/kubernetes.
+if [[ -f "$repo/deploy/kubernetes/check/package-lock.json" && ! -d "$repo/deploy/kubernetes/check/node_modules/kubernetes-models" ]]; then
+  echo "prerequisites: installing the Kubernetes manifest check (npm)"
+  npm ci --prefix "$repo/deploy/kubernetes/check" --no-audit --no-fund --loglevel=error
+fi
+
 dotnet restore "$repo/Fabric.sln" --verbosity quiet
