@@ -63,6 +63,39 @@ public interface IHostGrain : IGrainWithStringKey
     [Alias("unregister")]
     Task UnregisterAsync();
 
+    /// <summary>
+    /// Asks the host's agent to attach <paramref name="port"/> at run time (an operator's attach,
+    /// the management API's <c>PUT /api/hosts/{id}/ports/{interface}</c>); replaces an earlier
+    /// request for the same interface. Stored before it returns; the agent sees the new
+    /// <see cref="HeartbeatAck.PortRequestsVersion"/> on its next heartbeat, attaches the port
+    /// (owner <see cref="RequestedPort.Owner"/>) and reports how it went (<see cref="ReportPortRequestsAsync"/>).
+    /// The host need not be registered yet.
+    /// </summary>
+    /// <returns>Every request of the host with its last reported status.</returns>
+    /// <exception cref="FabricValidationException">
+    /// <c>interface</c>: not 1..15 characters of <see cref="FabricNames"/>; <c>portGroup</c>: not a
+    /// valid name; <c>mac</c>: not unicast; <c>ipv4[i]</c>: not a unicast IPv4 address, or given without a MAC.
+    /// </exception>
+    /// <exception cref="FabricNotFoundException">Kind <c>port group</c>: the registered host's switch has no such port group.</exception>
+    [Alias("request-port")]
+    Task<PortRequests> RequestPortAsync(RequestedPort port);
+
+    /// <summary>Withdraws the request for <paramref name="interfaceName"/>; the agent detaches the port. False when there was none.</summary>
+    [Alias("withdraw-port-request")]
+    Task<bool> WithdrawPortRequestAsync(string interfaceName);
+
+    /// <summary>The operator's port requests with their version and last reported status.</summary>
+    [ReadOnly, Alias("get-port-requests")]
+    Task<PortRequests> GetPortRequestsAsync();
+
+    /// <summary>
+    /// The agent reports, for the requests of <paramref name="version"/>, whether each is attached
+    /// (null error) or why not. Kept in memory only: the agent reports again after every change and
+    /// when a new activation asks (its version starts unreported).
+    /// </summary>
+    [Alias("report-port-requests")]
+    Task ReportPortRequestsAsync(long version, IReadOnlyList<PortRequestStatus> statuses);
+
     /// <summary>The host as it stands, or null if it is not registered.</summary>
     /// <returns>The host, with the last heartbeat this activation heard.</returns>
     [ReadOnly, Alias("get")]
@@ -126,5 +159,43 @@ public sealed record HostInfo(
 /// instead of waiting for the periodic refresh. Compare for change only: silos learn of a new
 /// version at slightly different times. 0 from a silo that predates this field.
 /// </param>
+/// <param name="PortRequestsVersion">
+/// The version of the operator's port requests for this host (<see cref="IHostGrain.RequestPortAsync"/>);
+/// the agent fetches them when it changes. 0: none ever made.
+/// </param>
 [GenerateSerializer, Immutable, Alias("fabric.heartbeat-ack")]
-public sealed record HeartbeatAck([property: Id(0)] bool Revived, [property: Id(1)] long MembershipVersion = 0);
+public sealed record HeartbeatAck([property: Id(0)] bool Revived, [property: Id(1)] long MembershipVersion = 0, [property: Id(2)] long PortRequestsVersion = 0);
+
+/// <summary>An operator's request that a host attach an interface at run time.</summary>
+/// <param name="Interface">The interface on the host, 1..15 characters (Linux IFNAMSIZ − 1) of <see cref="FabricNames"/>.</param>
+/// <param name="PortGroup">A port group of the host's switch.</param>
+/// <param name="Mac">Optional: the MAC of the workload behind it (unicast).</param>
+/// <param name="Ipv4">Optional: its IPv4 addresses (unicast; need <paramref name="Mac"/>), published as bindings for ARP suppression.</param>
+[GenerateSerializer, Immutable, Alias("fabric.requested-port")]
+public sealed record RequestedPort(
+    [property: Id(0)] string Interface,
+    [property: Id(1)] string PortGroup,
+    [property: Id(2)] string? Mac = null,
+    [property: Id(3)] IReadOnlyList<string>? Ipv4 = null)
+{
+    /// <summary>The owner under which the agent attaches requested ports (and detaches those no longer requested).</summary>
+    public const string Owner = "operator";
+}
+
+/// <summary>What the agent made of one request: attached (no error) or the reason it could not.</summary>
+/// <param name="Interface">The requested interface.</param>
+/// <param name="Error">Null when attached; otherwise the agent's reason (no such interface, conflict).</param>
+[GenerateSerializer, Immutable, Alias("fabric.port-request-status")]
+public sealed record PortRequestStatus([property: Id(0)] string Interface, [property: Id(1)] string? Error);
+
+/// <summary>A host's port requests.</summary>
+/// <param name="Version">Grows by one with every change of the requests.</param>
+/// <param name="Requests">The requests, by interface.</param>
+/// <param name="ReportedVersion">The version the agent last reported on (0: none since this activation).</param>
+/// <param name="Statuses">The agent's last report, by interface.</param>
+[GenerateSerializer, Immutable, Alias("fabric.port-requests")]
+public sealed record PortRequests(
+    [property: Id(0)] long Version,
+    [property: Id(1)] IReadOnlyList<RequestedPort> Requests,
+    [property: Id(2)] long ReportedVersion,
+    [property: Id(3)] IReadOnlyList<PortRequestStatus> Statuses);

@@ -29,6 +29,12 @@ internal sealed class HostState
 
     /// <summary>As of the last write; the live value is kept in memory, not written per heartbeat.</summary>
     [Id(8)] public DateTimeOffset LastHeartbeat { get; set; }
+
+    /// <summary>The operator's port requests, by interface.</summary>
+    [Id(9)] public List<RequestedPort> RequestedPorts { get; set; } = [];
+
+    /// <summary>Grows with every change of <see cref="RequestedPorts"/>.</summary>
+    [Id(10)] public long PortRequestsVersion { get; set; }
 }
 
 /// <summary>
@@ -46,6 +52,10 @@ internal sealed partial class HostGrain(
     private readonly HostLivenessOptions _liveness = livenessOptions.Value;
     private IGrainTimer? _livenessTimer;
     private DateTimeOffset _lastHeartbeat;
+
+    // What the agent last reported on the port requests: soft, reported again after any change.
+    private long _reportedVersion;
+    private IReadOnlyList<PortRequestStatus> _statuses = [];
 
     // When this activation could hear heartbeats again after its last turn that waited on storage
     // or other grains: while such a turn hangs (a storage outage, a call to a silo that just died),
@@ -161,8 +171,84 @@ internal sealed partial class HostGrain(
             await WriteAsync();
         }
 
-        return new HeartbeatAck(revived, membership.CurrentSnapshot.Version.Value);
+        return new HeartbeatAck(revived, membership.CurrentSnapshot.Version.Value, State.PortRequestsVersion);
     }
+
+    public async Task<PortRequests> RequestPortAsync(RequestedPort port)
+    {
+        Guard.Name(Id, "hostId");
+        Guard.NotNull(port, "port");
+        if (port.Interface is not { Length: >= 1 and <= 15 } || !FabricNames.IsValid(port.Interface))
+        {
+            Guard.Throw("interface", $"interface '{port.Interface}' is not an interface name (1..15 characters of letters, digits, '.', '_', '-').");
+        }
+
+        Guard.Name(port.PortGroup, "portGroup");
+        if (port.Mac is not null)
+        {
+            if (!Addressing.MacAddress.TryParse(port.Mac, out var mac))
+            {
+                Guard.Throw("mac", $"mac '{port.Mac}' is not a MAC address (xx:xx:xx:xx:xx:xx).");
+            }
+
+            Guard.UnicastMac(mac);
+        }
+
+        var ipv4 = port.Ipv4 ?? [];
+        for (int i = 0; i < ipv4.Count; i++)
+        {
+            Guard.UnicastIPv4(IPAddress.TryParse(ipv4[i], out var ip) ? ip : IPAddress.None, $"ipv4[{i}]");
+        }
+
+        if (ipv4.Count > 0 && port.Mac is null)
+        {
+            Guard.Throw("ipv4", "ipv4 addresses need the mac they belong to.");
+        }
+
+        if (State.Registered)
+        {
+            var config = await GrainFactory.GetGrain<ISwitchGrain>(State.Switch).GetAsync();
+            if (config is null || !config.PortGroups.Any(g => g.Name == port.PortGroup))
+            {
+                Guard.NotFound("port group", port.PortGroup);
+            }
+        }
+
+        var normalized = port with { Ipv4 = [.. ipv4.Select(a => IPAddress.Parse(a).ToString())] };
+        State.RequestedPorts = [.. State.RequestedPorts.Where(p => p.Interface != port.Interface), normalized];
+        State.PortRequestsVersion++;
+        await WriteAsync();
+        return PortRequestsView();
+    }
+
+    public async Task<bool> WithdrawPortRequestAsync(string interfaceName)
+    {
+        if (!State.RequestedPorts.Any(p => p.Interface == interfaceName))
+        {
+            return false;
+        }
+
+        State.RequestedPorts = [.. State.RequestedPorts.Where(p => p.Interface != interfaceName)];
+        State.PortRequestsVersion++;
+        await WriteAsync();
+        return true;
+    }
+
+    public Task<PortRequests> GetPortRequestsAsync() => Task.FromResult(PortRequestsView());
+
+    public Task ReportPortRequestsAsync(long version, IReadOnlyList<PortRequestStatus> statuses)
+    {
+        Guard.NotNull(statuses, "statuses");
+        if (version >= _reportedVersion)
+        {
+            _reportedVersion = version;
+            _statuses = [.. statuses];
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private PortRequests PortRequestsView() => new(State.PortRequestsVersion, [.. State.RequestedPorts], _reportedVersion, _statuses);
 
     public async Task UnregisterAsync()
     {

@@ -12,6 +12,8 @@ internal sealed class ControlSignals
     private Exception? _failure;
     private int _refresh;
     private int _portSync;
+    private long _portRequestsVersion = -1;
+    private readonly SemaphoreSlim _portRequests = new(0);
     private int _connected;
 
     /// <summary>True while the replica is filled from the cluster and current (between a full sync and an outage).</summary>
@@ -57,6 +59,18 @@ internal sealed class ControlSignals
 
     /// <summary>Takes the pending port sync request.</summary>
     public bool TakePortSync() => Interlocked.Exchange(ref _portSync, 0) == 1;
+
+    /// <summary>A heartbeat answer's <see cref="HeartbeatAck.PortRequestsVersion"/>: a new one wakes the port request loop.</summary>
+    public void ObservePortRequestsVersion(long version)
+    {
+        if (Interlocked.Exchange(ref _portRequestsVersion, version) != version)
+        {
+            _portRequests.Release();
+        }
+    }
+
+    /// <summary>Waits until the operator's port requests changed or <paramref name="timeout"/>; true when they changed.</summary>
+    public Task<bool> WaitPortRequestsAsync(TimeSpan timeout, CancellationToken cancellationToken) => _portRequests.WaitAsync(timeout, cancellationToken);
 
     /// <summary>Wakes the loop (a delta marked a VNI stale).</summary>
     public void Wake() => _wake.Release();

@@ -81,6 +81,7 @@ internal sealed class Heartbeat(
             }
 
             long known = Interlocked.Exchange(ref _membershipVersion, ack.MembershipVersion);
+            signals.ObservePortRequestsVersion(ack.PortRequestsVersion);
             if (ack.Revived)
             {
                 // Declared dead meanwhile: our MACs were withdrawn; start over and publish them again.

@@ -65,6 +65,12 @@ internal static class AgentEventIds
     /// <summary>The local port API listens on its unix socket.</summary>
     public const int LocalApiListening = 3204;
 
+    /// <summary>The operator's port requests were applied (some may have failed; the API shows why).</summary>
+    public const int PortRequestsApplied = 3205;
+
+    /// <summary>The operator's port requests could not be read or reported; retried.</summary>
+    public const int PortRequestsFailed = 3206;
+
     /// <summary>Local MACs not seen for MacAgingTime were forgotten.</summary>
     public const int Aged = 3004;
 

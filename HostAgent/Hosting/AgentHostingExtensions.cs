@@ -130,6 +130,7 @@ public static partial class AgentHostingExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Heartbeat>());
         builder.Services.AddHostedService<ReplicaSync>();
         builder.Services.AddHostedService<LearnPublisher>();
+        builder.Services.AddHostedService<PortRequestLoop>();
         return builder;
     }
 

@@ -107,6 +107,29 @@ public sealed record HostView(string Id, string Vtep, string AgentVersion, strin
 
 public sealed record HostPortView(string Name, string PortGroup);
 
+/// <summary>An operator's attach request for a host's interface (<c>PUT /api/hosts/{id}/ports/{interface}</c>).</summary>
+public sealed record PortAttachRequest(string? PortGroup, string? Mac, IReadOnlyList<string>? Ipv4);
+
+/// <summary>
+/// A host's ports: what its agent registered (configured and attached at run time) and the
+/// operator's requests with what the agent made of them: <c>attached</c>, <c>failed</c> (with the
+/// agent's reason) or <c>pending</c> (the agent has not reported on this version yet).
+/// </summary>
+public sealed record HostPortsView(string HostId, IReadOnlyList<HostPortView> Registered, long RequestsVersion, IReadOnlyList<RequestedPortView> Requested)
+{
+    internal static HostPortsView From(string id, HostInfo? host, PortRequests requests) => new(
+        id,
+        host?.Ports.Select(p => new HostPortView(p.Name, p.PortGroup)).ToArray() ?? [],
+        requests.Version,
+        requests.Requests.Select(r =>
+        {
+            var status = requests.ReportedVersion == requests.Version ? requests.Statuses.FirstOrDefault(s => s.Interface == r.Interface) : null;
+            return new RequestedPortView(r.Interface, r.PortGroup, r.Mac, r.Ipv4 ?? [], status is null ? "pending" : status.Error is null ? "attached" : "failed", status?.Error);
+        }).ToArray());
+}
+
+public sealed record RequestedPortView(string Interface, string PortGroup, string? Mac, IReadOnlyList<string> Ipv4, string Status, string? Error);
+
 /// <summary>Turns request bodies into grain records, naming the JSON field of any bad value.</summary>
 internal static class RequestMapping
 {

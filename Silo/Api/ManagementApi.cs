@@ -231,6 +231,31 @@ public static class ManagementApi
             return Results.Ok(HostView.From(host));
         });
 
+        // Ports attached at run time by an operator: stored in the host grain, carried out by the
+        // host's agent at its next heartbeat, which reports back (status attached / failed / pending).
+        api.MapGet("/hosts/{id}/ports", async (string id, IGrainFactory grains) =>
+        {
+            RequestMapping.CheckName("id", id);
+            var host = grains.GetGrain<IHostGrain>(id);
+            return Results.Ok(HostPortsView.From(id, await host.GetAsync(), await host.GetPortRequestsAsync()));
+        });
+
+        api.MapPut("/hosts/{id}/ports/{interfaceName}", async (string id, string interfaceName, PortAttachRequest? body, IGrainFactory grains) =>
+        {
+            RequestMapping.CheckName("id", id);
+            var host = grains.GetGrain<IHostGrain>(id);
+            var requests = await host.RequestPortAsync(new RequestedPort(interfaceName, body?.PortGroup ?? string.Empty, body?.Mac, body?.Ipv4));
+            return Results.Accepted($"/api/hosts/{id}/ports", HostPortsView.From(id, await host.GetAsync(), requests));
+        });
+
+        api.MapDelete("/hosts/{id}/ports/{interfaceName}", async (string id, string interfaceName, IGrainFactory grains) =>
+        {
+            RequestMapping.CheckName("id", id);
+            return await grains.GetGrain<IHostGrain>(id).WithdrawPortRequestAsync(interfaceName)
+                ? Results.NoContent()
+                : throw new FabricNotFoundException("port request", $"{id}/{interfaceName}");
+        });
+
         return app;
     }
 

@@ -51,6 +51,51 @@ public sealed class HostTests(ClusterFixture fixture) : ClusterTest(fixture)
     }
 
     [Fact]
+    public async Task Port_requests_are_stored_versioned_shown_to_the_agent_in_heartbeats_and_carry_its_report()
+    {
+        var (sw, web, _) = await NewPortGroupAsync();
+        string host = Names.Unique("host");
+        await RegisterAsync(host, sw, Vtep(1), ("vm1", web));
+        long before = (await Host(host).HeartbeatAsync(1)).PortRequestsVersion;
+
+        var requests = await Host(host).RequestPortAsync(new RequestedPort("ctr1", web, "02:00:00:00:00:21", ["10.20.0.21"]));
+        Assert.Equal(before + 1, requests.Version);
+        Assert.Equal(requests.Version, (await Host(host).HeartbeatAsync(1)).PortRequestsVersion);
+        Assert.Equal(0, requests.ReportedVersion); // the agent has not reported on it yet
+
+        // Asking again for the same interface replaces the request.
+        requests = await Host(host).RequestPortAsync(new RequestedPort("ctr1", web));
+        Assert.Equal((before + 2, null), (requests.Version, requests.Requests.Single().Mac));
+
+        await Host(host).ReportPortRequestsAsync(requests.Version, [new PortRequestStatus("ctr1", "interface ctr1 cannot be opened")]);
+        var read = await Host(host).GetPortRequestsAsync();
+        Assert.Equal((requests.Version, "interface ctr1 cannot be opened"), (read.ReportedVersion, read.Statuses.Single().Error));
+
+        Assert.True(await Host(host).WithdrawPortRequestAsync("ctr1"));
+        Assert.False(await Host(host).WithdrawPortRequestAsync("ctr1"));
+        Assert.Empty((await Host(host).GetPortRequestsAsync()).Requests);
+    }
+
+    [Theory]
+    [InlineData("this-name-is-too-long", "web", null, null, "interface")]
+    [InlineData("ctr1", "", null, null, "portGroup")]
+    [InlineData("ctr1", "web", "01:00:5e:00:00:01", null, "mac")]
+    [InlineData("ctr1", "web", "02:00:00:00:00:01", "224.0.0.1", "ipv4[0]")]
+    [InlineData("ctr1", "web", null, "10.0.0.1", "ipv4")]
+    public async Task A_bad_port_request_is_refused_naming_the_field_and_stores_nothing(string name, string portGroup, string? mac, string? ip, string field)
+    {
+        var (sw, web, _) = await NewPortGroupAsync();
+        string host = Names.Unique("host");
+        await RegisterAsync(host, sw, Vtep(1), ("vm1", web));
+        var request = new RequestedPort(name, portGroup == "web" ? web : portGroup, mac, ip is null ? null : [ip]);
+
+        var error = await Assert.ThrowsAsync<FabricValidationException>(() => Host(host).RequestPortAsync(request));
+        Assert.Equal(field, error.Field);
+        Assert.Empty((await Host(host).GetPortRequestsAsync()).Requests);
+        await Assert.ThrowsAsync<FabricNotFoundException>(() => Host(host).RequestPortAsync(new RequestedPort("ctr1", "no-such-group")));
+    }
+
+    [Fact]
     public async Task Registering_with_an_unknown_switch_or_port_group_is_not_found_and_changes_nothing()
     {
         var (sw, web, webVni) = await NewPortGroupAsync();

@@ -58,10 +58,10 @@ public sealed class CniFixture() : LabFabric(DefaultShape)
     public async Task<string[]> PluginVethsAsync(int host)
         => [.. (await Shell.CheckedAsync(HostNamespace(host), "ip -o link show")).Split('\n').Select(l => l.Split(':', 3)).Where(p => p.Length == 3).Select(p => p[1].Trim().Split('@')[0]).Where(n => n.StartsWith("fab", StringComparison.Ordinal))];
 
-    /// <summary>The port group's allocations (owner → address) from the management API.</summary>
+    /// <summary>The port group's allocations (owner → address, without its prefix length) from the management API.</summary>
     public async Task<Dictionary<string, string>> AllocationsAsync()
         => (await Fabric.Api.GetJsonAsync("/api/switches/dvs/portgroups/web/allocations")).EnumerateArray()
-            .ToDictionary(a => a.GetProperty("owner").GetString()!, a => a.GetProperty("address").GetString()!);
+            .ToDictionary(a => a.GetProperty("owner").GetString()!, a => a.GetProperty("address").GetString()!.Split('/')[0]);
 }
 
 // Run alone, after the parallel collections: its measurements (frames lost, restart time, ADD/DEL

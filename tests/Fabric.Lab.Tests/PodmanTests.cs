@@ -27,6 +27,9 @@ public sealed class PodmanTests(CniFixture lab, ITestOutputHelper output)
             output.WriteLine($"podman containers: web1 {ip1} on h1, web2 {ip2} on h2");
             Assert.StartsWith("10.41.", ip1, StringComparison.Ordinal);
             Assert.NotEqual(ip1, ip2);
+            var held = await lab.AllocationsAsync();
+            Assert.Contains(ip1, held.Values);
+            Assert.Contains(ip2, held.Values);
 
             string ping = await h2.CheckedAsync($"exec web2 ping -c 3 -W 2 {ip1}");
             Assert.Contains("3 packets received", ping, StringComparison.Ordinal);

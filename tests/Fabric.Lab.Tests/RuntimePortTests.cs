@@ -219,6 +219,55 @@ public sealed class RuntimePortTests(RuntimePortFixture lab, ITestOutputHelper o
         await Shell.CheckedAsync(hostNs, string.Join(" && ", Enumerable.Range(0, Count - 1).Select(i => $"ip link del r{i}")));
     }
 
+    [Fact]
+    public async Task An_operator_attaches_and_detaches_a_port_through_the_management_api_and_sees_how_it_went()
+    {
+        string mac = "02:aa:00:00:01:08", ip = "192.168.100.208";
+        string container = await lab.ContainerAsync(1, 8, mac, ip);
+        var api = lab.Fabric.Api;
+
+        var put = await api.SendAsync(HttpMethod.Put, "/api/hosts/h1/ports/c8", $$"""{"portGroup":"web","mac":"{{mac}}","ipv4":["{{ip}}"]}""");
+        Assert.Equal(HttpStatusCode.Accepted, put.Status);
+        Assert.Equal(HttpStatusCode.Accepted, (await api.SendAsync(HttpMethod.Put, "/api/hosts/h1/ports/nosuchif", """{"portGroup":"web"}""")).Status);
+
+        // The agent carries the requests out at its next heartbeat and reports back.
+        var ports = await Eventually.ValueAsync(
+            () => api.GetJsonAsync("/api/hosts/h1/ports"),
+            v => Requested(v, "c8")?.GetProperty("status").GetString() == "attached" && Requested(v, "nosuchif")?.GetProperty("status").GetString() == "failed",
+            Converge,
+            "h1's agent attached c8 and reported nosuchif as failed");
+        Assert.Contains(ports.GetProperty("registered").EnumerateArray(), p => p.GetProperty("name").GetString() == "c8");
+        Assert.Contains("cannot be opened", Requested(ports, "nosuchif")!.Value.GetProperty("error").GetString(), StringComparison.Ordinal);
+        await Shell.CheckedAsync(container, $"ping -c 2 -i 0.2 -W 2 {lab.VmIp(2, 1)}");
+        using (var h1 = lab.Fabric.LocalPorts(1))
+        {
+            Assert.Contains((await h1.ListAsync()).Body!.AsArray(), p => p!["interface"]!.GetValue<string>() == "c8" && p["owner"]!.GetValue<string>() == "operator");
+        }
+
+        // Bad requests are refused at the API, naming the field; nothing is stored.
+        Assert.Equal("mac", Field(await api.SendAsync(HttpMethod.Put, "/api/hosts/h1/ports/c9", """{"portGroup":"web","mac":"01:00:5e:00:00:01"}""")));
+        Assert.Equal("portGroup", Field(await api.SendAsync(HttpMethod.Put, "/api/hosts/h1/ports/c9", """{"mac":"02:00:00:00:00:09"}""")));
+        Assert.Equal("interface", Field(await api.SendAsync(HttpMethod.Put, "/api/hosts/h1/ports/this-name-is-too-long", """{"portGroup":"web"}""")));
+        Assert.Equal(HttpStatusCode.NotFound, (await api.SendAsync(HttpMethod.Put, "/api/hosts/h1/ports/c9", """{"portGroup":"nope"}""")).Status);
+        Assert.Null(Requested(await api.GetJsonAsync("/api/hosts/h1/ports"), "c9"));
+
+        // Withdrawn: the agent detaches the port; the failed request just goes.
+        Assert.Equal(HttpStatusCode.NoContent, (await api.SendAsync(HttpMethod.Delete, "/api/hosts/h1/ports/c8")).Status);
+        Assert.Equal(HttpStatusCode.NoContent, (await api.SendAsync(HttpMethod.Delete, "/api/hosts/h1/ports/nosuchif")).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await api.SendAsync(HttpMethod.Delete, "/api/hosts/h1/ports/nosuchif")).Status);
+        await Eventually.WaitAsync(
+            async () => !(await api.GetJsonAsync("/api/hosts/h1/ports")).GetProperty("registered").EnumerateArray().Any(p => p.GetProperty("name").GetString() == "c8"),
+            Converge,
+            "c8 is no longer registered");
+        await Eventually.WaitAsync(async () => await lab.MacEntryAsync(RuntimePortFixture.WebVni, mac) is null, Converge, $"{mac} withdrawn");
+    }
+
+    private static JsonElement? Requested(JsonElement ports, string name)
+        => ports.GetProperty("requested").EnumerateArray().Where(r => r.GetProperty("interface").GetString() == name).Select(r => (JsonElement?)r).FirstOrDefault();
+
+    private static string? Field(ApiResponse response)
+        => response.Status == HttpStatusCode.BadRequest ? JsonDocument.Parse(response.Body).RootElement.GetProperty("field").GetString() : $"status {(int)response.Status}: {response.Body}";
+
     private static double Percentile(List<double> values, int p)
     {
         var sorted = values.Order().ToList();
