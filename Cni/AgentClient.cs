@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -14,8 +13,6 @@ namespace Fabric.Cni;
 /// </summary>
 internal sealed class AgentClient(string socketPath) : IDisposable
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
-
     private readonly HttpClient _http = new(new SocketsHttpHandler
     {
         ConnectCallback = async (_, ct) =>
@@ -40,12 +37,12 @@ internal sealed class AgentClient(string socketPath) : IDisposable
     };
 
     /// <summary>Sends a request; the JSON body of a 2xx answer, or (with <paramref name="notFoundIsNull"/>) null for a 404.</summary>
-    public async Task<JsonNode?> SendAsync(HttpMethod method, string path, object? body = null, bool notFoundIsNull = false)
+    public async Task<JsonNode?> SendAsync(HttpMethod method, string path, JsonObject? body = null, bool notFoundIsNull = false)
     {
         using var request = new HttpRequestMessage(method, path);
         if (body is not null)
         {
-            request.Content = JsonContent.Create(body, options: Json);
+            request.Content = new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json");
         }
 
         HttpResponseMessage response;

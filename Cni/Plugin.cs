@@ -29,7 +29,7 @@ internal static class Plugin
         {
             if (group["ipv4"] is JsonObject)
             {
-                address = await agent.SendAsync(HttpMethod.Post, $"v1/portgroups/{Uri.EscapeDataString(config.PortGroup)}/addresses", new { owner, requested = config.RequestedIp });
+                address = await agent.SendAsync(HttpMethod.Post, $"v1/portgroups/{Uri.EscapeDataString(config.PortGroup)}/addresses", new JsonObject { ["owner"] = owner, ["requested"] = config.RequestedIp });
             }
 
             // A repeated ADD of the same attachment finds its veth and makes it right again.
@@ -54,8 +54,8 @@ internal static class Plugin
 
             IpRoute.Checked(IpRoute.InNamespace(netns, batch.ToString()), $"configuring {env.IfName} in {netns}");
             IpRoute.HostChecked("link", "set", "dev", host, "up");
-            string[] ips = address is null ? [] : [address["address"]!.GetValue<string>()];
-            await agent.SendAsync(HttpMethod.Post, "v1/ports", new { @interface = host, portGroup = config.PortGroup, mac, ipv4 = ips, owner });
+            var ips = address is null ? new JsonArray() : new JsonArray((JsonNode)address["address"]!.GetValue<string>());
+            await agent.SendAsync(HttpMethod.Post, "v1/ports", new JsonObject { ["interface"] = host, ["portGroup"] = config.PortGroup, ["mac"] = mac, ["ipv4"] = ips, ["owner"] = owner });
             string hostMac = LinkMac(IpRoute.Host("-o", "link", "show", "dev", host).Output);
             return Results.Add(config, host, hostMac, env.IfName, mac, netns, mtu, address);
         }
@@ -130,7 +130,7 @@ internal static class Plugin
     {
         var valid = config.ValidAttachments ?? throw new CniError(CniError.InvalidConfig, "GC needs cni.dev/valid-attachments");
         using var agent = new AgentClient(config.AgentSocket);
-        var answer = await agent.SendAsync(HttpMethod.Post, $"v1/portgroups/{Uri.EscapeDataString(config.PortGroup)}/gc", new { validOwners = valid });
+        var answer = await agent.SendAsync(HttpMethod.Post, $"v1/portgroups/{Uri.EscapeDataString(config.PortGroup)}/gc", new JsonObject { ["validOwners"] = new JsonArray([.. valid.Select(v => (JsonNode)v)]) });
         foreach (var port in answer?["detachedPorts"]?.AsArray() ?? [])
         {
             string name = port!.GetValue<string>();

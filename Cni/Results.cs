@@ -39,10 +39,10 @@ internal static class Results
             if (address["gateway"]?.GetValue<string>() is { } gateway)
             {
                 ip["gateway"] = gateway;
-                result["routes"]!.AsArray().Add(new JsonObject { ["dst"] = "0.0.0.0/0", ["gw"] = gateway });
+                result["routes"]!.AsArray().Add((JsonNode)new JsonObject { ["dst"] = "0.0.0.0/0", ["gw"] = gateway });
             }
 
-            result["ips"]!.AsArray().Add(ip);
+            result["ips"]!.AsArray().Add((JsonNode)ip);
         }
 
         return result;

@@ -8,9 +8,11 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # The benchmark runs its own Open vSwitch daemons inside lab namespaces; it never uses the system's.
 # The CNI tests (Category=Cni): podman with runc (crun refuses a hybrid cgroup mount) and its CNI
 # backend, Debian's reference plugins (chained after fabric), Go with Debian's libcni sources to
-# build tests/cnitool offline, busybox-static for the containers' root filesystem, iptables for portmap.
+# build tests/cnitool offline, busybox-static for the containers' root filesystem, iptables for portmap;
+# gcc and zlib for publishing the plugin with Native AOT.
 apt_packages=(libpcap0.8 iproute2 iputils-ping tshark iperf3 ethtool procps psmisc jq openvswitch-switch netsniff-ng
-  util-linux iptables podman runc containernetworking-plugins golang-go golang-github-appc-cni-dev busybox-static)
+  util-linux iptables podman runc containernetworking-plugins golang-go golang-github-appc-cni-dev busybox-static
+  gcc zlib1g-dev)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

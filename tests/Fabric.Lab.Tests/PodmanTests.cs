@@ -73,7 +73,7 @@ public sealed class PodmanTests(CniFixture lab, ITestOutputHelper output)
                 default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
                 [network]
                 network_backend = "cni"
-                cni_plugin_dirs = ["{BuiltOutputs.CniPluginDirectory}", "/usr/lib/cni"]
+                cni_plugin_dirs = ["{await CniRuntime.PluginDirectoryAsync()}", "/usr/lib/cni"]
                 network_config_dir = "{netd}"
                 [engine]
                 runtime = "runc"

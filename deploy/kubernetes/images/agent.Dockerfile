@@ -1,11 +1,12 @@
 # The agent image, with the CNI plugin the DaemonSet's init container installs on the node:
 # docker build -f deploy/kubernetes/images/agent.Dockerfile -t fabric/agent:latest .
-# The plugin is published self-contained for linux-x64 (one executable; the node needs no .NET).
+# The plugin is published with Native AOT for linux-x64 (one native executable; the node needs no .NET).
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 COPY . .
 RUN dotnet publish HostAgent -c Release -o /out/agent \
- && dotnet publish Cni -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true -o /out/cni
+ && apt-get update && apt-get install -y --no-install-recommends clang zlib1g-dev \
+ && dotnet publish Cni -c Release -r linux-x64 -o /out/cni
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 RUN apt-get update && apt-get install -y --no-install-recommends libpcap0.8 iproute2 && rm -rf /var/lib/apt/lists/*

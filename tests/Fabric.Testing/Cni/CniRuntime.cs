@@ -11,9 +11,17 @@ namespace Fabric.Testing;
 public static class CniRuntime
 {
     private static readonly Lazy<Task<string>> Tool = new(BuildToolAsync);
+    private static readonly Lazy<Task<string>> Plugin = new(PublishPluginAsync);
 
-    /// <summary>The plugin directories a runtime searches: the built plugin, then Debian's reference plugins.</summary>
-    public static string CniPath => $"{BuiltOutputs.CniPluginDirectory}:/usr/lib/cni";
+    /// <summary>
+    /// The directory holding the plugin as it ships: <c>dotnet publish Cni -r linux-x64</c>, one
+    /// native executable (Native AOT), published once per test process (FABRIC_LAB_BUILD_ROOT names
+    /// another tree to publish, as for the other built outputs).
+    /// </summary>
+    public static Task<string> PluginDirectoryAsync() => Plugin.Value;
+
+    /// <summary>The plugin directories a runtime searches: the published plugin, then Debian's reference plugins.</summary>
+    public static async Task<string> CniPathAsync() => $"{await PluginDirectoryAsync()}:/usr/lib/cni";
 
     /// <summary>How a call ended: the exit code and the plugin's (or cnitool's) output, parsed when it is JSON.</summary>
     public sealed record Outcome(int ExitCode, string Output)
@@ -46,7 +54,7 @@ public static class CniRuntime
     public static async Task<Outcome> ToolAsync(string hostNamespace, string command, string conflistFile, string netns, string containerId, string ifName = "eth0", string? capArgs = null, string? cniArgs = null, string? cacheDir = null)
     {
         string tool = await Tool.Value;
-        var env = new List<string> { $"CNI_PATH={CniPath}", $"CNI_CACHE_DIR={cacheDir ?? Path.Combine(Path.GetTempPath(), "fabric-cnitool-cache")}" };
+        var env = new List<string> { $"CNI_PATH={await CniPathAsync()}", $"CNI_CACHE_DIR={cacheDir ?? Path.Combine(Path.GetTempPath(), "fabric-cnitool-cache")}" };
         if (capArgs is not null)
         {
             env.Add($"CAP_ARGS={capArgs}");
@@ -72,7 +80,7 @@ public static class CniRuntime
         await File.WriteAllTextAsync(input, stdin);
         try
         {
-            var env = new List<string> { "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", $"CNI_COMMAND={command}", $"CNI_PATH={CniPath}", $"CNI_IFNAME={ifName}" };
+            var env = new List<string> { "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", $"CNI_COMMAND={command}", $"CNI_PATH={await CniPathAsync()}", $"CNI_IFNAME={ifName}" };
             if (containerId is not null)
             {
                 env.Add($"CNI_CONTAINERID={containerId}");
@@ -88,7 +96,7 @@ public static class CniRuntime
                 env.Add($"CNI_ARGS={cniArgs}");
             }
 
-            string plugin = Path.Combine(BuiltOutputs.CniPluginDirectory, "fabric");
+            string plugin = Path.Combine(await PluginDirectoryAsync(), "fabric");
             var result = await Shell.RunAsync("ip", ["netns", "exec", hostNamespace, "bash", "-c", $"exec env {string.Join(' ', env.Select(Quote))} {Quote(plugin)} < {Quote(input)}"], TimeSpan.FromSeconds(60));
             return new Outcome(result.ExitCode, result.Output.Trim());
         }
@@ -99,6 +107,19 @@ public static class CniRuntime
     }
 
     private static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+
+    private static async Task<string> PublishPluginAsync()
+    {
+        string output = Path.Combine(Path.GetTempPath(), $"fabric-cni-plugin-{Environment.ProcessId}");
+        string root = Environment.GetEnvironmentVariable("FABRIC_LAB_BUILD_ROOT") is { Length: > 0 } other ? other : Repository.Root;
+        var result = await Shell.RunAsync(
+            "dotnet",
+            ["publish", Path.Combine(root, "Cni", "Fabric.Cni.csproj"), "-c", Repository.Configuration, "-r", "linux-x64", "-o", output, "--verbosity", "quiet", "-nologo"],
+            TimeSpan.FromMinutes(5));
+        return result.ExitCode == 0 && File.Exists(Path.Combine(output, "fabric"))
+            ? output
+            : throw new InvalidOperationException($"publishing the CNI plugin (Native AOT) failed:\n{result.Output}");
+    }
 
     private static async Task<string> BuildToolAsync()
     {

@@ -35,9 +35,6 @@ public static class BuiltOutputs
     /// <summary>The host agent (<c>HostAgent/</c>, Fabric.HostAgent.dll).</summary>
     public static string AgentDll => Dll("HostAgent", "Fabric.HostAgent.dll");
 
-    /// <summary>The directory of the CNI plugin (<c>Cni/</c>): its executable <c>fabric</c>, as a runtime's CNI_PATH finds it.</summary>
-    public static string CniPluginDirectory => Path.GetDirectoryName(Dll("Cni", "fabric.dll"))!;
-
     /// <summary>
     /// The path of <paramref name="dll"/> in a private copy of <paramref name="project"/>'s output
     /// (<c>project/bin/Configuration/net10.0</c>). FABRIC_LAB_BUILD_ROOT names another tree to take
