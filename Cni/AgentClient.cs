@@ -13,28 +13,9 @@ namespace Fabric.Cni;
 /// </summary>
 internal sealed class AgentClient(string socketPath) : IDisposable
 {
-    private readonly HttpClient _http = new(new SocketsHttpHandler
-    {
-        ConnectCallback = async (_, ct) =>
-        {
-            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            try
-            {
-                await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        },
-    })
-    {
-        BaseAddress = new Uri("http://agent/"),
-        // The agent bounds its own cluster calls (5 s by default); an attach waits for one registration.
-        Timeout = TimeSpan.FromSeconds(30),
-    };
+    // The agent bounds its own cluster calls; an attach waits for one registration, an address
+    // for the port group's IPAM grain (at most three times the agent's CallTimeout, 15 s).
+    private readonly HttpClient _http = UnixSocketHttp.Create(socketPath, TimeSpan.FromSeconds(30));
 
     /// <summary>Sends a request; the JSON body of a 2xx answer, or (with <paramref name="notFoundIsNull"/>) null for a 404.</summary>
     public async Task<JsonNode?> SendAsync(HttpMethod method, string path, JsonObject? body = null, bool notFoundIsNull = false)

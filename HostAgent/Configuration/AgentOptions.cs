@@ -19,6 +19,9 @@ public sealed class PortBindingOptions
     /// frames from this MAC are forwarded; when unset, the first MAC learned on an access port is it.
     /// </summary>
     public string? Mac { get; set; }
+
+    /// <summary>Optional: the port's own VLAN policy, overriding the port group's (see <see cref="PortVlanOptions"/>).</summary>
+    public PortVlanOptions? Vlan { get; set; }
 }
 
 /// <summary>How the agent captures and injects the frames of its local ports.</summary>
@@ -197,6 +200,11 @@ internal sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
             if (!FabricNames.IsValid(port.PortGroup))
             {
                 failures.Add($"{s}:Ports:{i}:PortGroup '{port.PortGroup}' is not a valid port group name.");
+            }
+
+            if (port.Vlan is { } vlan && !vlan.TryGetPolicy(out _, out string? vlanError))
+            {
+                failures.Add($"{s}:Ports:{i}:Vlan: {vlanError}");
             }
 
             if (port.Mac is { Length: > 0 } mac && !(Addressing.MacAddress.TryParse(mac, out var parsed) && parsed.IsValidUnicast))

@@ -25,7 +25,9 @@ internal static class ForwardingBuilder
             return new PortForwarding { Index = index, Name = binding.Interface, Trunk = false, AccessVni = 0, EffectiveMac = effectiveMac };
         }
 
-        if (group.Vlan.Mode != VlanMode.Trunk)
+        // The port's own VLAN policy, when it has one, overrides its port group's.
+        var vlan = binding.Vlan is { } own && own.TryGetPolicy(out var policy, out _) ? policy : group.Vlan;
+        if (vlan.Mode != VlanMode.Trunk)
         {
             return new PortForwarding
             {
@@ -43,15 +45,15 @@ internal static class ForwardingBuilder
         var vniByVid = new Dictionary<ushort, uint>();
         foreach (var carried in config!.PortGroups)
         {
-            if (carried.Vlan.Mode == VlanMode.Access && carried.Vlan.AccessVlan is { } vlan
-                && group.Vlan.TrunkRanges.Any(r => vlan.Value >= r.First.Value && vlan.Value <= r.Last.Value))
+            if (carried.Vlan.Mode == VlanMode.Access && carried.Vlan.AccessVlan is { } access
+                && vlan.TrunkRanges.Any(r => access.Value >= r.First.Value && access.Value <= r.Last.Value))
             {
-                vniByVid[vlan.Value] = carried.Vni.Value;
+                vniByVid[access.Value] = carried.Vni.Value;
             }
         }
 
         uint native = group.Vni.Value;
-        if (group.Vlan.NativeVlan is { } nativeVlan)
+        if (vlan.NativeVlan is { } nativeVlan)
         {
             native = vniByVid.TryGetValue(nativeVlan.Value, out uint nativeVni) ? nativeVni : 0;
             vniByVid.Remove(nativeVlan.Value);

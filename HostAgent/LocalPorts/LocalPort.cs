@@ -25,6 +25,9 @@ internal sealed record LocalPort
     /// <summary>The IPv4 addresses (dotted quads, no prefix) the workload behind the port was given, published as its MAC's bindings for ARP suppression from the moment it attaches.</summary>
     public IReadOnlyList<string> Ipv4 { get; init; } = [];
 
+    /// <summary>The port's own VLAN policy, overriding its port group's; null to follow the port group.</summary>
+    public PortVlanOptions? Vlan { get; init; }
+
     /// <summary>Who attached it, for GC and operators: <c>{containerId}/{ifName}</c> for the CNI plugin (the attachment's identity, as IPAM records it); null for a configured port or when not said.</summary>
     public string? Owner { get; init; }
 
@@ -36,5 +39,5 @@ internal sealed record LocalPort
 
     /// <summary>The binding the forwarding tables are built from.</summary>
     [JsonIgnore]
-    public PortBindingOptions Binding => new() { Interface = Interface, PortGroup = PortGroup, Mac = Mac };
+    public PortBindingOptions Binding => new() { Interface = Interface, PortGroup = PortGroup, Mac = Mac, Vlan = Vlan };
 }

@@ -21,12 +21,12 @@ namespace Fabric.HostAgent.LocalPorts;
 /// <list type="bullet">
 /// <item><c>GET /v1/status</c>: host, switch, whether the agent is synchronized with the cluster (<c>ready</c>), the switch MTU.</item>
 /// <item><c>GET /v1/ports</c>, <c>GET /v1/ports/{interface}</c>: attached ports.</item>
-/// <item><c>POST /v1/ports</c> (<see cref="PortRequest"/>): attach; 201 when attached now, 200 when it already was the same way.</item>
+/// <item><c>POST /v1/ports</c> (<see cref="PortRequest"/>: interface, portGroup, mac, ipv4, owner, vlan <c>{"mode", "trunkRanges", "nativeVlan"}</c>): attach; 201 when attached now, 200 when it already was the same way.</item>
 /// <item><c>DELETE /v1/ports/{interface}</c>: detach; 404 when not attached.</item>
 /// <item><c>GET /v1/portgroups/{name}</c>: VNI, MTU and IPv4 pool of a port group.</item>
 /// <item><c>POST /v1/portgroups/{name}/addresses</c> <c>{"owner": "...", "requested": "10.20.0.9"?}</c>: an address from the port group's IPAM.</item>
 /// <item><c>DELETE /v1/portgroups/{name}/addresses/{owner}</c>: release the owner's address (200 either way, <c>released</c> says).</item>
-/// <item><c>POST /v1/portgroups/{name}/gc</c> <c>{"validOwners": [...]}</c>: release this host's addresses and detach its runtime ports of the port group whose owner is not listed (CNI GC).</item>
+/// <item><c>POST /v1/portgroups/{name}/gc</c> <c>{"validOwners": [...]}</c>: release this host's addresses and detach its runtime ports of the port group whose owner is not listed (CNI GC; ports an operator requested are left alone).</item>
 /// </list>
 /// </summary>
 internal sealed partial class LocalPortApi(
@@ -158,7 +158,8 @@ internal sealed partial class LocalPortApi(
 
             var keep = valid.ToHashSet(StringComparer.Ordinal);
             var detached = new List<string>();
-            foreach (var port in registry.Ports.Where(p => !p.Configured && p.PortGroup == name && p.Owner is { } o && !keep.Contains(o)))
+            // CNI's attachments only: an operator's requested ports are the management API's to detach.
+            foreach (var port in registry.Ports.Where(p => !p.Configured && p.PortGroup == name && p.Owner is { } o && o != RequestedPort.Owner && !keep.Contains(o)))
             {
                 if (await attacher.DetachAsync(port.Interface, ct) is not null)
                 {
@@ -220,9 +221,9 @@ internal sealed partial class LocalPortApi(
         public static AddressView Of(IpAllocation a) => new(a.Address.ToString(), a.PrefixLength, a.Gateway?.ToString(), a.Owner);
     }
 
-    private sealed record PortView(string Interface, string PortGroup, int Slot, string? Mac, IReadOnlyList<string> Ipv4, string? Owner, bool Configured, DateTimeOffset AttachedAt, bool? Registered = null)
+    private sealed record PortView(string Interface, string PortGroup, int Slot, string? Mac, IReadOnlyList<string> Ipv4, string? Owner, PortVlanOptions? Vlan, bool Configured, DateTimeOffset AttachedAt, bool? Registered = null)
     {
-        public static PortView Of(LocalPort p) => new(p.Interface, p.PortGroup, p.Slot, p.Mac, p.Ipv4, p.Owner, p.Configured, p.AttachedAt);
+        public static PortView Of(LocalPort p) => new(p.Interface, p.PortGroup, p.Slot, p.Mac, p.Ipv4, p.Owner, p.Vlan, p.Configured, p.AttachedAt);
     }
 
     private static partial class Log

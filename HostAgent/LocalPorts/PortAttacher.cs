@@ -56,7 +56,8 @@ internal sealed partial class PortAttacher(
             {
                 if (existing.PortGroup != request.PortGroup || existing.Configured
                     || (request.Mac is not null && !SameMac(existing.Mac, request.Mac))
-                    || (request.Owner is not null && existing.Owner != request.Owner))
+                    || (request.Owner is not null && existing.Owner != request.Owner)
+                    || (request.Vlan is not null && !SameVlan(existing.Vlan, request.Vlan)))
                 {
                     throw new PortApiException(409, "interface", $"interface {request.Interface} is already attached to port group '{existing.PortGroup}'{(existing.Configured ? " by the configuration" : existing.Owner is { } o ? $" for {o}" : string.Empty)}.");
                 }
@@ -92,6 +93,7 @@ internal sealed partial class PortAttacher(
                 Mac = request.Mac is { } mac ? Addressing.MacAddress.Parse(mac).ToString() : null,
                 Ipv4 = [.. (request.Ipv4 ?? []).Select(ip => IPAddress.Parse(ip).ToString())],
                 Owner = request.Owner,
+                Vlan = request.Vlan,
                 AttachedAt = time.GetUtcNow(),
             };
             dataPlane.Counters.ResetPort(slot);
@@ -193,6 +195,9 @@ internal sealed partial class PortAttacher(
             }
         }
     }
+
+    private static bool SameVlan(PortVlanOptions? a, PortVlanOptions b)
+        => a is not null && string.Equals(a.Mode, b.Mode, StringComparison.OrdinalIgnoreCase) && (a.TrunkRanges ?? string.Empty) == (b.TrunkRanges ?? string.Empty) && a.NativeVlan == b.NativeVlan;
 
     private static bool SameMac(string? a, string b) => a is not null && Addressing.MacAddress.Parse(a) == Addressing.MacAddress.Parse(b);
 

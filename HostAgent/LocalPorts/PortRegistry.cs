@@ -38,6 +38,7 @@ internal sealed class PortRegistry
             Interface = p.Interface,
             PortGroup = p.PortGroup,
             Mac = p.Mac is { Length: > 0 } mac ? mac : null,
+            Vlan = p.Vlan,
             Configured = true,
             AttachedAt = now,
         }).ToList();
@@ -46,7 +47,7 @@ internal sealed class PortRegistry
             string? problem = saved.Slot < 0 || saved.Slot >= _busy.Length ? $"slot {saved.Slot} is outside 0..{_busy.Length - 1} (Fabric:Agent:MaxPorts)"
                 : ports.Any(p => p.Slot == saved.Slot) ? $"slot {saved.Slot} is taken twice (or by a configured port)"
                 : ports.Any(p => p.Interface == saved.Interface) ? $"interface {saved.Interface} is attached twice (or configured)"
-                : PortRequest.Check(saved.Interface, saved.PortGroup, saved.Mac, saved.Ipv4, saved.Owner) is { } bad ? bad.Message
+                : PortRequest.Check(saved.Interface, saved.PortGroup, saved.Mac, saved.Ipv4, saved.Owner, saved.Vlan) is { } bad ? bad.Message
                 : null;
             if (problem is not null)
             {

@@ -27,11 +27,17 @@ internal sealed class PortApiException(int status, string? field, string message
 /// <param name="Mac">Optional: the workload's MAC, unicast (IEEE 802 I/G bit clear) and not zero. With forged transmits rejected, only frames from it are forwarded.</param>
 /// <param name="Ipv4">Optional: the workload's IPv4 addresses (unicast), published as bindings of <paramref name="Mac"/> (needs it) for ARP suppression.</param>
 /// <param name="Owner">Optional: who attaches it, up to 256 printable characters (the CNI plugin sends <c>{containerId}/{ifName}</c>).</param>
-internal sealed record PortRequest(string Interface, string PortGroup, string? Mac = null, IReadOnlyList<string>? Ipv4 = null, string? Owner = null)
+/// <param name="Vlan">Optional: the port's own VLAN policy, overriding its port group's (<see cref="Configuration.PortVlanOptions"/>).</param>
+internal sealed record PortRequest(string Interface, string PortGroup, string? Mac = null, IReadOnlyList<string>? Ipv4 = null, string? Owner = null, Configuration.PortVlanOptions? Vlan = null)
 {
     /// <summary>The first problem of a request, or null when it is valid.</summary>
-    public static PortApiException? Check(string? interfaceName, string? portGroup, string? mac, IReadOnlyList<string>? ipv4, string? owner)
+    public static PortApiException? Check(string? interfaceName, string? portGroup, string? mac, IReadOnlyList<string>? ipv4, string? owner, Configuration.PortVlanOptions? vlan = null)
     {
+        if (vlan is not null && !vlan.TryGetPolicy(out _, out string? vlanError))
+        {
+            return new PortApiException(400, vlanError!.Split(' ', 2)[0].TrimEnd(':'), vlanError);
+        }
+
         if (interfaceName is null || interfaceName.Length is < 1 or > 15 || !FabricNames.IsValid(interfaceName))
         {
             return new PortApiException(400, "interface", $"interface '{interfaceName}' is not an interface name (1..15 characters of letters, digits, '.', '_', '-').");
@@ -69,5 +75,5 @@ internal sealed record PortRequest(string Interface, string PortGroup, string? M
     }
 
     /// <summary>The first problem of this request, or null.</summary>
-    public PortApiException? Check() => Check(Interface, PortGroup, Mac, Ipv4, Owner);
+    public PortApiException? Check() => Check(Interface, PortGroup, Mac, Ipv4, Owner, Vlan);
 }

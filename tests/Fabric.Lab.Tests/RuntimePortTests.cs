@@ -27,6 +27,13 @@ public sealed class RuntimePortFixture() : LabFabric(DefaultShape)
         FloodLists = new Dictionary<long, int[]> { [WebVni] = [1, 2] },
     };
 
+    /// <summary>Veth pairs <c>{stem}{i}</c> / <c>{stem}{i}-peer</c>, i in 0..count-1, both ends in <paramref name="host"/>'s namespace, up.</summary>
+    public Task VethsAsync(int host, string stem, int count)
+    {
+        string batch = string.Join('\n', Enumerable.Range(0, count).Select(i => $"link add {stem}{i} type veth peer name {stem}{i}-peer\nlink set {stem}{i} up"));
+        return Shell.CheckedAsync(HostNamespace(host), $"ip -batch - <<'EOF'\n{batch}\nEOF");
+    }
+
     /// <summary>
     /// A container on <paramref name="host"/>: namespace, and a veth whose end <c>eth0</c> inside has
     /// <paramref name="mac"/> and <paramref name="ip"/>/24, MTU 1450; the host end <c>c{n}</c> is up, not attached.
@@ -126,12 +133,28 @@ public sealed class RuntimePortTests(RuntimePortFixture lab, ITestOutputHelper o
     }
 
     [Fact]
+    public async Task A_port_may_override_its_port_groups_vlan_policy_and_a_bad_override_is_refused()
+    {
+        await Shell.CheckedAsync(lab.HostNamespace(1), "ip link show c10 >/dev/null 2>&1 || (ip link add c10 type veth peer name c10-peer && ip link set c10 up)");
+        using var h1 = lab.Fabric.LocalPorts(1);
+        var bad = await h1.AttachAsync("c10", "web", vlan: new { mode = "trunk", trunkRanges = "100-5000" });
+        Assert.Equal((HttpStatusCode.BadRequest, "vlan.trunkRanges"), (bad.Status, bad.Text("field")));
+
+        var attached = await h1.AttachAsync("c10", "web", vlan: new { mode = "trunk", trunkRanges = "100-199", nativeVlan = 150 });
+        Assert.Equal(HttpStatusCode.Created, attached.Status);
+        Assert.Equal(("trunk", "100-199", 150), (attached.Body!["vlan"]!["mode"]!.GetValue<string>(), attached.Body["vlan"]!["trunkRanges"]!.GetValue<string>(), attached.Body["vlan"]!["nativeVlan"]!.GetValue<int>()));
+
+        // Attaching it again with another override is a conflict, not a silent change.
+        Assert.Equal(HttpStatusCode.Conflict, (await h1.AttachAsync("c10", "web", vlan: new { mode = "access" })).Status);
+        Assert.Equal(HttpStatusCode.OK, (await h1.DetachAsync("c10")).Status);
+    }
+
+    [Fact]
     public async Task A_hundred_ports_attach_and_detach_without_losing_a_frame_between_two_other_vms()
     {
         const int Count = 100;
         string hostNs = lab.HostNamespace(1);
-        string batch = string.Join('\n', Enumerable.Range(0, Count).Select(i => $"link add p{i} type veth peer name p{i}-peer\nlink set p{i} up"));
-        await Shell.CheckedAsync(hostNs, $"ip -batch - <<'EOF'\n{batch}\nEOF");
+        await lab.VethsAsync(1, "p", Count);
         using var h1 = lab.Fabric.LocalPorts(1);
 
         // 100 pings a second between the two configured VMs, across the fabric, all through the churn.
@@ -173,8 +196,7 @@ public sealed class RuntimePortTests(RuntimePortFixture lab, ITestOutputHelper o
     {
         const int Count = 50;
         string hostNs = lab.HostNamespace(1);
-        string batch = string.Join('\n', Enumerable.Range(0, Count).Select(i => $"link add r{i} type veth peer name r{i}-peer\nlink set r{i} up"));
-        await Shell.CheckedAsync(hostNs, $"ip -batch - <<'EOF'\n{batch}\nEOF");
+        await lab.VethsAsync(1, "r", Count);
         string mac = "02:aa:00:00:01:07", ip = "192.168.100.207";
         string container = await lab.ContainerAsync(1, 7, mac, ip);
         using (var h1 = lab.Fabric.LocalPorts(1))

@@ -51,6 +51,51 @@ public sealed class ForwardingBuilderTests
     }
 
     [Fact]
+    public void A_ports_trunk_override_makes_it_a_trunk_of_the_port_groups_with_those_access_vlans()
+    {
+        var binding = Bind("plain", "tap7");
+        binding.Vlan = new PortVlanOptions { Mode = "trunk", TrunkRanges = "10, 20-30", NativeVlan = 25 };
+        var port = ForwardingBuilder.BuildPort(7, binding, Config(Web, Db, Outside, Plain));
+
+        Assert.True(port.Trunk);
+        Assert.Equal(new Dictionary<ushort, uint> { [10] = 100 }, port.VniByVid.ToDictionary());
+        Assert.Equal(200u, port.NativeVni); // VLAN 25, db's, is the native one: untagged
+        Assert.Equal([200u, 100u], ForwardingBuilder.VnisOf(port));
+    }
+
+    [Fact]
+    public void A_ports_access_override_on_a_trunk_port_group_carries_only_the_port_groups_own_vni_untagged()
+    {
+        var binding = Bind("trunk", "tap8");
+        binding.Vlan = new PortVlanOptions { Mode = "access" };
+        var port = ForwardingBuilder.BuildPort(8, binding, Config(Web, Db, Trunk()));
+
+        Assert.False(port.Trunk);
+        Assert.Equal(900u, port.AccessVni);
+        Assert.Equal(16, port.MacLimit); // the port group's security still holds
+    }
+
+    [Theory]
+    [InlineData("access", null, null, null)]
+    [InlineData("trunk", "100-199,300", 300, null)]
+    [InlineData("bridge", null, null, "vlan.mode")]
+    [InlineData("access", "10", null, "vlan:")]
+    [InlineData("trunk", null, null, "vlan.trunkRanges is required")]
+    [InlineData("trunk", "0-10", null, "vlan.trunkRanges '0-10'")]
+    [InlineData("trunk", "10-4095", null, "vlan.trunkRanges")]
+    [InlineData("trunk", "10-20,15-30", null, "vlan.trunkRanges '15-30' overlaps")]
+    [InlineData("trunk", "10-20", 21, "vlan.nativeVlan 21")]
+    public void A_vlan_override_is_checked_against_ieee_802_1q_naming_the_field(string mode, string? ranges, int? native, string? error)
+    {
+        bool valid = new PortVlanOptions { Mode = mode, TrunkRanges = ranges, NativeVlan = native }.TryGetPolicy(out _, out string? message);
+        Assert.Equal(error is null, valid);
+        if (error is not null)
+        {
+            Assert.StartsWith(error, message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void An_untagged_access_port_group_maps_to_its_vni()
     {
         var port = ForwardingBuilder.BuildPort(0, Bind("plain"), Config(Plain));

@@ -13,27 +13,7 @@ namespace Fabric.Testing;
 /// </summary>
 public sealed class LocalPortClient(string socketPath) : IDisposable
 {
-    private readonly HttpClient _http = new(new SocketsHttpHandler
-    {
-        ConnectCallback = async (_, ct) =>
-        {
-            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            try
-            {
-                await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        },
-    })
-    {
-        BaseAddress = new Uri("http://agent/"),
-        Timeout = TimeSpan.FromSeconds(30),
-    };
+    private readonly HttpClient _http = Fabric.Cni.UnixSocketHttp.Create(socketPath, TimeSpan.FromSeconds(30));
 
     /// <summary>An answer: the status and the body as JSON (null when empty).</summary>
     public sealed record Answer(HttpStatusCode Status, JsonNode? Body)
@@ -43,8 +23,8 @@ public sealed class LocalPortClient(string socketPath) : IDisposable
     }
 
     /// <summary><c>POST /v1/ports</c>: attaches <paramref name="interfaceName"/> to <paramref name="portGroup"/>.</summary>
-    public Task<Answer> AttachAsync(string interfaceName, string portGroup, string? mac = null, IReadOnlyList<string>? ipv4 = null, string? owner = null)
-        => SendAsync(HttpMethod.Post, "v1/ports", new { @interface = interfaceName, portGroup, mac, ipv4, owner });
+    public Task<Answer> AttachAsync(string interfaceName, string portGroup, string? mac = null, IReadOnlyList<string>? ipv4 = null, string? owner = null, object? vlan = null)
+        => SendAsync(HttpMethod.Post, "v1/ports", new { @interface = interfaceName, portGroup, mac, ipv4, owner, vlan });
 
     /// <summary><c>DELETE /v1/ports/{interface}</c>.</summary>
     public Task<Answer> DetachAsync(string interfaceName) => SendAsync(HttpMethod.Delete, $"v1/ports/{interfaceName}");

@@ -166,6 +166,14 @@ public sealed class TestProcess : IAsyncDisposable, IDisposable
             }
 
             await exited;
+
+            // The exit can be seen before the line waiter has run for the last lines the process
+            // wrote (they are read, then matched on another thread): give it a moment.
+            if (await Task.WhenAny(line, Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None)) == line && line.IsCompletedSuccessfully)
+            {
+                return await line;
+            }
+
             throw new InvalidOperationException($"{Name} (pid {Pid}) exited with {ExitCode} before it wrote '{text}':\n{Tail()}");
         }
         catch (OperationCanceledException)
