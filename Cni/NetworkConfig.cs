@@ -6,7 +6,7 @@ namespace Fabric.Cni;
 /// The plugin's network config (stdin; CNI spec 1.1.0 "Network configuration"):
 /// <c>{"cniVersion": "1.1.0", "name": "...", "type": "fabric", "portGroup": "web"}</c>, optional
 /// <c>"mac"</c> (the container interface's MAC for every container of the network; better per
-/// container through the <c>mac</c> capability), <c>"agentSocket"</c> (default
+/// container through the <c>mac</c> capability), <c>"dns"</c> (copied into ADD's result), <c>"agentSocket"</c> (default
 /// <see cref="DefaultAgentSocket"/>), and what the runtime adds: <c>runtimeConfig</c> (capabilities
 /// <c>mac</c> and <c>ips</c>), <c>prevResult</c> (CHECK), <c>cni.dev/valid-attachments</c> (GC).
 /// </summary>

@@ -5,7 +5,7 @@ namespace Fabric.Cni;
 /// <summary>Results and errors in the config's version (CNI spec 1.1.0 "Success", 1.0.0, and 0.4.0 with per-IP "version").</summary>
 internal static class Results
 {
-    /// <summary>ADD's result: the host and container interfaces, the address with its gateway, the default route, DNS (none).</summary>
+    /// <summary>ADD's result: the host and container interfaces, the address with its gateway, the default route, and the config's DNS settings (none when it has none).</summary>
     public static JsonObject Add(NetworkConfig config, string host, string hostMac, string ifName, string mac, string netns, int mtu, JsonNode? address)
     {
         var hostInterface = new JsonObject { ["name"] = host, ["mac"] = hostMac };
@@ -22,7 +22,9 @@ internal static class Results
             ["interfaces"] = new JsonArray(hostInterface, container),
             ["ips"] = new JsonArray(),
             ["routes"] = new JsonArray(),
-            ["dns"] = new JsonObject(),
+            // The network config's own "dns" (nameservers, domain, search, options), as the spec's
+            // DNS section describes it; a port group has no DNS settings of its own.
+            ["dns"] = config.Raw["dns"] is JsonObject dns ? dns.DeepClone() : new JsonObject(),
         };
         if (address is not null)
         {

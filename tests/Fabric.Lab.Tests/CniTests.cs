@@ -148,7 +148,7 @@ public sealed class CniTests(CniFixture lab, ITestOutputHelper output)
     {
         string ns = await lab.NetnsAsync(3);
         string id = $"v{version.Replace(".", string.Empty, StringComparison.Ordinal)}{Guid.NewGuid():N}"[..16];
-        string config = lab.Config(3, version);
+        string config = lab.Config(3, version, extra: ",\"dns\":{\"nameservers\":[\"10.41.0.53\"],\"search\":[\"web.fabric\"]}");
 
         var versionAnswer = await CniRuntime.PluginAsync(lab.HostNamespace(3), "VERSION", config);
         Assert.Equal(0, versionAnswer.ExitCode);
@@ -163,6 +163,8 @@ public sealed class CniTests(CniFixture lab, ITestOutputHelper output)
         Assert.Equal(1, ip["interface"]!.GetValue<int>());
         Assert.Equal(version == "0.4.0" ? "4" : null, ip["version"]?.GetValue<string>());
         Assert.Equal(version == "1.1.0" ? 1450 : null, result["interfaces"]![1]!["mtu"]?.GetValue<int>());
+        Assert.Equal("10.41.0.53", result["dns"]!["nameservers"]![0]!.GetValue<string>());
+        Assert.Equal("web.fabric", result["dns"]!["search"]![0]!.GetValue<string>());
 
         // CHECK with the result as prevResult; then with the container's address gone it fails, as a CNI error.
         string withPrevious = config[..^1] + $",\"prevResult\":{result.ToJsonString()}}}";
