@@ -1,5 +1,6 @@
 using Fabric.Addressing;
 using Fabric.Grains.Diagnostics;
+using Fabric.Grains.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Fabric.Grains.Directory;
@@ -69,19 +70,7 @@ internal sealed partial class FabricDirectoryGrain(
         return Task.CompletedTask;
     }
 
-    private async Task WriteAsync()
-    {
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch
-        {
-            // Memory is now ahead of storage: let the next activation reload what was stored.
-            DeactivateOnIdle();
-            throw;
-        }
-    }
+    private Task WriteAsync() => state.WriteOrDeactivateAsync(this);
 
     private static partial class Log
     {

@@ -144,7 +144,7 @@ internal sealed partial class HostGrain(
         State.Vnis = wanted;
         State.Alive = true;
         State.LastHeartbeat = _lastHeartbeat;
-        await WriteAsync();
+        await state.WriteOrDeactivateAsync(this);
         StartLivenessTimer();
         Log.Registered(logger, Id, registration.Vtep, registration.Switch, registration.Ports.Count, wanted.Count, wasAlive);
         return Info();
@@ -168,7 +168,7 @@ internal sealed partial class HostGrain(
         {
             State.AppliedGeneration = appliedGeneration;
             State.LastHeartbeat = _lastHeartbeat;
-            await WriteAsync();
+            await state.WriteOrDeactivateAsync(this);
         }
 
         return new HeartbeatAck(revived, membership.CurrentSnapshot.Version.Value, State.PortRequestsVersion);
@@ -217,7 +217,7 @@ internal sealed partial class HostGrain(
         var normalized = port with { Ipv4 = [.. ipv4.Select(a => IPAddress.Parse(a).ToString())] };
         State.RequestedPorts = [.. State.RequestedPorts.Where(p => p.Interface != port.Interface), normalized];
         State.PortRequestsVersion++;
-        await WriteAsync();
+        await state.WriteOrDeactivateAsync(this);
         return PortRequestsView();
     }
 
@@ -230,7 +230,7 @@ internal sealed partial class HostGrain(
 
         State.RequestedPorts = [.. State.RequestedPorts.Where(p => p.Interface != interfaceName)];
         State.PortRequestsVersion++;
-        await WriteAsync();
+        await state.WriteOrDeactivateAsync(this);
         return true;
     }
 
@@ -319,20 +319,7 @@ internal sealed partial class HostGrain(
         Log.Dead(logger, Id, silence);
         StopLivenessTimer();
         State.Alive = false;
-        await WriteAsync();
-    }
-
-    private async Task WriteAsync()
-    {
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch
-        {
-            DeactivateOnIdle();
-            throw;
-        }
+        await state.WriteOrDeactivateAsync(this);
     }
 
     private void MarkListening() => _listeningSince = time.GetUtcNow();

@@ -1,4 +1,5 @@
 using System.Net;
+using Fabric.Grains.Hosting;
 using Fabric.Grains.Validation;
 
 namespace Fabric.Grains.Ipam;
@@ -70,7 +71,7 @@ internal sealed class IpamGrain(
             State.LastAllocated = address;
         }
 
-        await WriteAsync();
+        await state.WriteOrDeactivateAsync(this);
         return allocation;
     }
 
@@ -82,7 +83,7 @@ internal sealed class IpamGrain(
             return false;
         }
 
-        await WriteAsync();
+        await state.WriteOrDeactivateAsync(this);
         return true;
     }
 
@@ -95,7 +96,7 @@ internal sealed class IpamGrain(
         }
 
         State.Allocations.Remove(holder.Owner);
-        await WriteAsync();
+        await state.WriteOrDeactivateAsync(this);
         return true;
     }
 
@@ -118,7 +119,7 @@ internal sealed class IpamGrain(
             State.Allocations.Remove(allocation.Owner);
         }
 
-        await WriteAsync();
+        await state.WriteOrDeactivateAsync(this);
         return stale;
     }
 
@@ -127,19 +128,6 @@ internal sealed class IpamGrain(
     /// next call reloads what was stored (nothing handed out that was not stored), and the caller
     /// gets the error (docs/architecture.md, "Grains").
     /// </summary>
-    private async Task WriteAsync()
-    {
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch
-        {
-            DeactivateOnIdle();
-            throw;
-        }
-    }
-
     private async Task<Ipv4Pool> PoolAsync()
     {
         string key = this.GetPrimaryKeyString();

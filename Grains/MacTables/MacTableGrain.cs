@@ -470,15 +470,7 @@ internal sealed partial class MacTableGrain(
             State.Version++;
         }
 
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch
-        {
-            DeactivateOnIdle();
-            throw;
-        }
+        await state.WriteOrDeactivateAsync(this);
 
         if (changed)
         {

@@ -118,15 +118,7 @@ internal sealed partial class SegmentGrain(
     private async Task CommitAsync(Vni vni, FloodListEntry? added, FloodListEntry? removed)
     {
         State.Version++;
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch
-        {
-            DeactivateOnIdle();
-            throw;
-        }
+        await state.WriteOrDeactivateAsync(this);
 
         // After the write: a subscriber never sees a version that a new activation would not have.
         var delta = new SegmentDelta(vni, _epoch, State.Version, added, removed);

@@ -1,5 +1,6 @@
 using Fabric.Addressing;
 using Fabric.Grains.Diagnostics;
+using Fabric.Grains.Hosting;
 using Fabric.Grains.Validation;
 using Microsoft.Extensions.Logging;
 
@@ -282,13 +283,11 @@ internal sealed partial class SwitchGrain(
     {
         try
         {
-            await state.WriteStateAsync();
+            await state.WriteOrDeactivateAsync(this);
         }
         catch (Exception exception)
         {
-            // Memory is now ahead of storage: drop this activation so the next call reloads what was stored.
             Log.WriteFailed(logger, exception, Name);
-            DeactivateOnIdle();
             throw;
         }
     }

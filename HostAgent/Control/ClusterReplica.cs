@@ -109,12 +109,11 @@ internal sealed class ClusterReplica(string hostId, uint ownVtep, IReadOnlyList<
     public IReadOnlyList<SlotBinding> Bindings => _slots;
 
     /// <summary>
-    /// Replaces the attached ports (a port attached or detached at run time). With a switch
-    /// configuration known, the ports are mapped again at once (<see cref="Configure"/>) and the
-    /// returned list is what to register; null before the first configuration.
+    /// Replaces the attached ports (a port attached or detached at run time); they are mapped to
+    /// VNIs by the next <see cref="Configure"/>.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">A slot outside 0..capacity-1.</exception>
-    public IReadOnlyList<HostPort>? SetPorts(IReadOnlyList<SlotBinding> ports, List<PortForwarding> unknownGroups)
+    public void SetPorts(IReadOnlyList<SlotBinding> ports)
     {
         foreach (var port in ports)
         {
@@ -123,7 +122,6 @@ internal sealed class ClusterReplica(string hostId, uint ownVtep, IReadOnlyList<
         }
 
         _slots = ports;
-        return Switch is { } config ? Configure(config, unknownGroups) : null;
     }
 
     /// <summary>Every VNI some port carries: the segments and MAC tables to subscribe to.</summary>
@@ -141,12 +139,7 @@ internal sealed class ClusterReplica(string hostId, uint ownVtep, IReadOnlyList<
     /// </summary>
     public IReadOnlyList<HostPort> Configure(SwitchConfig config, List<PortForwarding> unknownGroups)
     {
-        var ports = new PortForwarding[_capacity];
-        for (int i = 0; i < ports.Length; i++)
-        {
-            ports[i] = PortForwarding.Free(i);
-        }
-
+        var ports = PortForwarding.FreeTable(_capacity);
         var hostPorts = new List<HostPort>();
         foreach (var (slot, binding) in _slots)
         {

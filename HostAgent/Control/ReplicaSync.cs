@@ -55,7 +55,7 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
         _logger = logger;
         _vtep = IPAddress.Parse(_options.VtepAddress);
         _replica = new ClusterReplica(_options.HostId, Wire.Ipv4Address.FromIPAddress(_vtep), [], _options.VxlanPort, _options.MaxPorts);
-        _replica.SetPorts(PortRegistry.Bindings(ports.Ports), []);
+        _replica.SetPorts(PortRegistry.Bindings(ports.Ports));
         ports.Changed += OnPortsChanged;
     }
 
@@ -68,8 +68,10 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
         var unknown = new List<PortForwarding>();
         lock (_gate)
         {
-            if (_replica.SetPorts(PortRegistry.Bindings(_ports.Ports), unknown) is not null)
+            _replica.SetPorts(PortRegistry.Bindings(_ports.Ports));
+            if (_replica.Switch is { } config)
             {
+                _replica.Configure(config, unknown);
                 PublishLocked(new LocalEffects());
             }
         }
@@ -132,7 +134,7 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
         {
             _ports.Switch = config;
             (portsVersion, var ports) = _ports.Current;
-            _replica.SetPorts(PortRegistry.Bindings(ports), []);
+            _replica.SetPorts(PortRegistry.Bindings(ports));
             hostPorts = _replica.Configure(config, unknown);
             _subscribed = [.. _replica.Vnis];
         }
@@ -140,7 +142,7 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
         LogUnknown(unknown);
         await _heartbeat.RegisterAsync(new HostRegistration(_vtep, _version, _options.Switch, hostPorts));
         ForgetUncarried();
-        await SubscribeAllAsync(replace: true);
+        await SubscribeAsync(_subscribed, replace: true);
         _ports.MarkRegistered(portsVersion);
 
         // The MAC tables may have lost us (host declared dead, or a silo restarted on memory
@@ -202,7 +204,8 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
         lock (_gate)
         {
             (version, var ports) = _ports.Current;
-            hostPorts = _replica.SetPorts(PortRegistry.Bindings(ports), unknown)!;
+            _replica.SetPorts(PortRegistry.Bindings(ports));
+            hostPorts = _replica.Configure(_replica.Switch!, unknown);
             uint[] now = [.. _replica.Vnis];
             added = [.. now.Except(_subscribed)];
             removed = [.. _subscribed.Except(now)];
@@ -215,15 +218,7 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
         ForgetUncarried();
         if (added.Length != 0)
         {
-            var segments = new List<SegmentSnapshot>();
-            var tables = new List<MacTableSnapshot>();
-            foreach (uint vni in added)
-            {
-                segments.Add(await _client.GetGrain<ISegmentGrain>(vni).SubscribeAsync(_segmentObserver!).Bounded(_options, _time));
-                tables.Add(await _client.GetGrain<IMacTableGrain>(vni).SubscribeAsync(_macObserver!).Bounded(_options, _time));
-            }
-
-            Apply(segments, tables, replace: true);
+            await SubscribeAsync(added, replace: true);
         }
 
         foreach (uint vni in removed)
@@ -280,7 +275,7 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
             {
                 // Renewing returns each grain's snapshot; one from a new activation replaces ours.
                 nextRefresh = now + _options.SubscriptionRefreshInterval;
-                await SubscribeAllAsync(replace: false);
+                await SubscribeAsync(_subscribed, replace: false);
             }
 
             if (_configCheck is null && now >= nextConfigCheck)
@@ -317,15 +312,16 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
     }
 
     /// <summary>
-    /// Subscribes (or renews) on every segment and MAC table of our VNIs. The answers are collected
-    /// first and applied together: a failure half way leaves the replica as it was, never half
-    /// cleared, so the data plane keeps forwarding on the last complete tables.
+    /// Subscribes (or renews) on the segment and MAC table of each of <paramref name="vnis"/> (all
+    /// of ours, or those new to the host). The answers are collected first and applied together: a
+    /// failure half way leaves the replica as it was, never half cleared, so the data plane keeps
+    /// forwarding on the last complete tables.
     /// </summary>
-    private async Task SubscribeAllAsync(bool replace)
+    private async Task SubscribeAsync(IReadOnlyCollection<uint> vnis, bool replace)
     {
         var segments = new List<SegmentSnapshot>();
         var tables = new List<MacTableSnapshot>();
-        foreach (uint vni in _subscribed)
+        foreach (uint vni in vnis)
         {
             segments.Add(await _client.GetGrain<ISegmentGrain>(vni).SubscribeAsync(_segmentObserver!).Bounded(_options, _time));
             tables.Add(await _client.GetGrain<IMacTableGrain>(vni).SubscribeAsync(_macObserver!).Bounded(_options, _time));

@@ -95,13 +95,7 @@ internal static class ForwardingCache
             return null;
         }
 
-        int count = capacity;
-        var table = new PortForwarding[capacity];
-        for (int i = 0; i < capacity; i++)
-        {
-            table[i] = PortForwarding.Free(i);
-        }
-
+        var table = PortForwarding.FreeTable(capacity);
         foreach (var port in saved.Ports.Select(p => new PortForwarding
         {
             Index = p.Index,
@@ -123,7 +117,7 @@ internal static class ForwardingCache
         var segments = new Dictionary<uint, SegmentForwarding>();
         foreach (var s in saved.Segments)
         {
-            if (s.LocalPorts is null || s.LocalPorts.Concat(s.PromiscuousPorts ?? []).Any(p => p < 0 || p >= count || !table[p].Attached))
+            if (s.LocalPorts is null || s.LocalPorts.Concat(s.PromiscuousPorts ?? []).Any(p => p < 0 || p >= capacity || !table[p].Attached))
             {
                 reason = "unreadable (a segment names a port that does not exist)";
                 return null;

@@ -18,6 +18,18 @@ internal sealed class PortForwarding
     /// <summary>The entry of a free slot.</summary>
     public static PortForwarding Free(int index) => new() { Index = index, Name = string.Empty, Trunk = false, Attached = false };
 
+    /// <summary>A table of <paramref name="capacity"/> slots, all free (see <see cref="ForwardingSnapshot.Ports"/>).</summary>
+    public static PortForwarding[] FreeTable(int capacity)
+    {
+        var table = new PortForwarding[capacity];
+        for (int i = 0; i < table.Length; i++)
+        {
+            table[i] = Free(i);
+        }
+
+        return table;
+    }
+
     public required bool Trunk { get; init; }
 
     /// <summary>Access port: the VNI of untagged frames; 0 when the port group is unknown.</summary>

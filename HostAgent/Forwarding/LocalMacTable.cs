@@ -245,21 +245,19 @@ internal sealed class LocalMacTable(int portCount)
 
     /// <summary>
     /// Control plane: the port in <paramref name="slot"/> was detached; forgets every MAC learned on
-    /// it and its effective MAC, so a port attached to the slot later starts clean. Returns the keys forgotten.
+    /// it and its effective MAC, so a port attached to the slot later starts clean.
     /// </summary>
-    public List<MacKey> ForgetPort(int slot)
+    public void ForgetPort(int slot)
     {
-        var forgotten = new List<MacKey>();
         foreach (var (key, entry) in _entries)
         {
-            if (entry.Port == slot && Forget(key.Vni, key.Mac))
+            if (entry.Port == slot)
             {
-                forgotten.Add(key);
+                Forget(key.Vni, key.Mac);
             }
         }
 
         Volatile.Write(ref _firstLearned[slot], 0);
-        return forgotten;
     }
 
     /// <summary>Removes entries not seen since <paramref name="olderThan"/> (ms, <see cref="Environment.TickCount64"/>); returns how many.</summary>

@@ -14,12 +14,7 @@ internal static partial class WarmStart
     /// <summary>The first tables of the data plane for <paramref name="options"/>; logs which start it is (warm or cold) and why.</summary>
     public static ForwardingSnapshot InitialTables(AgentOptions options, IReadOnlyList<LocalPorts.LocalPort> ports, DataPlaneCounters counters, TimeProvider time, ILogger logger)
     {
-        var table = new PortForwarding[options.MaxPorts];
-        for (int i = 0; i < table.Length; i++)
-        {
-            table[i] = PortForwarding.Free(i);
-        }
-
+        var table = PortForwarding.FreeTable(options.MaxPorts);
         foreach (var port in ports)
         {
             table[port.Slot] = new PortForwarding { Index = port.Slot, Name = port.Interface, Trunk = false };

@@ -28,7 +28,6 @@ internal sealed partial class DataPlaneHost(
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var address = IPAddress.Parse(_options.VtepAddress);
-        Func<string, IFramePort> open = _options.PortBackend == PortBackend.Pcap ? PcapPort.Open : AfPacketPort.Open;
         var missing = new List<(LocalPort Port, string Reason)>();
         (var ports, _vtep) = NetworkNamespace.Run(_options.NetworkNamespace, () =>
         {
@@ -39,7 +38,7 @@ internal sealed partial class DataPlaneHost(
                 {
                     try
                     {
-                        opened.Add((port, open(port.Interface)));
+                        opened.Add((port, FramePorts.Open(_options.PortBackend, port.Interface)));
                     }
                     catch (Exception ex) when (!port.Configured && ex is IOException or InvalidOperationException or System.Net.Sockets.SocketException)
                     {

@@ -31,8 +31,6 @@ internal sealed partial class PortAttacher(
     private readonly SemaphoreSlim _serial = new(1, 1);
     private readonly AgentOptions _options = options.Value;
 
-    /// <summary>Opens an interface's port with the backend of <see cref="AgentOptions.PortBackend"/>.</summary>
-    private readonly Func<string, IFramePort> _open = options.Value.PortBackend == PortBackend.Pcap ? PcapPort.Open : AfPacketPort.Open;
 
     /// <summary>Attaches <paramref name="request"/>'s interface to its port group.</summary>
     /// <exception cref="PortApiException">
@@ -77,7 +75,7 @@ internal sealed partial class PortAttacher(
             IFramePort socket;
             try
             {
-                socket = NetworkNamespace.Run(_options.NetworkNamespace, () => _open(request.Interface));
+                socket = NetworkNamespace.Run(_options.NetworkNamespace, () => FramePorts.Open(_options.PortBackend, request.Interface));
             }
             catch (Exception ex) when (ex is IOException or InvalidOperationException or System.Net.Sockets.SocketException)
             {

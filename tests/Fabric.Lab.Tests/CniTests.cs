@@ -309,7 +309,7 @@ public sealed class CniTests(CniFixture lab, ITestOutputHelper output)
                 Assert.Equal(["vm1"], registered.GetProperty("ports").EnumerateArray().Select(p => p.GetProperty("name").GetString()));
             }
 
-            output.WriteLine($"CNI ADD through libcni, one at a time (ms) p50/p99: {Percentile(addMs, 50):F0}/{Percentile(addMs, 99):F0}; DEL p50/p99: {Percentile(delMs, 50):F0}/{Percentile(delMs, 99):F0}");
+            output.WriteLine($"CNI ADD through libcni, one at a time (ms) p50/p99: {Percentiles.Of(addMs, 50):F0}/{Percentiles.Of(addMs, 99):F0}; DEL p50/p99: {Percentiles.Of(delMs, 50):F0}/{Percentiles.Of(delMs, 99):F0}");
             output.WriteLine("150 concurrent ADDs on 3 hosts: 150 distinct addresses; 200 containers: 190 DEL + 10 GC, nothing left (allocations, veths, ports, registrations)");
         }
         finally
@@ -331,10 +331,4 @@ public sealed class CniTests(CniFixture lab, ITestOutputHelper output)
 
     /// <summary>The host veth the plugin names for attachment <paramref name="id"/>/eth0 (see the plugin's HostInterface).</summary>
     private static string Plugin(string id) => "fab" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{id}/eth0")))[..12];
-
-    private static double Percentile(List<double> values, int p)
-    {
-        var sorted = values.Order().ToList();
-        return sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p / 100.0 * sorted.Count) - 1)];
-    }
 }

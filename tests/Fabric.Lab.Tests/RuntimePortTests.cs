@@ -183,7 +183,7 @@ public sealed class RuntimePortTests(RuntimePortFixture lab, ITestOutputHelper o
         Assert.True(summary.Success, result.Output);
         int sent = int.Parse(summary.Groups[1].Value), received = int.Parse(summary.Groups[2].Value);
         output.WriteLine($"ping between h1-vm1 and h2-vm1 during {Count} attaches and {Count} detaches on h1: {sent} sent, {received} received, {sent - received} lost");
-        output.WriteLine($"attach ms p50/p99/max: {Percentile(attach, 50):F1}/{Percentile(attach, 99):F1}/{attach.Max():F1}; detach ms p50/p99/max: {Percentile(detach, 50):F1}/{Percentile(detach, 99):F1}/{detach.Max():F1}");
+        output.WriteLine($"attach ms p50/p99/max: {Percentiles.Of(attach, 50):F1}/{Percentiles.Of(attach, 99):F1}/{attach.Max():F1}; detach ms p50/p99/max: {Percentiles.Of(detach, 50):F1}/{Percentiles.Of(detach, 99):F1}/{detach.Max():F1}");
         Assert.Equal(sent, received);
 
         var list = (await h1.ListAsync()).Body!.AsArray();
@@ -289,10 +289,4 @@ public sealed class RuntimePortTests(RuntimePortFixture lab, ITestOutputHelper o
 
     private static string? Field(ApiResponse response)
         => response.Status == HttpStatusCode.BadRequest ? JsonDocument.Parse(response.Body).RootElement.GetProperty("field").GetString() : $"status {(int)response.Status}: {response.Body}";
-
-    private static double Percentile(List<double> values, int p)
-    {
-        var sorted = values.Order().ToList();
-        return sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p / 100.0 * sorted.Count) - 1)];
-    }
 }

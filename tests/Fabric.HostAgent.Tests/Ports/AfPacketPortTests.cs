@@ -172,4 +172,64 @@ public sealed class AfPacketPortTests(VethPair veth) : IClassFixture<VethPair>
         Assert.True(windows[^1] == 0, $"bytes allocated per window of 100 rounds × 32 frames: {string.Join(", ", windows)}");
         Assert.Equal(AllocationWindows.Rounds(windows) * 32, received);
     }
+
+    [Fact]
+    public void The_batching_output_sends_a_slots_frames_in_one_batch_without_allocating_and_counts_those_left_for_a_detached_port()
+    {
+        const int Slot = 5;
+        var options = Microsoft.Extensions.Options.Options.Create(new Fabric.HostAgent.Configuration.AgentOptions { MaxPorts = 8 });
+        var ports = new PortOutput(options);
+        var counters = new Fabric.HostAgent.Forwarding.DataPlaneCounters(8);
+        using var vtep = VtepSocket.Open(System.Net.IPAddress.Loopback, FreePorts.Udp());
+        using var output = new BatchingOutput(ports, vtep, counters);
+        ports.SetPort(Slot, veth.A);
+        var receive = new FrameBatch(ReceiveLoops.BatchSize, veth.B.MaxFrameLength);
+        byte[] frame = Frame(120, 0x44);
+        int received = 0;
+        void Round()
+        {
+            // What the pipeline does with one received batch: queue, then flush once.
+            for (int i = 0; i < 16; i++)
+            {
+                BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(EthernetFrame.HeaderLength), received + i);
+                if (!output.SendToPort(Slot, frame, VirtioNetHeader.None))
+                {
+                    Assert.Fail("a frame for an attached slot was refused");
+                }
+            }
+
+            output.Flush();
+            int expected = received + 16;
+            while (received < expected)
+            {
+                int n = veth.B.Receive(receive);
+                for (int i = 0; i < n; i++)
+                {
+                    var got = receive.Slot(i).Slice(FrameBatch.Headroom, receive.Length(i));
+                    if (got.Length == frame.Length && got[^1] == 0x44)
+                    {
+                        if (BinaryPrimitives.ReadInt32BigEndian(got.Slice(EthernetFrame.HeaderLength)) != received)
+                        {
+                            Assert.Fail($"frame {received} arrived out of order");
+                        }
+
+                        received++;
+                    }
+                }
+            }
+        }
+
+        var windows = AllocationWindows.Measure(Round);
+        Assert.True(windows[^1] == 0, $"bytes allocated per window of 100 rounds × 16 frames: {string.Join(", ", windows)}");
+        Assert.Equal(AllocationWindows.Rounds(windows) * 16, received);
+
+        // Frames queued for a port that is detached before the flush are dropped and counted, not sent elsewhere.
+        Assert.True(output.SendToPort(Slot, frame, VirtioNetHeader.None));
+        Assert.True(output.SendToPort(Slot, frame, VirtioNetHeader.None));
+        ports.SetPort(Slot, null);
+        output.Flush();
+        Assert.Equal(2, counters.Ports[Slot].DropsOf(Fabric.HostAgent.Forwarding.DataPlaneDrop.SendFailed));
+        Assert.False(output.SendToPort(Slot, frame, VirtioNetHeader.None)); // a free slot refuses at once
+        ports.SetPort(Slot, veth.A); // the fixture's port, for the other tests
+    }
 }
