@@ -106,9 +106,15 @@ public sealed class Capture : IAsyncDisposable
 /// <summary>Reads a pcap with tshark (Wireshark's dissectors as an independent judge), checksums validated.</summary>
 public static class Pcap
 {
-    /// <summary>Checksum validation is off by default in Wireshark; the judge turns it on.</summary>
+    /// <summary>
+    /// Checksum validation is off by default in Wireshark; the judge turns it on. Thrift's heuristic
+    /// dissector claims arbitrary TCP payload (iperf3's bytes, now and then) and then reports it
+    /// "malformed"; the frames are Ethernet/IPv4/TCP with opaque data, so it is turned off.
+    /// </summary>
     private static readonly string[] Preferences =
     [
+        "--disable-heuristic", "thrift_tcp",
+        "--disable-heuristic", "thrift_udp",
         "-o", "ip.check_checksum:TRUE",
         "-o", "udp.check_checksum:TRUE",
         "-o", "tcp.check_checksum:TRUE",
