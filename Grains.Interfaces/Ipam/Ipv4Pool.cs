@@ -13,14 +13,38 @@ namespace Fabric.Grains;
 /// <param name="Gateway">The default gateway inside the subnet, or null for none.</param>
 /// <param name="Ranges">Where addresses are allocated from, sorted, not overlapping, inside the subnet; the whole subnet when none were given.</param>
 /// <param name="Exclude">Addresses inside the ranges that are never allocated (static hosts, appliances), sorted.</param>
+/// <param name="Dhcp">
+/// Whether each host's agent answers DHCP (RFC 2131) on the port group's ports, leasing from this
+/// pool; needs a gateway (the router option and the server identifier).
+/// </param>
+/// <param name="DnsServers">The DNS servers a DHCP lease names (option 6, RFC 2132 §3.8), at most <see cref="MaxDnsServers"/>; empty for none.</param>
+/// <param name="LeaseTime">A DHCP lease's time in seconds (option 51), <see cref="MinLeaseTime"/>..<see cref="MaxLeaseTime"/>; <see cref="DefaultLeaseTime"/> unless set.</param>
 [GenerateSerializer, Immutable, Alias("fabric.ipv4-pool")]
 public sealed record Ipv4Pool(
     [property: Id(0)] IPAddress Network,
     [property: Id(1)] int PrefixLength,
     [property: Id(2)] IPAddress? Gateway,
     [property: Id(3)] IReadOnlyList<Ipv4Range> Ranges,
-    [property: Id(4)] IReadOnlyList<Ipv4Range> Exclude)
+    [property: Id(4)] IReadOnlyList<Ipv4Range> Exclude,
+    [property: Id(5)] bool Dhcp = false,
+    [property: Id(6)] IReadOnlyList<IPAddress>? DnsServers = null,
+    [property: Id(7)] int LeaseTime = Ipv4Pool.DefaultLeaseTime)
 {
+    /// <summary>The most DNS servers a lease names: 8.</summary>
+    public const int MaxDnsServers = 8;
+
+    /// <summary>The shortest lease, 60 s.</summary>
+    public const int MinLeaseTime = 60;
+
+    /// <summary>The longest lease, 7 days (604,800 s).</summary>
+    public const int MaxLeaseTime = 7 * 24 * 3600;
+
+    /// <summary>An hour (3,600 s), libvirt's and dnsmasq's default lease time.</summary>
+    public const int DefaultLeaseTime = 3600;
+
+    /// <summary>The DNS servers, never null.</summary>
+    public IReadOnlyList<IPAddress> Dns => DnsServers ?? [];
+
     /// <summary>/8: the widest subnet a port group may have.</summary>
     public const int MinPrefixLength = 8;
 
@@ -88,12 +112,18 @@ public sealed record Ipv4Range([property: Id(0)] IPAddress First, [property: Id(
 /// <param name="Gateway">Optional: an address inside the subnet, not its network or broadcast address; never allocated.</param>
 /// <param name="Ranges">Optional: <c>"first-last"</c> or one address, inside the subnet, not overlapping; default the whole subnet.</param>
 /// <param name="Exclude">Optional: <c>"first-last"</c> or one address, inside the subnet; never allocated.</param>
+/// <param name="Dhcp">Optional: serve DHCP from this pool (<see cref="Ipv4Pool.Dhcp"/>); needs a gateway (field <c>ipv4.dhcp</c>).</param>
+/// <param name="DnsServers">Optional: unicast IPv4 addresses, at most 8 (field <c>ipv4.dnsServers</c>).</param>
+/// <param name="LeaseTime">Optional: seconds, 60..604800 (field <c>ipv4.leaseTime</c>).</param>
 [GenerateSerializer, Immutable, Alias("fabric.ipv4-pool-spec")]
 public sealed record Ipv4PoolSpec(
     [property: Id(0)] string? Subnet,
     [property: Id(1)] string? Gateway = null,
     [property: Id(2)] IReadOnlyList<string>? Ranges = null,
-    [property: Id(3)] IReadOnlyList<string>? Exclude = null);
+    [property: Id(3)] IReadOnlyList<string>? Exclude = null,
+    [property: Id(4)] bool? Dhcp = null,
+    [property: Id(5)] IReadOnlyList<string>? DnsServers = null,
+    [property: Id(6)] long? LeaseTime = null);
 
 /// <summary>IPv4 addresses as 32-bit numbers in host order, for arithmetic on ranges.</summary>
 public static class Ipv4

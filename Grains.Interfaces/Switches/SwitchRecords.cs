@@ -54,6 +54,13 @@ public sealed record SwitchMember([property: Id(0)] string HostId, [property: Id
 /// control) is never set: no bridge forwards it.
 /// </param>
 /// <param name="Ipv4">The port group's IPv4 addressing for IPAM (<see cref="IIpamGrain"/>), or null for none.</param>
+/// <param name="Routed">
+/// Whether the port group is in its switch's routing domain: every host is the gateway of its own
+/// VMs (an anycast gateway: <see cref="Ipv4Pool.Gateway"/> answers ARP with <see cref="GatewayMac"/>
+/// on every host) and routes between the routed port groups of the switch at ingress, into the
+/// destination's VNI (EVPN asymmetric IRB, RFC 9135 §4). Needs <see cref="Ipv4"/> with a gateway.
+/// A port group that is not routed is reached by no other port group.
+/// </param>
 [GenerateSerializer, Immutable, Alias("fabric.port-group")]
 public sealed record PortGroup(
     [property: Id(0)] string Name,
@@ -61,8 +68,17 @@ public sealed record PortGroup(
     [property: Id(2)] VlanPolicy Vlan,
     [property: Id(3)] SecurityPolicy Security,
     [property: Id(4)] ushort ReservedGroupForwardMask = 0,
-    [property: Id(5)] Ipv4Pool? Ipv4 = null)
+    [property: Id(5)] Ipv4Pool? Ipv4 = null,
+    [property: Id(6)] bool Routed = false)
 {
+    /// <summary>
+    /// The anycast gateway's MAC, 0a:fa:b0:00:00:01, the same on every host and for every routed port
+    /// group of the fabric (locally administered, unicast; IEEE 802 U/L and I/G bits), as an EVPN
+    /// fabric's anycast gateway MAC is (RFC 9135 §4.1). A VM keeps its gateway's ARP entry when it
+    /// moves to another host.
+    /// </summary>
+    public static MacAddress GatewayMac { get; } = new(0x0AFA_B000_0001UL);
+
     /// <summary>Bit 1 of <see cref="ReservedGroupForwardMask"/>: 01-80-C2-00-00-01, 802.3 PAUSE frames, which are never forwarded.</summary>
     public const ushort PauseBit = 1 << 1;
 }
@@ -73,13 +89,15 @@ public sealed record PortGroup(
 /// <param name="Security">The security policy; null means <see cref="SecurityPolicy.Default"/>.</param>
 /// <param name="ReservedGroupForwardMask">See <see cref="PortGroup.ReservedGroupForwardMask"/>; null means 0, none. Bit 1 (PAUSE) is refused.</param>
 /// <param name="Ipv4">The IPv4 addressing for IPAM; null means none. Its subnet must not overlap another port group's on the switch.</param>
+/// <param name="Routed">See <see cref="PortGroup.Routed"/>; null means false. True needs <paramref name="Ipv4"/> with a gateway (field <c>routed</c>).</param>
 [GenerateSerializer, Immutable, Alias("fabric.port-group-spec")]
 public sealed record PortGroupSpec(
     [property: Id(0)] Vni Vni,
     [property: Id(1)] VlanPolicy? Vlan = null,
     [property: Id(2)] SecurityPolicy? Security = null,
     [property: Id(3)] ushort? ReservedGroupForwardMask = null,
-    [property: Id(4)] Ipv4PoolSpec? Ipv4 = null);
+    [property: Id(4)] Ipv4PoolSpec? Ipv4 = null,
+    [property: Id(5)] bool? Routed = null);
 
 /// <summary>How a port group's ports treat IEEE 802.1Q tags.</summary>
 [GenerateSerializer, Alias("fabric.vlan-mode")]

@@ -114,7 +114,7 @@ internal sealed partial class HostGrain(
         }
 
         var vniOf = config.PortGroups.ToDictionary(pg => pg.Name, pg => pg.Vni.Value, StringComparer.Ordinal);
-        var wanted = new SortedSet<uint>(portGroups.Select(pg => vniOf[pg]));
+        var wanted = RoutingDomain.VnisOfHost(config, portGroups.Select(pg => vniOf[pg]));
         bool vtepChanged = State.Registered && !State.Vtep.Equals(registration.Vtep);
 
         // Segments no longer used: out of the flood list, MACs withdrawn. With a new VTEP, every MAC

@@ -38,7 +38,38 @@ internal static class Ipv4PoolValidator
         }
 
         var exclude = ParseRanges("ipv4.exclude", spec.Exclude, pool);
-        var result = pool with { Gateway = gateway, Ranges = ranges, Exclude = exclude };
+        bool dhcp = spec.Dhcp ?? false;
+        if (dhcp && gateway is null)
+        {
+            Guard.Throw("ipv4.dhcp", "ipv4.dhcp needs ipv4.gateway: it is the leases' router and the DHCP server's identifier (RFC 2132 §3.5, §9.7).");
+        }
+
+        var dns = new List<IPAddress>();
+        var dnsTexts = spec.DnsServers ?? [];
+        if (dnsTexts.Count > Ipv4Pool.MaxDnsServers)
+        {
+            Guard.Throw("ipv4.dnsServers", $"ipv4.dnsServers lists {dnsTexts.Count} servers; at most {Ipv4Pool.MaxDnsServers}.");
+        }
+
+        for (int i = 0; i < dnsTexts.Count; i++)
+        {
+            var server = ParseAddress($"ipv4.dnsServers[{i}]", dnsTexts[i] ?? string.Empty);
+            uint value = Ipv4.ToUInt32(server);
+            if (value == 0 || value == uint.MaxValue || (value >> 28) == 0xE)
+            {
+                Guard.Throw($"ipv4.dnsServers[{i}]", $"ipv4.dnsServers[{i}] {server} is not a unicast address.");
+            }
+
+            dns.Add(server);
+        }
+
+        long lease = spec.LeaseTime ?? Ipv4Pool.DefaultLeaseTime;
+        if (lease is < Ipv4Pool.MinLeaseTime or > Ipv4Pool.MaxLeaseTime)
+        {
+            Guard.Throw("ipv4.leaseTime", $"ipv4.leaseTime {lease} is out of range {Ipv4Pool.MinLeaseTime}..{Ipv4Pool.MaxLeaseTime} seconds.");
+        }
+
+        var result = pool with { Gateway = gateway, Ranges = ranges, Exclude = exclude, Dhcp = dhcp, DnsServers = dns, LeaseTime = (int)lease };
         if (!HasAllocatable(result))
         {
             Guard.Throw("ipv4.ranges", $"ipv4.ranges leave no address to allocate in {pool.Subnet} once the network, broadcast, gateway and excluded addresses are taken out.");
@@ -52,7 +83,8 @@ internal static class Ipv4PoolValidator
         => a is null || b is null
             ? a is null && b is null
             : a.Network.Equals(b.Network) && a.PrefixLength == b.PrefixLength && Equals(a.Gateway, b.Gateway)
-                && a.Ranges.SequenceEqual(b.Ranges) && a.Exclude.SequenceEqual(b.Exclude);
+                && a.Ranges.SequenceEqual(b.Ranges) && a.Exclude.SequenceEqual(b.Exclude)
+                && a.Dhcp == b.Dhcp && a.Dns.SequenceEqual(b.Dns) && a.LeaseTime == b.LeaseTime;
 
     private static bool HasAllocatable(Ipv4Pool pool)
     {

@@ -17,8 +17,14 @@ internal static class PortGroupValidator
             Guard.Throw("forwardReservedGroups", "forwardReservedGroups cannot include 01:80:c2:00:00:01: 802.3 PAUSE frames are never forwarded by a bridge (IEEE 802.1Q Table 8-1).");
         }
 
-        return new PortGroup(name, spec.Vni, Validate(spec.Vlan ?? VlanPolicy.Untagged), Validate(spec.Security ?? SecurityPolicy.Default), mask,
-            spec.Ipv4 is null ? null : Ipam.Ipv4PoolValidator.Validate(spec.Ipv4));
+        var ipv4 = spec.Ipv4 is null ? null : Ipam.Ipv4PoolValidator.Validate(spec.Ipv4);
+        bool routed = spec.Routed ?? false;
+        if (routed && ipv4?.Gateway is null)
+        {
+            Guard.Throw("routed", "a routed port group needs ipv4.subnet and ipv4.gateway: the gateway is the anycast gateway its VMs route through.");
+        }
+
+        return new PortGroup(name, spec.Vni, Validate(spec.Vlan ?? VlanPolicy.Untagged), Validate(spec.Security ?? SecurityPolicy.Default), mask, ipv4, routed);
     }
 
     private static VlanPolicy Validate(VlanPolicy vlan)
@@ -111,6 +117,7 @@ internal static class PortGroupValidator
             && a.Vni == b.Vni
             && a.Security == b.Security
             && a.ReservedGroupForwardMask == b.ReservedGroupForwardMask
+            && a.Routed == b.Routed
             && Ipam.Ipv4PoolValidator.Same(a.Ipv4, b.Ipv4)
             && a.Vlan.Mode == b.Vlan.Mode
             && a.Vlan.AccessVlan == b.Vlan.AccessVlan

@@ -162,7 +162,7 @@ internal sealed class ClusterReplica(string hostId, uint ownVtep, IReadOnlyList<
 
         Switch = config;
         Ports = ports;
-        _vnis = ports.SelectMany(ForwardingBuilder.VnisOf).ToHashSet();
+        _vnis = RoutingDomain.VnisOfHost(config, ports.SelectMany(ForwardingBuilder.VnisOf)).ToHashSet();
         foreach (uint vni in _segments.Keys.Concat(_macs.Keys).Where(v => !_vnis.Contains(v)).ToArray())
         {
             _segments.Remove(vni);
@@ -382,6 +382,6 @@ internal sealed class ClusterReplica(string hostId, uint ownVtep, IReadOnlyList<
                 ? (IReadOnlyDictionary<IPAddress, MacAddress>)kv.Value.Where(b => !duplicates.Contains(b.Key)).ToDictionary()
                 : kv.Value);
         var masks = Switch.PortGroups.ToDictionary(g => g.Vni.Value, g => g.ReservedGroupForwardMask);
-        return ForwardingBuilder.Build(Ports, Switch.Version, hostId, ownVtep, vxlanPort, _segments, macs, counters, _vtepCache, bindings, masks, Switch.Mtu);
+        return ForwardingBuilder.Build(Ports, Switch.Version, hostId, ownVtep, vxlanPort, _segments, macs, counters, _vtepCache, bindings, masks, Switch.Mtu, Switch);
     }
 }

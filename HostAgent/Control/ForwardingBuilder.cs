@@ -115,7 +115,8 @@ internal static class ForwardingBuilder
         Dictionary<uint, RemoteVtep> vtepCache,
         IReadOnlyDictionary<uint, IReadOnlyDictionary<System.Net.IPAddress, Addressing.MacAddress>>? bindings = null,
         IReadOnlyDictionary<uint, ushort>? reservedGroupForwardMasks = null,
-        int mtu = 1450)
+        int mtu = 1450,
+        SwitchConfig? config = null)
     {
         RemoteVtep Vtep(uint address)
         {
@@ -129,7 +130,22 @@ internal static class ForwardingBuilder
         }
 
         var result = new Dictionary<uint, SegmentForwarding>();
-        var vnis = ports.SelectMany(VnisOf).Distinct();
+        var vnis = config is null ? ports.SelectMany(VnisOf).Distinct() : RoutingDomain.VnisOfHost(config, ports.SelectMany(VnisOf));
+        var routers = new Dictionary<uint, RouterInterface>();
+        foreach (var group in config?.PortGroups ?? [])
+        {
+            if (group.Routed && group.Ipv4 is { Gateway: { } gateway } pool && vnis.Contains(group.Vni.Value))
+            {
+                routers[group.Vni.Value] = new RouterInterface
+                {
+                    Vni = group.Vni.Value,
+                    Gateway = Wire.Ipv4Address.FromIPAddress(gateway),
+                    Network = pool.NetworkValue,
+                    Mask = pool.Mask,
+                };
+            }
+        }
+
         foreach (uint vni in vnis)
         {
             var flood = segments.TryGetValue(vni, out var segment)
@@ -165,6 +181,13 @@ internal static class ForwardingBuilder
                 }
             }
 
+            var router = routers.GetValueOrDefault(vni);
+            if (router is not null)
+            {
+                // The anycast gateway answers ARP for its address on every host (RFC 9135 §4.1).
+                arp[router.Gateway] = PortGroup.GatewayMac.Value;
+            }
+
             result[vni] = new SegmentForwarding
             {
                 Vni = vni,
@@ -177,6 +200,7 @@ internal static class ForwardingBuilder
                 ExternalVteps = external.ToFrozenSet(),
                 ReservedGroupForwardMask = reservedGroupForwardMasks?.GetValueOrDefault(vni) ?? 0,
                 Counters = counters.ForVni(vni),
+                Router = router,
             };
         }
 
@@ -186,6 +210,7 @@ internal static class ForwardingBuilder
             Segments = result.ToFrozenDictionary(),
             Generation = generation,
             MaxInnerFrameLength = mtu + Wire.EthernetFrame.HeaderLength,
+            Routes = [.. routers.Values.OrderBy(r => r.Vni)],
         };
     }
 }

@@ -53,6 +53,13 @@ internal sealed class ForwardingScratch
     /// <summary>An ARP reply the agent answers with on a VM's behalf (60 bytes, the Ethernet minimum).</summary>
     public byte[] ArpReply { get; } = new byte[EthernetFrame.HeaderLength + ArpPacket.Length + 18];
 
+    /// <summary>
+    /// A frame the anycast gateway originates (an ICMP error, an ARP request), at
+    /// <see cref="FrameBatch.Headroom"/> so it can be encapsulated in place: at most 14 + 576 bytes
+    /// (RFC 1812 §4.3.2.3: an ICMP error is at most 576 bytes).
+    /// </summary>
+    public byte[] Originated { get; } = new byte[FrameBatch.Headroom + EthernetFrame.HeaderLength + DataPlane.MaxIcmpErrorLength];
+
     public ushort NextIdentification;
 
     /// <summary>
@@ -67,7 +74,7 @@ internal sealed class ForwardingScratch
 /// <see cref="ForwardingSnapshot"/> and the lock-free <see cref="LocalMacTable"/>: no grain call, no
 /// allocation, no log line, no lock shared with the control plane.
 /// </summary>
-internal sealed class DataPlane
+internal sealed partial class DataPlane
 {
     private const int OuterEthernet = EthernetFrame.HeaderLength;
 
@@ -159,6 +166,12 @@ internal sealed class DataPlane
             return;
         }
 
+        if (segment.Router is { } router && destination.Value == PortGroupGatewayMac)
+        {
+            Route(portIndex, slot, length, router, snapshot, segment, portCounters, scratch, ref offload);
+            return;
+        }
+
         if (!destination.IsMulticast && TryForwardUnicast(portIndex, vni, slot, length, destination, snapshot, segment, portCounters, scratch, ref offload))
         {
             return;
@@ -238,6 +251,7 @@ internal sealed class DataPlane
     /// <summary>
     /// Stages port security and learning: a source MAC that is not a valid unicast address is
     /// dropped; with forged transmits rejected, one that is not the port's effective MAC is dropped;
+    /// the anycast gateway's MAC is dropped from any port (a VM must not speak as the gateway);
     /// a new one beyond the port group's MAC limit is dropped; otherwise it is learned on the port
     /// (and queued for publishing when new or moved).
     /// </summary>
@@ -250,7 +264,7 @@ internal sealed class DataPlane
             return false;
         }
 
-        if (!port.AllowForgedTransmits && !IsEffectiveMac(port, source.Value))
+        if ((!port.AllowForgedTransmits && !IsEffectiveMac(port, source.Value)) || source.Value == PortGroupGatewayMac)
         {
             Drop(portCounters, segment, DataPlaneDrop.ForgedTransmit);
             return false;

@@ -19,6 +19,8 @@ internal sealed class TrafficCounters
     private long _encapsulated;
     private long _flooded;
     private long _arpSuppressed;
+    private long _routed;
+    private long _icmpSent;
 
     public long Received => Volatile.Read(ref _received);
 
@@ -30,6 +32,12 @@ internal sealed class TrafficCounters
 
     /// <summary>ARP requests answered locally from the segment's bindings instead of flooded.</summary>
     public long ArpSuppressed => Volatile.Read(ref _arpSuppressed);
+
+    /// <summary>IPv4 packets the anycast gateway routed (counted on the ingress port and segment).</summary>
+    public long Routed => Volatile.Read(ref _routed);
+
+    /// <summary>ICMP messages the anycast gateway sent: echo replies and errors (RFC 792, RFC 1812 §4.3).</summary>
+    public long IcmpSent => Volatile.Read(ref _icmpSent);
 
     public long DropsOf(DataPlaneDrop reason) => Volatile.Read(ref _drops[(int)reason]);
 
@@ -62,6 +70,10 @@ internal sealed class TrafficCounters
 
     public void CountArpSuppressed() => Interlocked.Increment(ref _arpSuppressed);
 
+    public void CountRouted() => Interlocked.Increment(ref _routed);
+
+    public void CountIcmpSent() => Interlocked.Increment(ref _icmpSent);
+
     public void CountDrop(DataPlaneDrop reason) => Interlocked.Increment(ref _drops[(int)reason]);
 
     public void CountMalformed(DropReason reason)
@@ -79,6 +91,8 @@ internal sealed class TrafficCounters
             ["encapsulated"] = Encapsulated,
             ["flooded"] = Flooded,
             ["arpSuppressed"] = ArpSuppressed,
+            ["routed"] = Routed,
+            ["icmpSent"] = IcmpSent,
         };
         foreach (var reason in Enum.GetValues<DataPlaneDrop>())
         {

@@ -56,4 +56,21 @@ internal enum DataPlaneDrop
 
     /// <summary>A VXLAN datagram whose outer source is this host's own VTEP address.</summary>
     FromOwnVtep,
+
+    /// <summary>
+    /// A frame to the anycast gateway that cannot be routed: not IPv4, to a broadcast or multicast
+    /// address, or from a source address outside the ingress port group's subnet (strict reverse-path
+    /// check, RFC 3704 §2.2: a VM cannot route with another subnet's address).
+    /// </summary>
+    NotRoutable,
+
+    /// <summary>
+    /// A routed packet whose destination address has no binding yet: the gateway asked for it with
+    /// ARP in the destination segment and dropped the packet, as a router with an incomplete
+    /// neighbour entry does; the sender's retransmission gets through once the VM answered.
+    /// </summary>
+    RouteUnresolved,
+
+    /// <summary>A routed packet larger than the egress MTU without DF set: the gateway does not fragment (RFC 1812 §4.2.2.7 allows that only with DF; this is a limitation).</summary>
+    FragmentationUnsupported,
 }

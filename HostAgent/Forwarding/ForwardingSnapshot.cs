@@ -105,6 +105,61 @@ internal sealed class SegmentForwarding
     public ushort ReservedGroupForwardMask { get; init; }
 
     public required TrafficCounters Counters { get; init; }
+
+    /// <summary>The segment's anycast gateway when its port group is routed (<see cref="Grains.PortGroup.Routed"/>); null otherwise.</summary>
+    public RouterInterface? Router { get; init; }
+}
+
+/// <summary>
+/// One routed port group as every host's anycast gateway sees it: its VNI, subnet and gateway
+/// address (host order). Holds a small table of the addresses it recently asked for with ARP, so a
+/// burst of packets to an unresolved address sends one request, not one per packet.
+/// </summary>
+internal sealed class RouterInterface
+{
+    /// <summary>How many unresolved addresses the ARP rate limit tracks at once (a hash table without chaining).</summary>
+    public const int ResolveSlots = 64;
+
+    /// <summary>An ARP request for one address goes out at most this often, in milliseconds (a second, as Linux's neighbour retransmit time).</summary>
+    public const long ResolveIntervalMs = 1000;
+
+    public required uint Vni { get; init; }
+
+    /// <summary>The gateway address, host order.</summary>
+    public required uint Gateway { get; init; }
+
+    /// <summary>The subnet's network address, host order.</summary>
+    public required uint Network { get; init; }
+
+    /// <summary>The subnet mask, host order.</summary>
+    public required uint Mask { get; init; }
+
+    /// <summary>The subnet's broadcast address, host order.</summary>
+    public uint Broadcast => Network | ~Mask;
+
+    /// <summary>Whether <paramref name="address"/> (host order) is in the subnet.</summary>
+    public bool Contains(uint address) => (address & Mask) == Network;
+
+    private readonly uint[] _resolving = new uint[ResolveSlots];
+    private readonly long[] _resolvedAt = new long[ResolveSlots];
+
+    /// <summary>
+    /// Whether an ARP request for <paramref name="target"/> may go out now (none for it in the last
+    /// <see cref="ResolveIntervalMs"/>), and if so records it. Races between receive threads may send
+    /// one request twice; that is harmless.
+    /// </summary>
+    public bool ShouldResolve(uint target, long nowMs)
+    {
+        int slot = (int)((target * 2654435761u) >> 26);
+        if (Volatile.Read(ref _resolving[slot]) == target && nowMs - Volatile.Read(ref _resolvedAt[slot]) < ResolveIntervalMs)
+        {
+            return false;
+        }
+
+        Volatile.Write(ref _resolving[slot], target);
+        Volatile.Write(ref _resolvedAt[slot], nowMs);
+        return true;
+    }
 }
 
 /// <summary>
@@ -140,4 +195,14 @@ internal sealed class ForwardingSnapshot
     /// Ethernet header (1450 + 14 by default). Super-frames are cut into segments no larger.
     /// </summary>
     public int MaxInnerFrameLength { get; init; } = 1450 + EthernetFrame.HeaderLength;
+
+    /// <summary>The switch's MTU in bytes: the largest IPv4 packet the gateway routes without fragmentation-needed (RFC 1191).</summary>
+    public int Mtu => MaxInnerFrameLength - EthernetFrame.HeaderLength;
+
+    /// <summary>
+    /// The routing domain this host routes in: the routed port groups of its switch, when one of
+    /// its ports is in one; empty otherwise. Subnets of one switch never overlap, so an address
+    /// matches at most one.
+    /// </summary>
+    public RouterInterface[] Routes { get; init; } = [];
 }

@@ -21,6 +21,9 @@ internal static class EtherType
 /// <summary>IANA protocol numbers carried in the IPv4 Protocol field.</summary>
 internal static class IpProtocol
 {
+    /// <summary>ICMP for IPv4 (RFC 792).</summary>
+    public const byte Icmp = 1;
+
     public const byte Tcp = 6;
 
     /// <summary>IPv6 next header of ICMPv6 (RFC 4443).</summary>

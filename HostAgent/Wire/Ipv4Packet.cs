@@ -30,7 +30,8 @@ internal readonly ref struct Ipv4Packet
 {
     public const int MinHeaderLength = 20;
     public const int MaxTotalLength = ushort.MaxValue;
-    private const ushort DontFragmentBit = 0x4000;
+    /// <summary>The Don't Fragment flag in the flags-and-offset word (RFC 791 §3.1).</summary>
+    public const ushort DontFragmentBit = 0x4000;
     private const ushort MoreFragmentsBit = 0x2000;
     private const ushort FragmentOffsetMask = 0x1FFF;
 

@@ -15,17 +15,21 @@ public sealed record SwitchRequest(int? Mtu);
 /// :01) this port group forwards, e.g. <c>["01:80:c2:00:00:0e"]</c> for LLDP; default none.
 /// </summary>
 /// <remarks><c>ipv4</c>: the port group's IPAM pool, e.g. <c>{"subnet":"10.20.0.0/24","gateway":"10.20.0.1","ranges":["10.20.0.10-10.20.0.200"],"exclude":["10.20.0.50"]}</c>.</remarks>
-public sealed record PortGroupRequest(long? Vni, VlanPolicyRequest? Vlan, SecurityPolicyRequest? Security, IReadOnlyList<string>? ForwardReservedGroups = null, Ipv4PoolRequest? Ipv4 = null);
+public sealed record PortGroupRequest(long? Vni, VlanPolicyRequest? Vlan, SecurityPolicyRequest? Security, IReadOnlyList<string>? ForwardReservedGroups = null, Ipv4PoolRequest? Ipv4 = null, bool? Routed = null);
 
-/// <summary>A port group's IPv4 pool: <c>subnet</c> (CIDR, required), <c>gateway</c>, <c>ranges</c> and <c>exclude</c> ("first-last" or one address).</summary>
-public sealed record Ipv4PoolRequest(string? Subnet, string? Gateway, IReadOnlyList<string>? Ranges, IReadOnlyList<string>? Exclude);
+/// <summary>
+/// A port group's IPv4 pool: <c>subnet</c> (CIDR, required), <c>gateway</c>, <c>ranges</c> and <c>exclude</c> ("first-last" or one address);
+/// <c>dhcp</c> (the agents answer DHCP from the pool), <c>dnsServers</c> and <c>leaseTime</c> (seconds) for its leases.
+/// </summary>
+public sealed record Ipv4PoolRequest(string? Subnet, string? Gateway, IReadOnlyList<string>? Ranges, IReadOnlyList<string>? Exclude, bool? Dhcp = null, IReadOnlyList<string>? DnsServers = null, long? LeaseTime = null);
 
 /// <summary>A port group's IPv4 pool as stored: ranges default to the whole subnet.</summary>
-public sealed record Ipv4PoolView(string Subnet, string? Gateway, IReadOnlyList<string> Ranges, IReadOnlyList<string> Exclude)
+public sealed record Ipv4PoolView(string Subnet, string? Gateway, IReadOnlyList<string> Ranges, IReadOnlyList<string> Exclude, bool Dhcp, IReadOnlyList<string> DnsServers, int LeaseTime)
 {
     internal static Ipv4PoolView? From(Ipv4Pool? pool) => pool is null
         ? null
-        : new(pool.Subnet, pool.Gateway?.ToString(), [.. pool.Ranges.Select(r => r.ToString())], [.. pool.Exclude.Select(r => r.ToString())]);
+        : new(pool.Subnet, pool.Gateway?.ToString(), [.. pool.Ranges.Select(r => r.ToString())], [.. pool.Exclude.Select(r => r.ToString())],
+            pool.Dhcp, [.. pool.Dns.Select(d => d.ToString())], pool.LeaseTime);
 }
 
 /// <summary>An address IPAM handed out: <c>address</c> with its prefix (10.20.0.7/24), the gateway, who holds it and where.</summary>
@@ -59,7 +63,7 @@ public sealed record SwitchMemberView(string HostId, string Uplink);
 /// <summary>Which configuration generation a live host has applied (OVN's nb_cfg/hv_cfg idea).</summary>
 public sealed record HostGenerationView(string HostId, long AppliedGeneration, bool Alive);
 
-public sealed record PortGroupView(string Name, uint Vni, VlanPolicyView Vlan, SecurityPolicyView Security, IReadOnlyList<string> ForwardReservedGroups, Ipv4PoolView? Ipv4 = null)
+public sealed record PortGroupView(string Name, uint Vni, VlanPolicyView Vlan, SecurityPolicyView Security, IReadOnlyList<string> ForwardReservedGroups, Ipv4PoolView? Ipv4 = null, bool Routed = false)
 {
     internal static PortGroupView From(PortGroup group) => new(
         group.Name,
@@ -71,7 +75,8 @@ public sealed record PortGroupView(string Name, uint Vni, VlanPolicyView Vlan, S
             group.Vlan.NativeVlan?.Value),
         new SecurityPolicyView(group.Security.MacLimit, group.Security.AllowForgedTransmits, group.Security.AllowPromiscuous),
         [.. Enumerable.Range(0, 16).Where(bit => (group.ReservedGroupForwardMask & (1 << bit)) != 0).Select(bit => new MacAddress(0x0180_C200_0000UL | (uint)bit).ToString())],
-        Ipv4PoolView.From(group.Ipv4));
+        Ipv4PoolView.From(group.Ipv4),
+        group.Routed);
 }
 
 public sealed record VlanPolicyView(string Mode, ushort? AccessVlan, IReadOnlyList<string> TrunkRanges, ushort? NativeVlan);
@@ -160,8 +165,8 @@ internal static class RequestMapping
             throw new FabricValidationException("vni", $"vni {vniValue} is out of range; a VNI is {Vni.MinValue}..{Vni.MaxValue} (24 bits, RFC 7348).");
         }
 
-        var ipv4 = request.Ipv4 is { } pool ? new Ipv4PoolSpec(pool.Subnet, pool.Gateway, pool.Ranges, pool.Exclude) : null;
-        return new PortGroupSpec(vni, ToVlan(request.Vlan), ToSecurity(request.Security), ToReservedGroupMask(request.ForwardReservedGroups), ipv4);
+        var ipv4 = request.Ipv4 is { } pool ? new Ipv4PoolSpec(pool.Subnet, pool.Gateway, pool.Ranges, pool.Exclude, pool.Dhcp, pool.DnsServers, pool.LeaseTime) : null;
+        return new PortGroupSpec(vni, ToVlan(request.Vlan), ToSecurity(request.Security), ToReservedGroupMask(request.ForwardReservedGroups), ipv4, request.Routed);
     }
 
     private static ushort? ToReservedGroupMask(IReadOnlyList<string>? addresses)

@@ -57,15 +57,6 @@ public sealed class L2RulesFixture() : LabFabric(DefaultShape)
         await PutAsync($"api/switches/{FabricDeployment.Switch}/portgroups/{name}", body);
         await Fabric.WaitAppliedOnEveryHostAsync(TimeSpan.FromSeconds(30));
     }
-
-    /// <summary>The MAC VM <paramref name="vm"/> of host <paramref name="host"/> has in its ARP cache for <paramref name="ip"/>, or null.</summary>
-    public async Task<string?> NeighbourAsync(int host, int vm, string ip)
-    {
-        string line = await Shell.CheckedAsync(VmNamespace(host, vm), $"ip neigh show {ip} dev eth0");
-        var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        int at = Array.IndexOf(words, "lladdr");
-        return at >= 0 && at + 1 < words.Length ? words[at + 1].ToLowerInvariant() : null;
-    }
 }
 
 [CollectionDefinition(Name)]

@@ -118,6 +118,15 @@ public abstract class LabFabric(LabShape shape) : IAsyncLifetime
 
     public Task PutAsync(string path, string json) => Fabric.Api.PutAsync(path, json);
 
+    /// <summary>The MAC VM <paramref name="vm"/> of host <paramref name="host"/> has in its ARP cache for <paramref name="ip"/>, or null.</summary>
+    public async Task<string?> NeighbourAsync(int host, int vm, string ip)
+    {
+        string line = await Shell.CheckedAsync(VmNamespace(host, vm), $"ip neigh show {ip} dev eth0");
+        var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        int at = Array.IndexOf(words, "lladdr");
+        return at >= 0 && at + 1 < words.Length ? words[at + 1].ToLowerInvariant() : null;
+    }
+
     /// <summary>
     /// Starts a helper process inside <paramref name="ns"/>, kept (and ended by PID) with the lab,
     /// and waits until its output contains <paramref name="ready"/>.
