@@ -78,4 +78,23 @@ internal enum DropReason : byte
 
     /// <summary>A UDP GSO frame whose datagrams, each of a fixed size, do not fit the segment's MTU.</summary>
     SegmentTooLong,
+
+    /// <summary>
+    /// A BOOTP payload that is not DHCP: an op other than BOOTREQUEST (1) or BOOTREPLY (2), no magic
+    /// cookie 99.130.83.99 after the fixed header (RFC 2131 §3), or no DHCP Message Type option 53,
+    /// which every DHCP message carries (RFC 2131 §3, RFC 2132 §9.6).
+    /// </summary>
+    NotDhcp,
+
+    /// <summary>
+    /// DHCP this agent does not serve: a hardware type other than Ethernet (htype 1, hlen 6), option
+    /// overload into sname/file (option 52, RFC 2132 §9.3), or a message type outside 1..8.
+    /// </summary>
+    UnsupportedDhcp,
+
+    /// <summary>
+    /// A DHCP option whose length does not fit its code (RFC 2132: 4 for an address or a lease time,
+    /// 1 for the message type, at least 2 for a client identifier), or such an option given twice.
+    /// </summary>
+    BadDhcpOption,
 }
