@@ -131,6 +131,84 @@ public sealed class TsharkJudgeTests : IDisposable
     }
 
     [Fact]
+    public void Dhcp_offer_and_ack_decode_in_tshark_as_built()
+    {
+        uint server = Ipv4Address.Parse("10.1.0.1");
+        uint offered = Ipv4Address.Parse("10.1.0.23");
+        uint[] dns = [Ipv4Address.Parse("10.1.0.1"), Ipv4Address.Parse("1.1.1.1")];
+        var replies = new (DhcpMessageType Type, MacAddress DestinationMac, uint DestinationIp, ushort Flags, uint Xid)[]
+        {
+            (DhcpMessageType.Offer, MacAddress.Broadcast, uint.MaxValue, DhcpMessage.BroadcastFlag, 0x3903F326), // broadcast bit set
+            (DhcpMessageType.Ack, HostA, offered, 0, 0x3903F327),                                            // unicast to yiaddr at chaddr
+        };
+        var frames = new List<byte[]>();
+        foreach (var r in replies)
+        {
+            var buffer = new byte[DhcpReply.MaxFrameLength];
+            int length = DhcpReply.Write(buffer, new DhcpReplyFields
+            {
+                DestinationMac = r.DestinationMac,
+                SourceMac = RouterMac,
+                SourceAddress = server,
+                DestinationAddress = r.DestinationIp,
+                Identification = (ushort)frames.Count,
+                MessageType = r.Type,
+                TransactionId = r.Xid,
+                Flags = r.Flags,
+                YourAddress = offered,
+                ClientHardwareAddress = HostA,
+                ServerIdentifier = server,
+                LeaseSeconds = 3600,
+                SubnetMask = Ipv4Address.Parse("255.255.255.0"),
+                Router = server,
+                DnsServers = dns,
+                InterfaceMtu = 1450,
+            });
+            Assert.NotEqual(0, length);
+            frames.Add(buffer.AsSpan(0, length).ToArray());
+        }
+
+        string pcap = WritePcap("dhcp.pcap", frames);
+        IReadOnlyList<string[]> rows = Tshark.Fields(
+            pcap,
+            "dhcp.option.dhcp", "dhcp.ip.your", "dhcp.option.subnet_mask", "dhcp.option.router", "dhcp.option.domain_name_server",
+            "dhcp.option.interface_mtu", "dhcp.option.ip_address_lease_time", "dhcp.option.dhcp_server_id", "udp.checksum.status",
+            "ip.checksum.status", "dhcp.option.renewal_time_value", "dhcp.option.rebinding_time_value", "dhcp.id", "dhcp.hw.mac_addr",
+            "dhcp.flags.bc", "eth.dst", "ip.src", "ip.dst", "udp.srcport", "udp.dstport", "ip.flags.df", "ip.ttl");
+
+        Assert.Equal(replies.Length, rows.Count);
+        for (int i = 0; i < replies.Length; i++)
+        {
+            var r = replies[i];
+            string[] row = rows[i];
+            Assert.Equal(((byte)r.Type).ToString(System.Globalization.CultureInfo.InvariantCulture), row[0]); // 2 offer, 5 ack
+            Assert.Equal("10.1.0.23", row[1]);
+            Assert.Equal("255.255.255.0", row[2]);
+            Assert.Equal("10.1.0.1", row[3]);
+            Assert.Equal("10.1.0.1|1.1.1.1", row[4]);
+            Assert.Equal("1450", row[5]);
+            Assert.Equal("3600", row[6]);
+            Assert.Equal("10.1.0.1", row[7]);
+            Assert.Equal("1", row[8]); // UDP checksum good
+            Assert.Equal("1", row[9]); // IPv4 header checksum good
+            Assert.Equal("1800", row[10]);
+            Assert.Equal("3150", row[11]);
+            Assert.Equal($"0x{r.Xid:x8}", row[12]);
+            Assert.Equal(Mac(HostA), row[13]);
+            Assert.Equal(r.Flags != 0 ? "1" : "0", row[14]);
+            Assert.Equal(Mac(r.DestinationMac), row[15]);
+            Assert.Equal("10.1.0.1", row[16]);
+            Assert.Equal(Ip(r.DestinationIp), row[17]);
+            Assert.Equal("67", row[18]);
+            Assert.Equal("68", row[19]);
+            Assert.Equal("0", row[20]);
+            Assert.Equal("64", row[21]);
+        }
+
+        AssertNoComplaints(pcap);
+    }
+
+    [Fact]
     public void The_judge_notices_a_bad_checksum_so_its_silence_means_something()
     {
         byte[] frame = Encapsulate(ArpRequest(HostA, 1, 2));
