@@ -40,7 +40,8 @@ public interface IIpamGrain : IGrainWithStringKey
     /// <summary>
     /// Releases every allocation of host <paramref name="hostId"/> whose owner is not in
     /// <paramref name="validOwners"/> (CNI GC's <c>cni.dev/valid-attachments</c>, or the ports a
-    /// restarted agent still has); returns what was released.
+    /// restarted agent still has), except DHCP leases (<see cref="IpAllocationRequest.DhcpOwnerPrefix"/>);
+    /// returns what was released.
     /// </summary>
     Task<IReadOnlyList<IpAllocation>> GarbageCollectAsync(string hostId, IReadOnlyCollection<string> validOwners);
 }
@@ -56,7 +57,15 @@ public interface IIpamGrain : IGrainWithStringKey
 public sealed record IpAllocationRequest(
     [property: Id(0)] string Owner,
     [property: Id(1)] string HostId,
-    [property: Id(2)] IPAddress? Requested = null);
+    [property: Id(2)] IPAddress? Requested = null)
+{
+    /// <summary>
+    /// The start of a DHCP lease's owner, <c>dhcp/{client MAC}</c>: a lease is its client's, wherever
+    /// it runs, so per-host garbage collection (<see cref="IIpamGrain.GarbageCollectAsync"/>) leaves
+    /// it alone; DHCPRELEASE, DHCPDECLINE or an operator frees it.
+    /// </summary>
+    public const string DhcpOwnerPrefix = "dhcp/";
+}
 
 /// <summary>An address handed out.</summary>
 /// <param name="Address">The IPv4 address.</param>

@@ -108,7 +108,7 @@ internal sealed class IpamGrain(
         Guard.Name(hostId, "hostId");
         Guard.NotNull(validOwners, "validOwners");
         var valid = new HashSet<string>(validOwners, StringComparer.Ordinal);
-        List<IpAllocation> stale = [.. State.Allocations.Values.Where(a => a.HostId == hostId && !valid.Contains(a.Owner)).OrderBy(a => Ipv4.ToUInt32(a.Address))];
+        List<IpAllocation> stale = [.. State.Allocations.Values.Where(a => a.HostId == hostId && !valid.Contains(a.Owner) && !a.Owner.StartsWith(IpAllocationRequest.DhcpOwnerPrefix, StringComparison.Ordinal)).OrderBy(a => Ipv4.ToUInt32(a.Address))];
         if (stale.Count == 0)
         {
             return [];

@@ -146,6 +146,24 @@ internal static class ForwardingBuilder
             }
         }
 
+        var dhcp = new Dictionary<uint, DhcpScope>();
+        foreach (var group in config?.PortGroups ?? [])
+        {
+            if (group.Ipv4 is { Dhcp: true, Gateway: { } server } pool)
+            {
+                dhcp[group.Vni.Value] = new DhcpScope
+                {
+                    PortGroup = group.Name,
+                    Gateway = Wire.Ipv4Address.FromIPAddress(server),
+                    Network = pool.NetworkValue,
+                    Mask = pool.Mask,
+                    DnsServers = [.. pool.Dns.Select(Wire.Ipv4Address.FromIPAddress)],
+                    LeaseTime = pool.LeaseTime,
+                    Mtu = mtu,
+                };
+            }
+        }
+
         foreach (uint vni in vnis)
         {
             var flood = segments.TryGetValue(vni, out var segment)
@@ -201,6 +219,7 @@ internal static class ForwardingBuilder
                 ReservedGroupForwardMask = reservedGroupForwardMasks?.GetValueOrDefault(vni) ?? 0,
                 Counters = counters.ForVni(vni),
                 Router = router,
+                Dhcp = dhcp.GetValueOrDefault(vni),
             };
         }
 

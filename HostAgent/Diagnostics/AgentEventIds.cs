@@ -71,6 +71,17 @@ internal static class AgentEventIds
     /// <summary>The operator's port requests could not be read or reported; retried.</summary>
     public const int PortRequestsFailed = 3206;
 
+    // DHCP served by the agent (3300–3399).
+
+    /// <summary>A DHCP lease was acknowledged (RFC 2131 DHCPACK): client MAC, address, port.</summary>
+    public const int DhcpLeased = 3301;
+
+    /// <summary>A DHCP request was refused (DHCPNAK) or could not be served (IPAM unreachable, pool exhausted).</summary>
+    public const int DhcpRefused = 3302;
+
+    /// <summary>A DHCP lease was released by its client (DHCPRELEASE) or declined (DHCPDECLINE).</summary>
+    public const int DhcpReleased = 3303;
+
     /// <summary>Local MACs not seen for MacAgingTime were forgotten.</summary>
     public const int Aged = 3004;
 

@@ -79,13 +79,16 @@ internal sealed partial class DataPlane
     private const int OuterEthernet = EthernetFrame.HeaderLength;
 
     private readonly IDataPlaneOutput _output;
+    private readonly Dhcp.DhcpPunts? _dhcp;
     private readonly VxlanEncapsulator _encapsulator;
     private ForwardingSnapshot _snapshot;
     private long _publications;
 
     /// <param name="sourcePorts">The outer UDP source ports flows are spread over (RFC 7348 §5); 49152..65535 by default.</param>
-    public DataPlane(ForwardingSnapshot initial, LocalMacTable macs, DataPlaneCounters counters, IDataPlaneOutput output, uint vtepAddress, ushort vxlanPort, ExternalMacTable? external = null, SourcePortRange sourcePorts = default)
+    /// <param name="dhcp">Where DHCP client frames of segments that serve DHCP go (the agent's DHCP server); null drops them as <see cref="DataPlaneDrop.DhcpUnserved"/>.</param>
+    public DataPlane(ForwardingSnapshot initial, LocalMacTable macs, DataPlaneCounters counters, IDataPlaneOutput output, uint vtepAddress, ushort vxlanPort, ExternalMacTable? external = null, SourcePortRange sourcePorts = default, Dhcp.DhcpPunts? dhcp = null)
     {
+        _dhcp = dhcp;
         _snapshot = initial;
         Macs = macs;
         External = external ?? new ExternalMacTable();
@@ -158,6 +161,17 @@ internal sealed partial class DataPlane
 
         if (!TryAdmitSource(port, portCounters, vni, frame, segment, out var source))
         {
+            return;
+        }
+
+        if (segment.Dhcp is not null && Dhcp.DhcpPunts.IsClientMessage(frame))
+        {
+            // To the agent's DHCP server, and nowhere else: the segment's DHCP is the fabric's.
+            if (_dhcp is null || !_dhcp.TryPunt(portIndex, vni, frame))
+            {
+                Drop(portCounters, segment, DataPlaneDrop.DhcpUnserved);
+            }
+
             return;
         }
 
@@ -394,6 +408,25 @@ internal sealed partial class DataPlane
         {
             Encapsulate(slot, FrameBatch.Headroom, length, vni, vtep, snapshot, segment, scratch, ref offload);
         }
+    }
+
+    /// <summary>
+    /// Control side (the DHCP server): sends <paramref name="frame"/> to local port
+    /// <paramref name="port"/> as a frame of <paramref name="vni"/> (tagged on a trunk), with
+    /// <paramref name="scratch"/> of the caller's own thread; false when the port no longer carries
+    /// the VNI.
+    /// </summary>
+    public bool SendOriginated(int port, uint vni, Span<byte> frame, ForwardingScratch scratch)
+    {
+        var snapshot = Volatile.Read(ref _snapshot);
+        if ((uint)port >= (uint)snapshot.Ports.Length || !Carries(snapshot.Ports[port], vni) || !snapshot.Segments.TryGetValue(vni, out var segment))
+        {
+            return false;
+        }
+
+        var finished = VirtioNetHeader.None;
+        DeliverLocal(snapshot.Ports[port], vni, frame, snapshot, segment, scratch, ref finished);
+        return true;
     }
 
     /// <summary>A frame on local port <paramref name="portIndex"/> longer than a slot: counted, dropped.</summary>

@@ -73,4 +73,7 @@ internal enum DataPlaneDrop
 
     /// <summary>A routed packet larger than the egress MTU without DF set: the gateway does not fragment (RFC 1812 §4.2.2.7 allows that only with DF; this is a limitation).</summary>
     FragmentationUnsupported,
+
+    /// <summary>A DHCP client message on a segment that serves DHCP that the agent's DHCP server could not take (its queue full, or no server): the client retransmits (RFC 2131 §4.1).</summary>
+    DhcpUnserved,
 }

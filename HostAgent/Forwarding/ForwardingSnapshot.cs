@@ -108,6 +108,39 @@ internal sealed class SegmentForwarding
 
     /// <summary>The segment's anycast gateway when its port group is routed (<see cref="Grains.PortGroup.Routed"/>); null otherwise.</summary>
     public RouterInterface? Router { get; init; }
+
+    /// <summary>The DHCP service of the segment's port group when its pool serves DHCP (<see cref="Grains.Ipv4Pool.Dhcp"/>); null otherwise.</summary>
+    public DhcpScope? Dhcp { get; init; }
+}
+
+/// <summary>
+/// What the agent's DHCP server hands out on one segment (RFC 2131, options per RFC 2132): leases from
+/// the port group's IPAM pool, with the gateway as router and server identifier. Addresses host order.
+/// </summary>
+internal sealed class DhcpScope
+{
+    /// <summary>The port group (its IPAM grain is <c>switch/portGroup</c>).</summary>
+    public required string PortGroup { get; init; }
+
+    /// <summary>The gateway: option 3 (router) and option 54 (server identifier), and the replies' source address.</summary>
+    public required uint Gateway { get; init; }
+
+    public required uint Network { get; init; }
+
+    /// <summary>Option 1, the subnet mask.</summary>
+    public required uint Mask { get; init; }
+
+    /// <summary>Option 6, at most 8.</summary>
+    public required uint[] DnsServers { get; init; }
+
+    /// <summary>Option 51 in seconds; T1 and T2 (options 58, 59) are half and seven eighths of it (RFC 2131 §4.4.5).</summary>
+    public required int LeaseTime { get; init; }
+
+    /// <summary>Option 26, the interface MTU: the switch's MTU.</summary>
+    public required int Mtu { get; init; }
+
+    /// <summary>Whether <paramref name="address"/> (host order) is a host address of the subnet.</summary>
+    public bool Contains(uint address) => (address & Mask) == Network && address != Network && address != (Network | ~Mask);
 }
 
 /// <summary>

@@ -75,8 +75,10 @@ public static partial class AgentHostingExtensions
                 Wire.Ipv4Address.FromIPAddress(IPAddress.Parse(options.VtepAddress)),
                 (ushort)options.VxlanPort,
                 sp.GetRequiredService<ExternalMacTable>(),
-                options.SourcePortRange);
+                options.SourcePortRange,
+                sp.GetRequiredService<Dhcp.DhcpPunts>());
         });
+        services.AddSingleton<Dhcp.DhcpPunts>();
         services.AddSingleton<ReceiveLoops>();
         services.AddHostedService<DataPlaneHost>();
         services.AddHostedService<LocalPortApi>();
@@ -131,6 +133,7 @@ public static partial class AgentHostingExtensions
         builder.Services.AddHostedService<ReplicaSync>();
         builder.Services.AddHostedService<LearnPublisher>();
         builder.Services.AddHostedService<PortRequestLoop>();
+        builder.Services.AddHostedService<Dhcp.DhcpServer>();
         return builder;
     }
 

@@ -75,11 +75,12 @@ public sealed class IpamTests(ClusterFixture fixture) : ClusterTest(fixture)
         await ipam.AllocateAsync(new("kept/eth0", "h1"));
         var gone = await ipam.AllocateAsync(new("gone/eth0", "h1"));
         await ipam.AllocateAsync(new("other-host/eth0", "h2"));
+        await ipam.AllocateAsync(new("dhcp/02:00:00:00:00:07", "h1")); // a DHCP lease is its client's, not a host attachment
 
         var released = await ipam.GarbageCollectAsync("h1", ["kept/eth0"]);
 
         Assert.Equal([gone], released);
-        Assert.Equal(["kept/eth0", "other-host/eth0"], (await ipam.ListAsync()).Select(a => a.Owner).Order(StringComparer.Ordinal));
+        Assert.Equal(["dhcp/02:00:00:00:00:07", "kept/eth0", "other-host/eth0"], (await ipam.ListAsync()).Select(a => a.Owner).Order(StringComparer.Ordinal));
     }
 
     [Fact]

@@ -1,10 +1,12 @@
 namespace Fabric.Lab.Tests;
 
 /// <summary>
-/// A routed fabric: 3 hosts × 3 VMs; "web" (192.168.100.0/24) and "db" (192.168.101.0/24) are
+/// A routed fabric: 3 hosts × 4 VMs; "web" (192.168.100.0/24) and "db" (192.168.101.0/24) are
 /// routed port groups of switch "dvs" with gateway .1, "iso" (192.168.102.0/24, gateway .1 too) is
-/// not routed. VM k of host h is 192.168.(99+k).(10h+k), its default route via its subnet's .1.
-/// Once converged, every VM has asked for its gateway once, so its address is bound in the fabric.
+/// not routed. VMs 1–3 of host h are 192.168.(99+k).(10h+k) with a default route via their
+/// subnet's .1; VM 4 is on "web" too, for DHCP, which web serves from .100–.199 (the static lab
+/// addresses are outside it). Once converged, VMs 1 and 2 have asked for their gateway once, so
+/// their addresses are bound in the fabric.
 /// </summary>
 public sealed class RoutingFixture() : LabFabric(RoutedShape)
 {
@@ -12,27 +14,35 @@ public sealed class RoutingFixture() : LabFabric(RoutedShape)
     public const long DbVni = 5102;
     public const long IsolatedVni = 5103;
 
-    public static string Gateway(int vm) => $"192.168.{99 + vm}.1";
+    /// <summary>web's DHCP range.</summary>
+    public const string DhcpFirst = "192.168.100.100", DhcpLast = "192.168.100.199";
+
+    /// <summary>web's DNS servers (option 6) and lease time in seconds (option 51).</summary>
+    public static readonly string[] DnsServers = ["192.168.100.53", "9.9.9.9"];
+
+    public const int LeaseTime = 120;
+
+    public static string Gateway(int vm) => $"192.168.{99 + (vm - 1) % 3 + 1}.1";
 
     private static LabShape RoutedShape { get; } = new()
     {
         Stem = "fr",
         Hosts = 3,
-        Vms = 3,
+        Vms = 4,
         Groups = 3,
         PortGroups =
         [
-            new("web", $$$"""{"vni":{{{WebVni}}},"routed":true,"ipv4":{"subnet":"192.168.100.0/24","gateway":"192.168.100.1"}}"""),
+            new("web", $$$"""{"vni":{{{WebVni}}},"routed":true,"ipv4":{"subnet":"192.168.100.0/24","gateway":"192.168.100.1","ranges":["{{{DhcpFirst}}}-{{{DhcpLast}}}"],"dhcp":true,"dnsServers":["{{{DnsServers[0]}}}","{{{DnsServers[1]}}}"],"leaseTime":{{{LeaseTime}}}}}"""),
             new("db", $$$"""{"vni":{{{DbVni}}},"routed":true,"ipv4":{"subnet":"192.168.101.0/24","gateway":"192.168.101.1"}}"""),
             new("iso", $$$"""{"vni":{{{IsolatedVni}}},"ipv4":{"subnet":"192.168.102.0/24","gateway":"192.168.102.1"}}"""),
         ],
-        Agents = Enumerable.Range(1, 3).ToDictionary(h => h, _ => (IReadOnlyList<PortBinding>)[new("vm1", "web"), new("vm2", "db"), new("vm3", "iso")]),
+        Agents = Enumerable.Range(1, 3).ToDictionary(h => h, _ => (IReadOnlyList<PortBinding>)[new("vm1", "web"), new("vm2", "db"), new("vm3", "iso"), new("vm4", "web")]),
         FloodLists = new Dictionary<long, int[]> { [WebVni] = [1, 2, 3], [DbVni] = [1, 2, 3], [IsolatedVni] = [1, 2, 3] },
         Prepare = async lab =>
         {
             for (int h = 1; h <= 3; h++)
             {
-                for (int vm = 1; vm <= 3; vm++)
+                for (int vm = 1; vm <= 4; vm++)
                 {
                     await Shell.CheckedAsync(lab.VmNamespace(h, vm), $"ip route add default via {Gateway(vm)} dev eth0");
                 }

@@ -38,14 +38,14 @@ public sealed class RoutingTests
     {
         private readonly byte[] _slot = new byte[FrameBatch.Headroom + FrameBatch.GsoMaxFrameLength];
 
-        public Lab(int mtu = 1450)
+        public Lab(int mtu = 1450, Dhcp.DhcpPunts? punts = null)
         {
             static PortGroup Group(string name, uint vni, string subnet, string gateway, bool routed)
             {
                 var parts = subnet.Split('/');
                 var network = IPAddress.Parse(parts[0]);
                 int prefix = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
-                var pool = new Ipv4Pool(network, prefix, IPAddress.Parse(gateway), [], []);
+                var pool = new Ipv4Pool(network, prefix, IPAddress.Parse(gateway), [], [], Dhcp: name == "web");
                 return new PortGroup(name, new Vni(vni), VlanPolicy.Untagged, new SecurityPolicy(64, true, false), 0, pool, routed);
             }
 
@@ -90,7 +90,7 @@ public sealed class RoutingTests
             Counters = new DataPlaneCounters(ports.Length);
             Macs = new LocalMacTable(ports.Length);
             Snapshot = ForwardingBuilder.Build(ports, config.Version, Self, OwnVtep, VxlanHeader.DefaultPort, flood, macs, Counters, [], bindings, null, mtu, config);
-            DataPlane = new DataPlane(Snapshot, Macs, Counters, Output, OwnVtep, VxlanHeader.DefaultPort);
+            DataPlane = new DataPlane(Snapshot, Macs, Counters, Output, OwnVtep, VxlanHeader.DefaultPort, dhcp: punts);
             Assert.True(Macs.Learn(Db, DbLocal.Value, 1, 64, Environment.TickCount64));
             Assert.True(Macs.Learn(Isolated, IsolatedVm.Value, 2, 64, Environment.TickCount64));
         }
@@ -366,6 +366,81 @@ public sealed class RoutingTests
         lab.FromPort(0, error);
 
         Assert.Empty(lab.Output.Frames);
+    }
+
+    /// <summary>A DHCPDISCOVER from <paramref name="client"/> (RFC 2131 §4.1: 0.0.0.0:68 → 255.255.255.255:67, broadcast).</summary>
+    private static byte[] Discover(MacAddress client)
+    {
+        var payload = new byte[300];
+        payload[0] = 1;
+        payload[1] = 1;
+        payload[2] = 6;
+        client.Write(payload.AsSpan(28));
+        BinaryPrimitives.WriteUInt32BigEndian(payload.AsSpan(236), DhcpMessage.MagicCookie);
+        payload[240] = 53;
+        payload[241] = 1;
+        payload[242] = 1;
+        payload[243] = 255;
+        var frame = Wire.TestFrames.UdpFrame(MacAddress.Broadcast, client, 0, uint.MaxValue, 68, 67, payload.Length);
+        payload.CopyTo(frame.AsSpan(42));
+        return frame;
+    }
+
+    [Fact]
+    public void A_dhcp_client_message_on_a_segment_that_serves_dhcp_goes_to_the_agents_server_and_nowhere_else()
+    {
+        var punts = new Dhcp.DhcpPunts();
+        var lab = new Lab(punts: punts);
+        var discover = Discover(WebVm);
+
+        lab.FromPort(0, discover);
+
+        Assert.Empty(lab.Output.Frames);
+        Assert.Empty(lab.Output.Datagrams);
+        var taken = new byte[Dhcp.DhcpPunts.MaxFrameLength];
+        Assert.True(punts.TryTake(taken, out int length, out int port, out uint vni));
+        Assert.Equal((discover.Length, 0, Web), (length, port, vni));
+        Assert.Equal(discover, taken.AsSpan(0, length).ToArray());
+        Assert.False(punts.TryTake(taken, out _, out _, out _));
+    }
+
+    [Fact]
+    public void A_dhcp_client_message_on_a_segment_without_dhcp_is_switched_as_any_broadcast()
+    {
+        var punts = new Dhcp.DhcpPunts();
+        var lab = new Lab(punts: punts);
+
+        lab.FromPort(1, Discover(DbLocal)); // db does not serve DHCP: a DHCP server VM of its own may
+
+        Assert.False(punts.TryTake(new byte[Dhcp.DhcpPunts.MaxFrameLength], out _, out _, out _));
+        Assert.Single(lab.Output.Datagrams); // flooded to h2 in db's VNI
+        Assert.Equal(1, lab.Counters.Total.Flooded);
+    }
+
+    [Fact]
+    public void When_the_dhcp_queue_is_full_a_client_message_is_dropped_and_counted_and_nothing_allocates()
+    {
+        var punts = new Dhcp.DhcpPunts();
+        var lab = new Lab(punts: punts);
+        var discover = Discover(WebVm);
+        var slot = new byte[FrameBatch.Headroom + FrameBatch.DefaultMaxFrameLength];
+        var taken = new byte[Dhcp.DhcpPunts.MaxFrameLength];
+        for (int i = 0; i < 1000; i++)
+        {
+            discover.CopyTo(slot.AsSpan(FrameBatch.Headroom));
+            lab.DataPlane.FromPort(0, slot, discover.Length, lab.Scratch);
+            Assert.True(punts.TryTake(taken, out _, out _, out _));
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < Dhcp.DhcpPunts.Capacity + 10; i++)
+        {
+            discover.CopyTo(slot.AsSpan(FrameBatch.Headroom));
+            lab.DataPlane.FromPort(0, slot, discover.Length, lab.Scratch);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(10, lab.Counters.Total.DropsOf(DataPlaneDrop.DhcpUnserved));
     }
 
     [Fact]

@@ -1,0 +1,255 @@
+using System.Net;
+using Fabric.Addressing;
+using Fabric.Grains;
+using Fabric.HostAgent.Configuration;
+using Fabric.HostAgent.Diagnostics;
+using Fabric.HostAgent.Forwarding;
+using Fabric.HostAgent.Wire;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Fabric.HostAgent.Dhcp;
+
+/// <summary>
+/// The agent's DHCP server (RFC 2131) for the port groups whose pool serves DHCP
+/// (<see cref="Ipv4Pool.Dhcp"/>): takes the client messages the data plane punts
+/// (<see cref="DhcpPunts"/>), leases addresses from the port group's IPAM grain under the owner
+/// <c>dhcp/{client MAC}</c> (so a lease follows its VM from host to host, and a renewal, a restart or
+/// a retransmission gets the same address), and answers on the client's port from the gateway
+/// (<see cref="PortGroup.GatewayMac"/>, the gateway address as server identifier) with the subnet
+/// mask, router, DNS servers, interface MTU (the switch's) and lease time. An acknowledged lease
+/// binds the address to the client's MAC at once (learned and claimed on its port, published as an
+/// IP binding for ARP suppression and routing), before the client speaks. Off the forwarding path:
+/// one task, grain calls bounded by <c>CallTimeout</c>; a request it cannot serve (cluster
+/// unreachable) gets no answer, and the client retransmits.
+/// </summary>
+internal sealed partial class DhcpServer(
+    DhcpPunts punts,
+    DataPlane dataPlane,
+    IClusterClient client,
+    IOptions<AgentOptions> options,
+    TimeProvider time,
+    ILogger<DhcpServer> logger) : BackgroundService
+{
+    /// <summary>The IPAM owner of a client's lease: <c>dhcp/</c> and its MAC (IPAM keeps these out of per-host garbage collection).</summary>
+    public static string OwnerOf(MacAddress client) => IpAllocationRequest.DhcpOwnerPrefix + client.ToString();
+
+    private readonly byte[] _request = new byte[DhcpPunts.MaxFrameLength];
+    private readonly byte[] _reply = new byte[DhcpReply.MaxFrameLength];
+    private readonly uint[] _dns = new uint[DhcpReply.MaxDnsServers];
+    private readonly ForwardingScratch _scratch = new();
+    private ushort _identification;
+
+    /// <summary>Messages answered with an OFFER or ACK.</summary>
+    public long Answered { get; private set; }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await punts.Signal.WaitAsync(stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            while (punts.TryTake(_request, out int length, out int port, out uint vni))
+            {
+                try
+                {
+                    await ServeAsync(length, port, vni, stoppingToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    Log.Refused(logger, "?", "?", port, ex.Message);
+                }
+            }
+        }
+    }
+
+    private async Task ServeAsync(int length, int port, uint vni, CancellationToken ct)
+    {
+        var snapshot = dataPlane.Snapshot;
+        if (!snapshot.Segments.TryGetValue(vni, out var segment) || segment.Dhcp is not { } scope)
+        {
+            return; // the port group stopped serving DHCP meanwhile
+        }
+
+        if (!TryRead(length, out var fields))
+        {
+            return;
+        }
+
+        var (type, xid, flags, ciaddr, requested, serverId, chaddr, broadcast) = fields;
+        string owner = OwnerOf(chaddr);
+        string portName = snapshot.Ports[port].Name;
+        switch (type)
+        {
+            case DhcpMessageType.Discover:
+            {
+                var lease = await LeaseAsync(scope, owner, scope.Contains(requested) ? requested : 0, allowOther: true, ct);
+                if (lease is not null)
+                {
+                    Send(DhcpMessageType.Offer, scope, port, vni, xid, flags, 0, lease.Value, chaddr, broadcast);
+                }
+
+                return;
+            }
+
+            case DhcpMessageType.Request:
+            {
+                if (serverId != 0 && serverId != scope.Gateway)
+                {
+                    return; // RFC 2131 §4.3.2: the client chose another server's offer
+                }
+
+                uint wanted = requested != 0 ? requested : ciaddr;
+                uint? lease = wanted != 0 && scope.Contains(wanted) ? await LeaseAsync(scope, owner, wanted, allowOther: false, ct) : null;
+                if (lease is null)
+                {
+                    Log.Refused(logger, chaddr.ToString(), Ipv4Address.Format(wanted), port, "not this client's address in this subnet");
+                    Send(DhcpMessageType.Nak, scope, port, vni, xid, flags, ciaddr, 0, chaddr, broadcast);
+                    return;
+                }
+
+                Send(DhcpMessageType.Ack, scope, port, vni, xid, flags, ciaddr, lease.Value, chaddr, broadcast);
+
+                // The lease is an IP binding: learned and claimed on the client's port now, so every
+                // host answers ARP for it and routes to it before the client says a word.
+                var forwarding = snapshot.Ports[port];
+                if (dataPlane.Macs.Learn(vni, chaddr.Value, port, forwarding.MacLimit, Environment.TickCount64))
+                {
+                    dataPlane.Macs.Claim(vni, chaddr.Value, lease.Value);
+                }
+
+                Log.Leased(logger, chaddr.ToString(), Ipv4Address.Format(lease.Value), portName, scope.LeaseTime);
+                return;
+            }
+
+            case DhcpMessageType.Release or DhcpMessageType.Decline:
+                await Ipam(scope).ReleaseAsync(owner).WaitAsync(options.Value.CallTimeout, time, ct);
+                Log.Released(logger, chaddr.ToString(), type.ToString(), portName);
+                return;
+
+            case DhcpMessageType.Inform:
+                // RFC 2131 §4.3.5: configuration only, no lease, to the client's own address.
+                Send(DhcpMessageType.Ack, scope, port, vni, xid, flags, ciaddr, 0, chaddr, broadcast, inform: true);
+                return;
+        }
+    }
+
+    private bool TryRead(int length, out (DhcpMessageType Type, uint Xid, ushort Flags, uint Ciaddr, uint Requested, uint ServerId, MacAddress Chaddr, bool Broadcast) fields)
+    {
+        fields = default;
+        var frame = _request.AsSpan(0, length);
+        var ip = frame.Slice(EthernetFrame.HeaderLength);
+        int headerLength = (ip[0] & 0x0F) * 4;
+        var udp = ip.Slice(headerLength);
+        int udpLength = Math.Min(System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(udp.Slice(4)), udp.Length);
+        if (udpLength < UdpDatagram.HeaderLength
+            || !DhcpMessage.TryRead(udp.Slice(UdpDatagram.HeaderLength, udpLength - UdpDatagram.HeaderLength), out var message, out _)
+            || message.Op != DhcpMessage.BootRequest
+            || message.RelayAddress != 0
+            || message.ClientHardwareAddress != MacAddress.Read(frame.Slice(EthernetFrame.MacLength)))
+        {
+            // Relayed requests are not served (the agent is on the client's segment); a chaddr that
+            // is not the frame's source is a client asking for someone else.
+            return false;
+        }
+
+        fields = (message.MessageType, message.TransactionId, message.Flags, message.ClientAddress, message.RequestedAddress, message.ServerIdentifier, message.ClientHardwareAddress, message.Broadcast);
+        return true;
+    }
+
+    /// <summary>
+    /// The client's address from IPAM: the one it holds, else <paramref name="wanted"/> if free, else
+    /// (only when <paramref name="allowOther"/>, for a DISCOVER) any; null when IPAM refuses.
+    /// </summary>
+    private async Task<uint?> LeaseAsync(DhcpScope scope, string owner, uint wanted, bool allowOther, CancellationToken ct)
+    {
+        var ipam = Ipam(scope);
+        var timeout = options.Value.CallTimeout;
+        try
+        {
+            var allocation = await ipam.AllocateAsync(new IpAllocationRequest(owner, options.Value.HostId, wanted == 0 ? null : Ipv4Address.ToIPAddress(wanted))).WaitAsync(timeout, time, ct);
+            return Ipv4Address.FromIPAddress(allocation.Address);
+        }
+        catch (FabricValidationException) when (allowOther && wanted != 0)
+        {
+            var allocation = await ipam.AllocateAsync(new IpAllocationRequest(owner, options.Value.HostId)).WaitAsync(timeout, time, ct);
+            return Ipv4Address.FromIPAddress(allocation.Address);
+        }
+        catch (FabricValidationException ex)
+        {
+            Log.Refused(logger, owner, wanted == 0 ? "any" : Ipv4Address.Format(wanted), -1, ex.Message);
+            return null;
+        }
+    }
+
+    private void Send(DhcpMessageType type, DhcpScope scope, int port, uint vni, uint xid, ushort flags, uint ciaddr, uint yiaddr, MacAddress chaddr, bool broadcast, bool inform = false)
+    {
+        uint destination;
+        bool broadcastMac;
+        if (type == DhcpMessageType.Nak)
+        {
+            destination = uint.MaxValue;
+            broadcastMac = true;
+        }
+        else if (ciaddr != 0)
+        {
+            destination = ciaddr;
+            broadcastMac = false;
+        }
+        else
+        {
+            broadcastMac = broadcast;
+            destination = broadcast ? uint.MaxValue : yiaddr;
+        }
+
+        int dnsCount = Math.Min(scope.DnsServers.Length, _dns.Length);
+        scope.DnsServers.AsSpan(0, dnsCount).CopyTo(_dns);
+        var reply = new DhcpReplyFields
+        {
+            DestinationMac = broadcastMac ? MacAddress.Broadcast : chaddr,
+            SourceMac = PortGroup.GatewayMac,
+            SourceAddress = scope.Gateway,
+            DestinationAddress = destination,
+            Identification = _identification++,
+            MessageType = type,
+            TransactionId = xid,
+            Flags = flags,
+            ClientAddress = type == DhcpMessageType.Nak ? 0 : ciaddr,
+            YourAddress = yiaddr,
+            ClientHardwareAddress = chaddr,
+            ServerIdentifier = scope.Gateway,
+            LeaseSeconds = inform || type == DhcpMessageType.Nak ? 0 : (uint)scope.LeaseTime,
+            SubnetMask = type == DhcpMessageType.Nak ? 0 : scope.Mask,
+            Router = type == DhcpMessageType.Nak ? 0 : scope.Gateway,
+            DnsServers = type == DhcpMessageType.Nak ? default : _dns.AsSpan(0, dnsCount),
+            InterfaceMtu = type == DhcpMessageType.Nak ? (ushort)0 : (ushort)scope.Mtu,
+        };
+        int written = DhcpReply.Write(_reply, reply);
+        if (written > 0 && dataPlane.SendOriginated(port, vni, _reply.AsSpan(0, written), _scratch) && type != DhcpMessageType.Nak)
+        {
+            Answered++;
+        }
+    }
+
+    private IIpamGrain Ipam(DhcpScope scope) => client.GetGrain<IIpamGrain>(IIpamGrain.KeyOf(options.Value.Switch, scope.PortGroup));
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = AgentEventIds.DhcpLeased, Level = LogLevel.Information, Message = "DHCP: {Client} leased {Address} on port {Port} for {LeaseTime} s")]
+        public static partial void Leased(ILogger logger, string client, string address, string port, int leaseTime);
+
+        [LoggerMessage(EventId = AgentEventIds.DhcpRefused, Level = LogLevel.Warning, Message = "DHCP: {Client} asking for {Address} on port slot {Port} not served: {Reason}")]
+        public static partial void Refused(ILogger logger, string client, string address, int port, string reason);
+
+        [LoggerMessage(EventId = AgentEventIds.DhcpReleased, Level = LogLevel.Information, Message = "DHCP: {Client} gave its lease back ({How}) on port {Port}")]
+        public static partial void Released(ILogger logger, string client, string how, string port);
+    }
+}
