@@ -10,9 +10,11 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # backend, Debian's reference plugins (chained after fabric), Go with Debian's libcni sources to
 # build tests/cnitool offline, busybox-static for the containers' root filesystem, iptables for portmap;
 # gcc and zlib for publishing the plugin with Native AOT.
+# The network modes (the agent's NAT and host-only networks): nftables (the agent's table), conntrack;
+# the Routing tests: dnsmasq-base as the physical LAN's DHCP server, busybox's udhcpc as DHCP client.
 apt_packages=(libpcap0.8 iproute2 iputils-ping tshark iperf3 ethtool procps psmisc jq openvswitch-switch netsniff-ng
   util-linux iptables podman runc containernetworking-plugins golang-go golang-github-appc-cni-dev busybox-static
-  gcc zlib1g-dev)
+  gcc zlib1g-dev nftables conntrack dnsmasq-base python3)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

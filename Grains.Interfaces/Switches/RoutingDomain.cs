@@ -10,8 +10,9 @@ namespace Fabric.Grains;
 public static class RoutingDomain
 {
     /// <summary>
-    /// The VNIs a host joins: <paramref name="portVnis"/> (those its ports carry), and, when one of
-    /// them is routed, every routed VNI of <paramref name="config"/>.
+    /// The VNIs a host joins (flood lists, MAC table subscriptions): <paramref name="portVnis"/>
+    /// (those its ports carry) but the host-local ones (<see cref="PortGroup.IsHostLocal"/>: nothing
+    /// of them crosses hosts), and, when one of them is routed, every routed VNI of <paramref name="config"/>.
     /// </summary>
     /// <param name="config">The host's switch.</param>
     /// <param name="portVnis">The VNIs the host's ports carry.</param>
@@ -19,7 +20,8 @@ public static class RoutingDomain
     public static SortedSet<uint> VnisOfHost(SwitchConfig config, IEnumerable<uint> portVnis)
     {
         ArgumentNullException.ThrowIfNull(config);
-        var result = new SortedSet<uint>(portVnis);
+        var hostLocal = config.PortGroups.Where(g => g.IsHostLocal).Select(g => g.Vni.Value).ToHashSet();
+        var result = new SortedSet<uint>(portVnis.Where(v => !hostLocal.Contains(v)));
         var routed = config.PortGroups.Where(g => g.Routed).Select(g => g.Vni.Value).ToArray();
         if (routed.Any(result.Contains))
         {

@@ -61,6 +61,9 @@ public sealed record SwitchMember([property: Id(0)] string HostId, [property: Id
 /// destination's VNI (EVPN asymmetric IRB, RFC 9135 §4). Needs <see cref="Ipv4"/> with a gateway.
 /// A port group that is not routed is reached by no other port group.
 /// </param>
+/// <param name="Network">How the port group's segment reaches beyond its VMs (<see cref="NetworkMode"/>); <see cref="NetworkMode.Overlay"/> by default.</param>
+/// <param name="PortForwards">A <see cref="NetworkMode.Nat"/> port group's port forwards (DNAT from the host's addresses); empty otherwise, never null once validated.</param>
+/// <param name="UplinkVlan">A <see cref="NetworkMode.Bridged"/> port group's VLAN on the host's uplink (IEEE 802.1Q tag added and removed by the agent), or null for untagged.</param>
 [GenerateSerializer, Immutable, Alias("fabric.port-group")]
 public sealed record PortGroup(
     [property: Id(0)] string Name,
@@ -69,8 +72,21 @@ public sealed record PortGroup(
     [property: Id(3)] SecurityPolicy Security,
     [property: Id(4)] ushort ReservedGroupForwardMask = 0,
     [property: Id(5)] Ipv4Pool? Ipv4 = null,
-    [property: Id(6)] bool Routed = false)
+    [property: Id(6)] bool Routed = false,
+    [property: Id(7)] NetworkMode Network = NetworkMode.Overlay,
+    [property: Id(8)] IReadOnlyList<PortForward>? PortForwards = null,
+    [property: Id(9)] VlanId? UplinkVlan = null)
 {
+    /// <summary>The port forwards, never null.</summary>
+    public IReadOnlyList<PortForward> Forwards => PortForwards ?? [];
+
+    /// <summary>
+    /// Whether the segment is private to each host (<see cref="NetworkMode.HostOnly"/>,
+    /// <see cref="NetworkMode.Nat"/>, <see cref="NetworkMode.Bridged"/>): nothing of it is tunnelled,
+    /// its MACs are not published, and a VM of it on another host is on another network.
+    /// </summary>
+    public bool IsHostLocal => Network != NetworkMode.Overlay;
+
     /// <summary>
     /// The anycast gateway's MAC, 0a:fa:b0:00:00:01, the same on every host and for every routed port
     /// group of the fabric (locally administered, unicast; IEEE 802 U/L and I/G bits), as an EVPN
@@ -89,7 +105,10 @@ public sealed record PortGroup(
 /// <param name="Security">The security policy; null means <see cref="SecurityPolicy.Default"/>.</param>
 /// <param name="ReservedGroupForwardMask">See <see cref="PortGroup.ReservedGroupForwardMask"/>; null means 0, none. Bit 1 (PAUSE) is refused.</param>
 /// <param name="Ipv4">The IPv4 addressing for IPAM; null means none. Its subnet must not overlap another port group's on the switch.</param>
-/// <param name="Routed">See <see cref="PortGroup.Routed"/>; null means false. True needs <paramref name="Ipv4"/> with a gateway (field <c>routed</c>).</param>
+/// <param name="Routed">See <see cref="PortGroup.Routed"/>; null means false. True needs <paramref name="Ipv4"/> with a gateway and the overlay network (field <c>routed</c>).</param>
+/// <param name="Network">See <see cref="PortGroup.Network"/>; null means overlay. Host-only and NAT need <paramref name="Ipv4"/> with a gateway (the host's address on the network) (field <c>network</c>).</param>
+/// <param name="PortForwards">NAT only: the port forwards (fields <c>portForwards[i].protocol</c>, <c>.hostPort</c>, <c>.vmAddress</c>, <c>.vmPort</c>).</param>
+/// <param name="UplinkVlan">Bridged only: the VLAN on the uplink (field <c>bridged.uplinkVlan</c>).</param>
 [GenerateSerializer, Immutable, Alias("fabric.port-group-spec")]
 public sealed record PortGroupSpec(
     [property: Id(0)] Vni Vni,
@@ -97,7 +116,51 @@ public sealed record PortGroupSpec(
     [property: Id(2)] SecurityPolicy? Security = null,
     [property: Id(3)] ushort? ReservedGroupForwardMask = null,
     [property: Id(4)] Ipv4PoolSpec? Ipv4 = null,
-    [property: Id(5)] bool? Routed = null);
+    [property: Id(5)] bool? Routed = null,
+    [property: Id(6)] NetworkMode? Network = null,
+    [property: Id(7)] IReadOnlyList<PortForward>? PortForwards = null,
+    [property: Id(8)] VlanId? UplinkVlan = null);
+
+/// <summary>How a port group's segment reaches beyond its VMs, as a hypervisor's vNIC modes do.</summary>
+[GenerateSerializer, Alias("fabric.network-mode")]
+public enum NetworkMode
+{
+    /// <summary>A VXLAN segment across every host of the switch (the default).</summary>
+    Overlay = 0,
+
+    /// <summary>
+    /// Private to each host: its VMs on one host and the host's own gateway address
+    /// (<see cref="Ipv4Pool.Gateway"/> on a host interface) reach each other; nothing is tunnelled,
+    /// nothing is forwarded off the host.
+    /// </summary>
+    HostOnly = 1,
+
+    /// <summary>
+    /// Private to each host like <see cref="HostOnly"/>, and the host forwards its VMs' outbound
+    /// connections with the host's address (masquerade by the kernel's nftables and conntrack);
+    /// nothing outside opens a connection to a VM unless a <see cref="PortForward"/> says so.
+    /// </summary>
+    Nat = 2,
+
+    /// <summary>
+    /// On the physical LAN through the host's uplink (<c>Fabric:Agent:Uplink</c>), untagged or in
+    /// <see cref="PortGroup.UplinkVlan"/>: VM frames leave untunnelled, VMs take their addresses from
+    /// the LAN's DHCP server and any machine on the LAN reaches them.
+    /// </summary>
+    Bridged = 3,
+}
+
+/// <summary>A NAT port forward: connections to the host's <paramref name="HostPort"/> go to <paramref name="VmAddress"/>:<paramref name="VmPort"/>.</summary>
+/// <param name="Protocol">"tcp" or "udp".</param>
+/// <param name="HostPort">1..65535, unique per protocol on the switch.</param>
+/// <param name="VmAddress">A host address of the port group's subnet.</param>
+/// <param name="VmPort">1..65535.</param>
+[GenerateSerializer, Immutable, Alias("fabric.port-forward")]
+public sealed record PortForward(
+    [property: Id(0)] string Protocol,
+    [property: Id(1)] int HostPort,
+    [property: Id(2)] System.Net.IPAddress VmAddress,
+    [property: Id(3)] int VmPort);
 
 /// <summary>How a port group's ports treat IEEE 802.1Q tags.</summary>
 [GenerateSerializer, Alias("fabric.vlan-mode")]

@@ -69,7 +69,7 @@ internal static class Ipv4PoolValidator
             Guard.Throw("ipv4.leaseTime", $"ipv4.leaseTime {lease} is out of range {Ipv4Pool.MinLeaseTime}..{Ipv4Pool.MaxLeaseTime} seconds.");
         }
 
-        var result = pool with { Gateway = gateway, Ranges = ranges, Exclude = exclude, Dhcp = dhcp, DnsServers = dns, LeaseTime = (int)lease };
+        var result = pool with { Gateway = gateway, Ranges = ranges, Exclude = exclude, Dhcp = dhcp, DnsServers = dns.Count == 0 ? [] : [.. dns], LeaseTime = (int)lease };
         if (!HasAllocatable(result))
         {
             Guard.Throw("ipv4.ranges", $"ipv4.ranges leave no address to allocate in {pool.Subnet} once the network, broadcast, gateway and excluded addresses are taken out.");

@@ -19,13 +19,98 @@ internal static class PortGroupValidator
 
         var ipv4 = spec.Ipv4 is null ? null : Ipam.Ipv4PoolValidator.Validate(spec.Ipv4);
         bool routed = spec.Routed ?? false;
+        var network = spec.Network ?? NetworkMode.Overlay;
+        if (!Enum.IsDefined(network))
+        {
+            Guard.Throw("network", $"network {(int)network} is not one of overlay, hostOnly, nat, bridged.");
+        }
+
         if (routed && ipv4?.Gateway is null)
         {
             Guard.Throw("routed", "a routed port group needs ipv4.subnet and ipv4.gateway: the gateway is the anycast gateway its VMs route through.");
         }
 
-        return new PortGroup(name, spec.Vni, Validate(spec.Vlan ?? VlanPolicy.Untagged), Validate(spec.Security ?? SecurityPolicy.Default), mask, ipv4, routed);
+        if (routed && network != NetworkMode.Overlay)
+        {
+            Guard.Throw("routed", $"only overlay port groups are routed between; a {Name(network)} port group has its own way off its segment.");
+        }
+
+        if (network is NetworkMode.HostOnly or NetworkMode.Nat && ipv4?.Gateway is null)
+        {
+            Guard.Throw("network", $"a {Name(network)} port group needs ipv4.subnet and ipv4.gateway: the gateway is the host's own address on the network.");
+        }
+
+        if (network == NetworkMode.Bridged && ipv4?.Dhcp == true)
+        {
+            Guard.Throw("ipv4.dhcp", "a bridged port group's VMs take their addresses from the physical LAN's DHCP server; ipv4.dhcp must be false.");
+        }
+
+        if (spec.UplinkVlan is { } uplinkVlan)
+        {
+            if (network != NetworkMode.Bridged)
+            {
+                Guard.Throw("bridged.uplinkVlan", "bridged.uplinkVlan applies to bridged port groups only.");
+            }
+
+            Guard.Vlan(uplinkVlan, "bridged.uplinkVlan");
+        }
+
+        var forwards = spec.PortForwards ?? [];
+        if (forwards.Count != 0 && network != NetworkMode.Nat)
+        {
+            Guard.Throw("portForwards", "portForwards apply to nat port groups only.");
+        }
+
+        var seen = new HashSet<(string, int)>();
+        var normalised = new List<PortForward>(forwards.Count);
+        for (int i = 0; i < forwards.Count; i++)
+        {
+            var forward = forwards[i];
+            Guard.NotNull(forward, $"portForwards[{i}]");
+            string protocol = forward.Protocol?.ToLowerInvariant() ?? string.Empty;
+            if (protocol is not ("tcp" or "udp"))
+            {
+                Guard.Throw($"portForwards[{i}].protocol", $"portForwards[{i}].protocol '{forward.Protocol}' is neither tcp nor udp.");
+            }
+
+            if (forward.HostPort is < 1 or > 65535)
+            {
+                Guard.Throw($"portForwards[{i}].hostPort", $"portForwards[{i}].hostPort {forward.HostPort} is out of range 1..65535.");
+            }
+
+            if (forward.VmPort is < 1 or > 65535)
+            {
+                Guard.Throw($"portForwards[{i}].vmPort", $"portForwards[{i}].vmPort {forward.VmPort} is out of range 1..65535.");
+            }
+
+            Guard.NotNull(forward.VmAddress, $"portForwards[{i}].vmAddress");
+            uint address = forward.VmAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? Ipv4.ToUInt32(forward.VmAddress) : 0;
+            if (ipv4 is null || !ipv4.Contains(address) || address == ipv4.NetworkValue || address == ipv4.BroadcastValue
+                || (ipv4.Gateway is { } gateway && address == Ipv4.ToUInt32(gateway)))
+            {
+                Guard.Throw($"portForwards[{i}].vmAddress", $"portForwards[{i}].vmAddress {forward.VmAddress} is not a VM address of {ipv4?.Subnet}.");
+            }
+
+            if (!seen.Add((protocol, forward.HostPort)))
+            {
+                Guard.Throw($"portForwards[{i}].hostPort", $"portForwards[{i}].hostPort {protocol}/{forward.HostPort} is forwarded twice.");
+            }
+
+            normalised.Add(forward with { Protocol = protocol });
+        }
+
+        return new PortGroup(name, spec.Vni, Validate(spec.Vlan ?? VlanPolicy.Untagged), Validate(spec.Security ?? SecurityPolicy.Default), mask, ipv4, routed,
+            network, normalised.Count == 0 ? [] : [.. normalised], spec.UplinkVlan);
     }
+
+    /// <summary>The API's name of a network mode: overlay, hostOnly, nat, bridged.</summary>
+    public static string Name(NetworkMode network) => network switch
+    {
+        NetworkMode.HostOnly => "hostOnly",
+        NetworkMode.Nat => "nat",
+        NetworkMode.Bridged => "bridged",
+        _ => "overlay",
+    };
 
     private static VlanPolicy Validate(VlanPolicy vlan)
     {
@@ -118,6 +203,9 @@ internal static class PortGroupValidator
             && a.Security == b.Security
             && a.ReservedGroupForwardMask == b.ReservedGroupForwardMask
             && a.Routed == b.Routed
+            && a.Network == b.Network
+            && a.UplinkVlan == b.UplinkVlan
+            && a.Forwards.SequenceEqual(b.Forwards)
             && Ipam.Ipv4PoolValidator.Same(a.Ipv4, b.Ipv4)
             && a.Vlan.Mode == b.Vlan.Mode
             && a.Vlan.AccessVlan == b.Vlan.AccessVlan

@@ -76,6 +76,24 @@ internal sealed partial class SwitchGrain(
             {
                 Guard.Throw("ipv4.subnet", $"ipv4.subnet {pool.Subnet} overlaps {taken.Subnet} of port group '{other.Name}' on this switch.");
             }
+
+            // One uplink per host: each bridged port group has its own VLAN on it (or is the one untagged).
+            if (other.Name != portGroup && next.Network == NetworkMode.Bridged && other.Network == NetworkMode.Bridged && next.UplinkVlan == other.UplinkVlan)
+            {
+                Guard.Throw("bridged.uplinkVlan", next.UplinkVlan is { } v
+                    ? $"bridged.uplinkVlan {v} is already used by port group '{other.Name}' on this switch."
+                    : $"port group '{other.Name}' is already bridged untagged on this switch; give this one a bridged.uplinkVlan.");
+            }
+
+            // One host address per port: a host port forwarded twice would go to two VMs.
+            for (int i = 0; other.Name != portGroup && i < next.Forwards.Count; i++)
+            {
+                var forward = next.Forwards[i];
+                if (other.Forwards.Any(f => f.Protocol == forward.Protocol && f.HostPort == forward.HostPort))
+                {
+                    Guard.Throw($"portForwards[{i}].hostPort", $"portForwards[{i}].hostPort {forward.Protocol}/{forward.HostPort} is already forwarded by port group '{other.Name}' on this switch.");
+                }
+            }
         }
 
         State.PortGroups.TryGetValue(portGroup, out var previous);

@@ -22,6 +22,25 @@ public sealed class PortBindingOptions
 
     /// <summary>Optional: the port's own VLAN policy, overriding the port group's (see <see cref="PortVlanOptions"/>).</summary>
     public PortVlanOptions? Vlan { get; set; }
+
+    /// <summary>What the port is to the fabric: a workload's port, or one the agent plumbed itself (not bound from configuration).</summary>
+    internal PortRole Role { get; set; }
+}
+
+/// <summary>What a local port is to the fabric.</summary>
+internal enum PortRole
+{
+    /// <summary>A VM's or container's port.</summary>
+    Workload = 0,
+
+    /// <summary>
+    /// A host-only or NAT network's gateway port: the agent's end of a veth whose other end, in the
+    /// host's namespace, holds the gateway address with the gateway MAC (the host is the router).
+    /// </summary>
+    Gateway = 1,
+
+    /// <summary>The host's uplink to the physical LAN, carrying the bridged port groups (untagged, or tagged with their uplink VLAN).</summary>
+    Uplink = 2,
 }
 
 /// <summary>How the agent captures and injects the frames of its local ports.</summary>
@@ -118,6 +137,13 @@ public sealed class AgentOptions
     /// run several agents (the lab); on a real host leave it empty.
     /// </summary>
     public string? NetworkNamespace { get; set; }
+
+    /// <summary>
+    /// Optional: the host's interface on the physical LAN (inside <see cref="NetworkNamespace"/> if
+    /// set), e.g. <c>eth0</c>, that bridged port groups (<see cref="NetworkMode.Bridged"/>) are
+    /// bridged onto. Without it, bridged port groups reach nothing beyond this host's VMs.
+    /// </summary>
+    public string? Uplink { get; set; }
 
     /// <summary>If set, a JSON file rewritten every second with counters, flood lists and MAC tables.</summary>
     public string? StatusFile { get; set; }

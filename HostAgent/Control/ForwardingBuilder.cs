@@ -20,6 +20,25 @@ internal static class ForwardingBuilder
     {
         var group = config?.PortGroups.FirstOrDefault(g => g.Name == binding.PortGroup);
         ulong effectiveMac = binding.Mac is { Length: > 0 } mac ? Addressing.MacAddress.Parse(mac).Value : 0;
+        if (binding.Role == PortRole.Uplink && config is not null)
+        {
+            // The LAN behind the uplink: each bridged port group untagged (at most one) or in its
+            // uplink VLAN, many MACs, none of them the port's own.
+            var bridged = config.PortGroups.Where(g => g.Network == NetworkMode.Bridged).ToArray();
+            return new PortForwarding
+            {
+                Index = index,
+                Name = binding.Interface,
+                Trunk = true,
+                VniByVid = bridged.Where(g => g.UplinkVlan is not null).ToFrozenDictionary(g => g.UplinkVlan!.Value.Value, g => g.Vni.Value),
+                VidByVni = bridged.Where(g => g.UplinkVlan is not null).ToFrozenDictionary(g => g.Vni.Value, g => g.UplinkVlan!.Value.Value),
+                NativeVni = bridged.FirstOrDefault(g => g.UplinkVlan is null)?.Vni.Value ?? 0,
+                MacLimit = SecurityPolicy.MaxMacLimit,
+                AllowForgedTransmits = true,
+                IsUplink = true,
+            };
+        }
+
         if (group is null)
         {
             return new PortForwarding { Index = index, Name = binding.Interface, Trunk = false, AccessVni = 0, EffectiveMac = effectiveMac };
@@ -130,7 +149,7 @@ internal static class ForwardingBuilder
         }
 
         var result = new Dictionary<uint, SegmentForwarding>();
-        var vnis = config is null ? ports.SelectMany(VnisOf).Distinct() : RoutingDomain.VnisOfHost(config, ports.SelectMany(VnisOf));
+        var vnis = config is null ? ports.SelectMany(VnisOf).ToHashSet() : ports.SelectMany(VnisOf).Concat(RoutingDomain.VnisOfHost(config, ports.SelectMany(VnisOf))).ToHashSet();
         var routers = new Dictionary<uint, RouterInterface>();
         foreach (var group in config?.PortGroups ?? [])
         {
@@ -166,7 +185,10 @@ internal static class ForwardingBuilder
 
         foreach (uint vni in vnis)
         {
-            var flood = segments.TryGetValue(vni, out var segment)
+            var group = config?.PortGroups.FirstOrDefault(g => g.Vni.Value == vni);
+            bool hostLocal = group?.IsHostLocal == true;
+            var segment = hostLocal ? null : segments.GetValueOrDefault(vni);
+            var flood = segment is not null
                 ? segment.FloodList.Where(e => e.HostId != hostId).Select(e => Wire.Ipv4Address.FromIPAddress(e.Vtep)).Where(a => a != ownVtep).Distinct().ToArray()
                 : [];
             var external = segment is null
@@ -174,7 +196,7 @@ internal static class ForwardingBuilder
                 : segment.FloodList.Where(e => ExternalVteps.IsExternal(e.HostId)).Select(e => Wire.Ipv4Address.FromIPAddress(e.Vtep)).Where(a => a != ownVtep).ToArray();
             var remote = new Dictionary<ulong, RemoteVtep>();
             IReadOnlyDictionary<Addressing.MacAddress, MacEntry>? table = null;
-            if (macs.TryGetValue(vni, out table))
+            if (!hostLocal && macs.TryGetValue(vni, out table))
             {
                 foreach (var entry in table.Values)
                 {
@@ -220,6 +242,8 @@ internal static class ForwardingBuilder
                 Counters = counters.ForVni(vni),
                 Router = router,
                 Dhcp = dhcp.GetValueOrDefault(vni),
+                HostLocal = hostLocal,
+                UplinkPort = group?.Network == NetworkMode.Bridged ? Array.FindIndex(ports, p => p.IsUplink && VnisOf(p).Contains(vni)) : -1,
             };
         }
 

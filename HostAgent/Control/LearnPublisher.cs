@@ -83,8 +83,17 @@ internal sealed partial class LearnPublisher(
             Add(_pendingExternal, key);
         }
 
+        var hostLocal = ports.Switch?.PortGroups.Where(g => g.IsHostLocal).Select(g => g.Vni.Value).ToHashSet() ?? [];
         foreach (uint vni in _pending.Keys.Concat(_pendingExternal.Keys).Distinct().ToArray())
         {
+            if (hostLocal.Contains(vni))
+            {
+                // A host-local network (hostOnly, nat, bridged): its MACs are nobody else's business.
+                _pending.Remove(vni);
+                _pendingExternal.Remove(vni);
+                continue;
+            }
+
             var batch = new List<MacLearnRequest>();
             if (_pending.TryGetValue(vni, out var local))
             {

@@ -82,6 +82,14 @@ internal static class AgentEventIds
     /// <summary>A DHCP lease was released by its client (DHCPRELEASE) or declined (DHCPDECLINE).</summary>
     public const int DhcpReleased = 3303;
 
+    // Host networks: host-only and NAT gateways, the bridged uplink (3400–3499).
+
+    /// <summary>The host's networks were plumbed: gateway interfaces, the uplink port, the nftables table.</summary>
+    public const int HostNetworksApplied = 3401;
+
+    /// <summary>Plumbing the host's networks failed (a command refused); retried.</summary>
+    public const int HostNetworksFailed = 3402;
+
     /// <summary>Local MACs not seen for MacAgingTime were forgotten.</summary>
     public const int Aged = 3004;
 

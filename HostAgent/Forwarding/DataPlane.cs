@@ -164,6 +164,15 @@ internal sealed partial class DataPlane
             return;
         }
 
+        if (port.IsUplink && !destination.IsMulticast
+            && !(Macs.TryGet(vni, destination.Value, out var owner) && owner.Port != portIndex && Carries(snapshot.Ports[owner.Port], vni)))
+        {
+            // From the physical LAN only what is for this host's VMs: the uplink also carries the
+            // underlay and everyone else's traffic (a vSphere switch drops unknown unicast from uplinks).
+            Drop(portCounters, segment, DataPlaneDrop.UplinkNotForThisHost);
+            return;
+        }
+
         if (segment.Dhcp is not null && Dhcp.DhcpPunts.IsClientMessage(frame))
         {
             // To the agent's DHCP server, and nowhere else: the segment's DHCP is the fabric's.
@@ -265,7 +274,8 @@ internal sealed partial class DataPlane
     /// <summary>
     /// Stages port security and learning: a source MAC that is not a valid unicast address is
     /// dropped; with forged transmits rejected, one that is not the port's effective MAC is dropped;
-    /// the anycast gateway's MAC is dropped from any port (a VM must not speak as the gateway);
+    /// the anycast gateway's MAC is dropped from any port but a gateway port the agent plumbed (a VM
+    /// must not speak as the gateway);
     /// a new one beyond the port group's MAC limit is dropped; otherwise it is learned on the port
     /// (and queued for publishing when new or moved).
     /// </summary>
@@ -278,7 +288,7 @@ internal sealed partial class DataPlane
             return false;
         }
 
-        if ((!port.AllowForgedTransmits && !IsEffectiveMac(port, source.Value)) || source.Value == PortGroupGatewayMac)
+        if ((!port.AllowForgedTransmits && !IsEffectiveMac(port, source.Value)) || (source.Value == PortGroupGatewayMac && port.EffectiveMac != PortGroupGatewayMac))
         {
             Drop(portCounters, segment, DataPlaneDrop.ForgedTransmit);
             return false;

@@ -76,4 +76,7 @@ internal enum DataPlaneDrop
 
     /// <summary>A DHCP client message on a segment that serves DHCP that the agent's DHCP server could not take (its queue full, or no server): the client retransmits (RFC 2131 §4.1).</summary>
     DhcpUnserved,
+
+    /// <summary>A unicast frame from the uplink of bridged port groups to a MAC that is not one of this host's VMs (the underlay's own traffic, other machines of the LAN).</summary>
+    UplinkNotForThisHost,
 }

@@ -59,6 +59,9 @@ internal sealed class PortForwarding
 
     /// <summary>The MAC configured on the port (its vNIC's address, as a 48-bit value), 0 when none is configured.</summary>
     public ulong EffectiveMac { get; init; }
+
+    /// <summary>The host's uplink to the physical LAN (bridged port groups): see <see cref="SegmentForwarding.UplinkPort"/>.</summary>
+    public bool IsUplink { get; init; }
 }
 
 /// <summary>A remote VTEP with its socket address built once, so sending allocates nothing.</summary>
@@ -111,6 +114,21 @@ internal sealed class SegmentForwarding
 
     /// <summary>The DHCP service of the segment's port group when its pool serves DHCP (<see cref="Grains.Ipv4Pool.Dhcp"/>); null otherwise.</summary>
     public DhcpScope? Dhcp { get; init; }
+
+    /// <summary>
+    /// Whether the segment is private to this host (<see cref="Grains.PortGroup.IsHostLocal"/>):
+    /// nothing is tunnelled or accepted from a VTEP (its flood list and remote MACs are empty), and
+    /// its MACs are not published.
+    /// </summary>
+    public bool HostLocal { get; init; }
+
+    /// <summary>
+    /// A bridged segment (<see cref="Grains.NetworkMode.Bridged"/>): the slot of the host's uplink
+    /// port, which stands for the whole physical LAN: a VM's unicast to a MAC not on this host goes
+    /// there alone (not flooded to the other VMs, as a vSphere switch does with its uplinks), and
+    /// from it only frames to this host's VMs (or broadcast and multicast) are taken. -1 otherwise.
+    /// </summary>
+    public int UplinkPort { get; init; } = -1;
 }
 
 /// <summary>

@@ -134,6 +134,7 @@ public static partial class AgentHostingExtensions
         builder.Services.AddHostedService<LearnPublisher>();
         builder.Services.AddHostedService<PortRequestLoop>();
         builder.Services.AddHostedService<Dhcp.DhcpServer>();
+        builder.Services.AddHostedService<HostNetworks.HostNetworks>();
         return builder;
     }
 

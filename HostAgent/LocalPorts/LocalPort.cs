@@ -37,7 +37,17 @@ internal sealed record LocalPort
     /// <summary>When it was attached (UTC).</summary>
     public DateTimeOffset AttachedAt { get; init; }
 
+    /// <summary>The owner of a host-only or NAT network's gateway port, which the agent plumbs itself (<see cref="PortRole.Gateway"/>).</summary>
+    public const string GatewayOwner = "fabric:gateway";
+
+    /// <summary>The owner of the uplink port of bridged port groups, which the agent attaches itself (<see cref="PortRole.Uplink"/>).</summary>
+    public const string UplinkOwner = "fabric:uplink";
+
+    /// <summary>What the port is to the fabric, from its owner.</summary>
+    [JsonIgnore]
+    public PortRole Role => Owner switch { GatewayOwner => PortRole.Gateway, UplinkOwner => PortRole.Uplink, _ => PortRole.Workload };
+
     /// <summary>The binding the forwarding tables are built from.</summary>
     [JsonIgnore]
-    public PortBindingOptions Binding => new() { Interface = Interface, PortGroup = PortGroup, Mac = Mac, Vlan = Vlan };
+    public PortBindingOptions Binding => new() { Interface = Interface, PortGroup = PortGroup, Mac = Mac, Vlan = Vlan, Role = Role };
 }

@@ -112,6 +112,11 @@ internal sealed partial class LocalPortApi(
                 return Error(400, null, "the body must be a JSON port request: {\"interface\", \"portGroup\", \"mac\"?, \"ipv4\"?, \"owner\"?}.");
             }
 
+            if (request.Owner is { } owner && owner.StartsWith("fabric:", StringComparison.Ordinal))
+            {
+                return Error(400, "owner", "owners starting with 'fabric:' are the agent's own.");
+            }
+
             var result = await attacher.AttachAsync(request, ct);
             var view = PortView.Of(result.Port) with { Registered = result.Registered };
             return result.Created ? Results.Created($"/v1/ports/{result.Port.Interface}", view) : Results.Ok(view);

@@ -15,7 +15,17 @@ public sealed record SwitchRequest(int? Mtu);
 /// :01) this port group forwards, e.g. <c>["01:80:c2:00:00:0e"]</c> for LLDP; default none.
 /// </summary>
 /// <remarks><c>ipv4</c>: the port group's IPAM pool, e.g. <c>{"subnet":"10.20.0.0/24","gateway":"10.20.0.1","ranges":["10.20.0.10-10.20.0.200"],"exclude":["10.20.0.50"]}</c>.</remarks>
-public sealed record PortGroupRequest(long? Vni, VlanPolicyRequest? Vlan, SecurityPolicyRequest? Security, IReadOnlyList<string>? ForwardReservedGroups = null, Ipv4PoolRequest? Ipv4 = null, bool? Routed = null);
+public sealed record PortGroupRequest(long? Vni, VlanPolicyRequest? Vlan, SecurityPolicyRequest? Security, IReadOnlyList<string>? ForwardReservedGroups = null, Ipv4PoolRequest? Ipv4 = null, bool? Routed = null,
+    string? Network = null, IReadOnlyList<PortForwardRequest>? PortForwards = null, BridgedRequest? Bridged = null);
+
+/// <summary>A NAT port forward: <c>{"protocol":"tcp","hostPort":8080,"vmAddress":"192.168.50.10","vmPort":80}</c>.</summary>
+public sealed record PortForwardRequest(string? Protocol, long? HostPort, string? VmAddress, long? VmPort);
+
+/// <summary>A bridged port group's uplink settings: <c>{"uplinkVlan":100}</c> (optional).</summary>
+public sealed record BridgedRequest(long? UplinkVlan);
+
+/// <summary>A NAT port forward as stored.</summary>
+public sealed record PortForwardView(string Protocol, int HostPort, string VmAddress, int VmPort);
 
 /// <summary>
 /// A port group's IPv4 pool: <c>subnet</c> (CIDR, required), <c>gateway</c>, <c>ranges</c> and <c>exclude</c> ("first-last" or one address);
@@ -63,7 +73,8 @@ public sealed record SwitchMemberView(string HostId, string Uplink);
 /// <summary>Which configuration generation a live host has applied (OVN's nb_cfg/hv_cfg idea).</summary>
 public sealed record HostGenerationView(string HostId, long AppliedGeneration, bool Alive);
 
-public sealed record PortGroupView(string Name, uint Vni, VlanPolicyView Vlan, SecurityPolicyView Security, IReadOnlyList<string> ForwardReservedGroups, Ipv4PoolView? Ipv4 = null, bool Routed = false)
+public sealed record PortGroupView(string Name, uint Vni, VlanPolicyView Vlan, SecurityPolicyView Security, IReadOnlyList<string> ForwardReservedGroups, Ipv4PoolView? Ipv4 = null, bool Routed = false,
+    string Network = "overlay", IReadOnlyList<PortForwardView>? PortForwards = null, BridgedRequest? Bridged = null)
 {
     internal static PortGroupView From(PortGroup group) => new(
         group.Name,
@@ -76,7 +87,10 @@ public sealed record PortGroupView(string Name, uint Vni, VlanPolicyView Vlan, S
         new SecurityPolicyView(group.Security.MacLimit, group.Security.AllowForgedTransmits, group.Security.AllowPromiscuous),
         [.. Enumerable.Range(0, 16).Where(bit => (group.ReservedGroupForwardMask & (1 << bit)) != 0).Select(bit => new MacAddress(0x0180_C200_0000UL | (uint)bit).ToString())],
         Ipv4PoolView.From(group.Ipv4),
-        group.Routed);
+        group.Routed,
+        group.Network switch { NetworkMode.HostOnly => "hostOnly", NetworkMode.Nat => "nat", NetworkMode.Bridged => "bridged", _ => "overlay" },
+        [.. group.Forwards.Select(f => new PortForwardView(f.Protocol, f.HostPort, f.VmAddress.ToString(), f.VmPort))],
+        group.Network == NetworkMode.Bridged ? new BridgedRequest(group.UplinkVlan?.Value) : null);
 }
 
 public sealed record VlanPolicyView(string Mode, ushort? AccessVlan, IReadOnlyList<string> TrunkRanges, ushort? NativeVlan);
@@ -166,7 +180,44 @@ internal static class RequestMapping
         }
 
         var ipv4 = request.Ipv4 is { } pool ? new Ipv4PoolSpec(pool.Subnet, pool.Gateway, pool.Ranges, pool.Exclude, pool.Dhcp, pool.DnsServers, pool.LeaseTime) : null;
-        return new PortGroupSpec(vni, ToVlan(request.Vlan), ToSecurity(request.Security), ToReservedGroupMask(request.ForwardReservedGroups), ipv4, request.Routed);
+        NetworkMode? network = request.Network switch
+        {
+            null => null,
+            "overlay" => NetworkMode.Overlay,
+            "hostOnly" => NetworkMode.HostOnly,
+            "nat" => NetworkMode.Nat,
+            "bridged" => NetworkMode.Bridged,
+            _ => throw new FabricValidationException("network", $"network '{request.Network}' is not one of overlay, hostOnly, nat, bridged."),
+        };
+        var forwards = request.PortForwards?.Select((f, i) => ToPortForward(f, i)).ToArray();
+        VlanId? uplinkVlan = null;
+        if (request.Bridged?.UplinkVlan is { } uplink)
+        {
+            if (!VlanId.TryCreate(uplink, out var id))
+            {
+                throw new FabricValidationException("bridged.uplinkVlan", $"bridged.uplinkVlan {uplink} is out of range 1..4094 (IEEE 802.1Q).");
+            }
+
+            uplinkVlan = id;
+        }
+
+        return new PortGroupSpec(vni, ToVlan(request.Vlan), ToSecurity(request.Security), ToReservedGroupMask(request.ForwardReservedGroups), ipv4, request.Routed,
+            network, forwards, uplinkVlan);
+    }
+
+    private static PortForward ToPortForward(PortForwardRequest? request, int i)
+    {
+        if (request is null)
+        {
+            throw new FabricValidationException($"portForwards[{i}]", $"portForwards[{i}] must be an object such as {{\"protocol\":\"tcp\",\"hostPort\":8080,\"vmAddress\":\"192.168.50.10\",\"vmPort\":80}}.");
+        }
+
+        static int Port(long? value, string field) => value is >= 1 and <= 65535
+            ? (int)value.Value
+            : throw new FabricValidationException(field, $"{field} {value?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(missing)"} is out of range 1..65535.");
+
+        var address = ParseIpv4($"portForwards[{i}].vmAddress", request.VmAddress ?? string.Empty);
+        return new PortForward(request.Protocol ?? string.Empty, Port(request.HostPort, $"portForwards[{i}].hostPort"), address, Port(request.VmPort, $"portForwards[{i}].vmPort"));
     }
 
     private static ushort? ToReservedGroupMask(IReadOnlyList<string>? addresses)

@@ -9,6 +9,8 @@
 #   lab.sh kernel --prefix P [--vni V[,V2...]] [--hosts-subset h1[,h2]] [--nolearning]
 #                 [--static-fdb MAC=IP[@VNI]]... [--remove]
 #   lab.sh port   --prefix P --host hH --name NAME
+#   lab.sh outside --prefix P                       a machine on the underlay LAN that is not part of
+#                                                     the fabric: namespace P-out, eth0 at <underlay>.200
 #   lab.sh move   --prefix P --vm hH-vmK --to hJ --port NAME [--mac MAC]
 #   lab.sh down   --prefix P [--no-kill] | down --all-stale
 #   lab.sh show   --prefix P [--json]
@@ -36,7 +38,7 @@ valid_prefix() {
 # Namespaces that belong to prefix $1 (exact naming pattern only, so prefix "a" never matches lab "a-x").
 lab_namespaces() {
   local p=$1
-  ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${p}-(ul|h[0-9]+(-vm[0-9]+)?)$" || true
+  ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${p}-(ul|out|h[0-9]+(-vm[0-9]+)?)$" || true
 }
 
 # Default underlay /24 derived from the prefix: 10.X.0 with X in 100..249. It exists only inside the lab.
@@ -480,6 +482,33 @@ cmd_port() {
   log "spare port $name on $host (peer $name-vm parked in $ns)"
 }
 
+# An "outside" machine on the underlay LAN (br0), which stands for the physical network behind the
+# hosts' uplinks: namespace P-out with eth0 at <underlay>.200/24, MAC 02:fb:ff:00:00:01. Tests run a
+# DHCP server and a TCP server in it to judge the bridged and NAT modes from outside the fabric.
+cmd_outside() {
+  local prefix=''
+  while (($#)); do
+    case $1 in
+      --prefix) prefix=$2; shift 2 ;;
+      --quiet) QUIET=1; shift ;;
+      *) die "outside: unknown option '$1'" ;;
+    esac
+  done
+  [[ -n $prefix ]] || die "outside: --prefix P"
+  valid_prefix "$prefix"
+  load_state "$prefix"
+  local ns="$prefix-out"
+  ! ip netns list | awk '{print $1}' | grep -qx -- "$ns" || die "outside: $ns exists already"
+  ip netns add "$ns"
+  ip -n "$LAB_UL_NS" link add out address 02:fb:ff:00:00:02 mtu "$LAB_UNDERLAY_MTU" type veth \
+    peer name eth0 address 02:fb:ff:00:00:01 mtu "$LAB_UNDERLAY_MTU" netns "$ns"
+  ip -n "$LAB_UL_NS" link set out master br0 up
+  ip -n "$ns" link set lo up
+  ip -n "$ns" addr add "$LAB_UNDERLAY_NET.200/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  log "outside machine $ns at $LAB_UNDERLAY_NET.200 on the underlay LAN"
+}
+
 # Moves VM hH-vmK to host hJ: its eth0 (the veth to its old host, whose vmK goes with it) is
 # deleted and the parked peer of port NAME on hJ becomes its eth0, with the VM's MAC, IP and MTU;
 # coming up, it announces itself with a gratuitous ARP (arp_notify), as a migrated VM does.
@@ -535,6 +564,7 @@ main() {
     up) cmd_up "$@" ;;
     kernel) cmd_kernel "$@" ;;
     port) cmd_port "$@" ;;
+    outside) cmd_outside "$@" ;;
     move) cmd_move "$@" ;;
     down)
       local prefix='' kill=yes stale=0
@@ -584,7 +614,7 @@ main() {
       exec ip netns exec "$prefix-$sfx" "$@"
       ;;
     -h|--help|help) usage ;;
-    *) die "unknown command '$cmd' (up, kernel, port, move, down, show, list, exec)" ;;
+    *) die "unknown command '$cmd' (up, kernel, port, outside, move, down, show, list, exec)" ;;
   esac
 }
 

@@ -25,6 +25,71 @@ public sealed class RoutingConfigTests(ClusterFixture fixture) : ClusterTest(fix
         { "ipv4.leaseTime", new PortGroupSpec(new Vni(1), Ipv4: new("10.70.0.0/24", "10.70.0.1", Dhcp: true, LeaseTime: 604_801)) },
     };
 
+    public static TheoryData<string, PortGroupSpec> BadModes => new()
+    {
+        { "network", new PortGroupSpec(new Vni(1), Network: NetworkMode.HostOnly) },
+        { "network", new PortGroupSpec(new Vni(1), Ipv4: new("10.73.0.0/24"), Network: NetworkMode.Nat) },
+        { "network", new PortGroupSpec(new Vni(1), Network: (NetworkMode)9) },
+        { "routed", new PortGroupSpec(new Vni(1), Ipv4: new("10.73.0.0/24", "10.73.0.1"), Routed: true, Network: NetworkMode.Nat) },
+        { "ipv4.dhcp", new PortGroupSpec(new Vni(1), Ipv4: new("10.73.0.0/24", "10.73.0.1", Dhcp: true), Network: NetworkMode.Bridged) },
+        { "bridged.uplinkVlan", new PortGroupSpec(new Vni(1), UplinkVlan: new VlanId(100)) },
+        { "portForwards", new PortGroupSpec(new Vni(1), Ipv4: new("10.73.0.0/24", "10.73.0.1"), Network: NetworkMode.HostOnly, PortForwards: [Forward("tcp", 80, "10.73.0.5", 80)]) },
+        { "portForwards[0].protocol", Nat(Forward("sctp", 80, "10.73.0.5", 80)) },
+        { "portForwards[0].hostPort", Nat(Forward("tcp", 0, "10.73.0.5", 80)) },
+        { "portForwards[0].vmPort", Nat(Forward("tcp", 80, "10.73.0.5", 65536)) },
+        { "portForwards[0].vmAddress", Nat(Forward("tcp", 80, "10.74.0.5", 80)) },
+        { "portForwards[0].vmAddress", Nat(Forward("tcp", 80, "10.73.0.1", 80)) },
+        { "portForwards[1].hostPort", Nat(Forward("tcp", 80, "10.73.0.5", 80), Forward("TCP", 80, "10.73.0.6", 80)) },
+    };
+
+    private static PortForward Forward(string protocol, int hostPort, string vm, int vmPort) => new(protocol, hostPort, IPAddress.Parse(vm), vmPort);
+
+    private static PortGroupSpec Nat(params PortForward[] forwards)
+        => new(new Vni(1), Ipv4: new("10.73.0.0/24", "10.73.0.1"), Network: NetworkMode.Nat, PortForwards: forwards);
+
+    [Theory]
+    [MemberData(nameof(BadModes))]
+    public async Task A_bad_network_mode_setting_is_refused_naming_the_field(string field, PortGroupSpec spec)
+    {
+        string sw = await NewSwitchAsync();
+        var error = await Assert.ThrowsAsync<FabricValidationException>(() => Switch(sw).SetPortGroupAsync("web", spec with { Vni = Names.NextVni() }));
+        Assert.Equal(field, error.Field);
+        Assert.Empty((await Switch(sw).GetAsync())!.PortGroups);
+    }
+
+    [Fact]
+    public async Task Port_forwards_and_untagged_uplinks_are_unique_on_a_switch()
+    {
+        string sw = await NewSwitchAsync();
+        await Switch(sw).SetPortGroupAsync("a", Nat(Forward("tcp", 8080, "10.73.0.5", 80)) with { Vni = Names.NextVni() });
+        var forward = await Assert.ThrowsAsync<FabricValidationException>(() => Switch(sw).SetPortGroupAsync("b",
+            new PortGroupSpec(Names.NextVni(), Ipv4: new("10.75.0.0/24", "10.75.0.1"), Network: NetworkMode.Nat, PortForwards: [Forward("tcp", 8080, "10.75.0.5", 80)])));
+        Assert.Equal("portForwards[0].hostPort", forward.Field);
+        await Switch(sw).SetPortGroupAsync("b", new PortGroupSpec(Names.NextVni(), Ipv4: new("10.75.0.0/24", "10.75.0.1"), Network: NetworkMode.Nat, PortForwards: [Forward("udp", 8080, "10.75.0.5", 80)]));
+
+        await Switch(sw).SetPortGroupAsync("lan", new PortGroupSpec(Names.NextVni(), Network: NetworkMode.Bridged));
+        var untagged = await Assert.ThrowsAsync<FabricValidationException>(() => Switch(sw).SetPortGroupAsync("lan2", new PortGroupSpec(Names.NextVni(), Network: NetworkMode.Bridged)));
+        Assert.Equal("bridged.uplinkVlan", untagged.Field);
+        await Switch(sw).SetPortGroupAsync("lan2", new PortGroupSpec(Names.NextVni(), Network: NetworkMode.Bridged, UplinkVlan: new VlanId(100)));
+        var tagged = await Assert.ThrowsAsync<FabricValidationException>(() => Switch(sw).SetPortGroupAsync("lan3", new PortGroupSpec(Names.NextVni(), Network: NetworkMode.Bridged, UplinkVlan: new VlanId(100))));
+        Assert.Equal("bridged.uplinkVlan", tagged.Field);
+    }
+
+    [Fact]
+    public async Task A_host_joins_no_segment_of_a_host_local_port_group()
+    {
+        string sw = await NewSwitchAsync();
+        Vni nat = Names.NextVni(), overlay = Names.NextVni();
+        await Switch(sw).SetPortGroupAsync("nat", new PortGroupSpec(nat, Ipv4: new("10.76.0.0/24", "10.76.0.1"), Network: NetworkMode.Nat));
+        await Switch(sw).SetPortGroupAsync("web", new PortGroupSpec(overlay));
+        string host = $"h-{Guid.NewGuid():N}";
+
+        await RegisterAsync(host, sw, Vtep(76), ("vm1", "nat"), ("vm2", "web"));
+
+        Assert.DoesNotContain(host, (await Segment(nat).GetAsync()).FloodList.Select(e => e.HostId));
+        Assert.Contains(host, (await Segment(overlay).GetAsync()).FloodList.Select(e => e.HostId));
+    }
+
     [Theory]
     [MemberData(nameof(BadSpecs))]
     public async Task A_bad_routing_or_dhcp_setting_is_refused_naming_the_field(string field, PortGroupSpec spec)

@@ -110,6 +110,13 @@ public sealed class ManagementApiTests(SiloProcessFixture silo)
     [InlineData("""{"vni":7001,"ipv4":{"subnet":"10.20.0.0/24","gateway":"10.20.1.1"}}""", "ipv4.gateway")]
     [InlineData("""{"vni":7001,"ipv4":{"subnet":"10.20.0.0/24","ranges":["10.20.0.10-10.20.9.1"]}}""", "ipv4.ranges")]
     [InlineData("""{"vni":7001,"ipv4":{"subnet":"10.20.0.0/24","exclude":["banana"]}}""", "ipv4.exclude")]
+    [InlineData("""{"vni":7001,"network":"vlan"}""", "network")]
+    [InlineData("""{"vni":7001,"routed":true}""", "routed")]
+    [InlineData("""{"vni":7001,"network":"bridged","bridged":{"uplinkVlan":4095}}""", "bridged.uplinkVlan")]
+    [InlineData("""{"vni":7001,"network":"nat","ipv4":{"subnet":"10.20.0.0/24","gateway":"10.20.0.1"},"portForwards":[{"protocol":"tcp","hostPort":70000,"vmAddress":"10.20.0.5","vmPort":80}]}""", "portForwards[0].hostPort")]
+    [InlineData("""{"vni":7001,"network":"nat","ipv4":{"subnet":"10.20.0.0/24","gateway":"10.20.0.1"},"portForwards":[{"protocol":"tcp","hostPort":80,"vmAddress":"web","vmPort":80}]}""", "portForwards[0].vmAddress")]
+    [InlineData("""{"vni":7001,"ipv4":{"subnet":"10.20.0.0/24","dhcp":true}}""", "ipv4.dhcp")]
+    [InlineData("""{"vni":7001,"ipv4":{"subnet":"10.20.0.0/24","gateway":"10.20.0.1","leaseTime":5}}""", "ipv4.leaseTime")]
     public async Task A_bad_port_group_gets_400_naming_the_field_and_changes_nothing(string body, string field)
     {
         string name = await NewSwitchAsync();
@@ -122,6 +129,26 @@ public sealed class ManagementApiTests(SiloProcessFixture silo)
         Assert.Equal(before, await SwitchVersionAsync(name));
         var sw = await Http.GetFromJsonAsync<JsonElement>($"api/switches/{name}");
         Assert.DoesNotContain(sw.GetProperty("portGroups").EnumerateArray(), g => g.GetProperty("name").GetString() == "bad");
+    }
+
+    [Fact]
+    public async Task Routing_dhcp_and_network_mode_settings_are_shown_as_given()
+    {
+        string name = await NewSwitchAsync();
+        var routed = await PutAsync($"api/switches/{name}/portgroups/web", $$$"""{"vni":{{{NextVni()}}},"routed":true,"ipv4":{"subnet":"10.21.0.0/24","gateway":"10.21.0.1","dhcp":true,"dnsServers":["10.21.0.53"],"leaseTime":600}}""", HttpStatusCode.OK);
+        Assert.True(routed.GetProperty("routed").GetBoolean());
+        Assert.Equal("overlay", routed.GetProperty("network").GetString());
+        Assert.True(routed.GetProperty("ipv4").GetProperty("dhcp").GetBoolean());
+        Assert.Equal(["10.21.0.53"], routed.GetProperty("ipv4").GetProperty("dnsServers").EnumerateArray().Select(d => d.GetString()));
+        Assert.Equal(600, routed.GetProperty("ipv4").GetProperty("leaseTime").GetInt32());
+
+        var nat = await PutAsync($"api/switches/{name}/portgroups/nat", $$$"""{"vni":{{{NextVni()}}},"network":"nat","ipv4":{"subnet":"10.22.0.0/24","gateway":"10.22.0.1"},"portForwards":[{"protocol":"TCP","hostPort":8080,"vmAddress":"10.22.0.10","vmPort":80}]}""", HttpStatusCode.OK);
+        Assert.Equal("nat", nat.GetProperty("network").GetString());
+        var forward = Assert.Single(nat.GetProperty("portForwards").EnumerateArray());
+        Assert.Equal(("tcp", 8080, "10.22.0.10", 80), (forward.GetProperty("protocol").GetString(), forward.GetProperty("hostPort").GetInt32(), forward.GetProperty("vmAddress").GetString(), forward.GetProperty("vmPort").GetInt32()));
+
+        var lan = await PutAsync($"api/switches/{name}/portgroups/lan", $$$"""{"vni":{{{NextVni()}}},"network":"bridged","bridged":{"uplinkVlan":100}}""", HttpStatusCode.OK);
+        Assert.Equal(100, lan.GetProperty("bridged").GetProperty("uplinkVlan").GetInt32());
     }
 
     [Fact]

@@ -37,14 +37,17 @@ public static class Underlay
     /// Captures VXLAN (udp port 4789) on the underlay switch br0 of <paramref name="lab"/>. The end
     /// marker is a datagram from the switch's own address to port 9 (discard) of host 1.
     /// </summary>
-    public static Task<Capture> CaptureAsync(LabFabric lab, string name)
+    public static Task<Capture> CaptureAsync(LabFabric lab, string name) => CaptureAnyAsync(lab, name, "udp port 4789");
+
+    /// <summary>Captures what matches the capture <paramref name="filter"/> on the underlay switch br0, with the same end marker.</summary>
+    public static Task<Capture> CaptureAnyAsync(LabFabric lab, string name, string filter)
     {
         string control = lab.Env["LAB_CONTROL_IP"];
         var marker = new CaptureMarker(
             $"src host {control} and udp dst port 9",
             $"{control}\t9",
             () => Shell.InNamespaceAsync(lab.UnderlayNamespace, $"echo end > /dev/udp/{lab.UnderlayIp(1)}/9"));
-        return Capture.StartAsync(lab.UnderlayNamespace, "br0", "udp port 4789", Path.Combine(lab.StatusDir, $"{name}-{Guid.NewGuid():N}.pcap"), marker);
+        return Capture.StartAsync(lab.UnderlayNamespace, "br0", filter, Path.Combine(lab.StatusDir, $"{name}-{Guid.NewGuid():N}.pcap"), marker);
     }
 
     /// <summary>
