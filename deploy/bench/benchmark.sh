@@ -15,7 +15,10 @@
 #   --repeat N        N rounds, fabrics in order kernel, ovs, agent in each; the table shows medians
 #   --vm-offloads M   the VMs' veth offloads (lab.sh up --vm-offloads): on (default: what containers
 #                     and virtio NICs have), off, or both (every round in both modes, two tables)
-#   --fabrics LIST    which fabrics to run, default kernel,ovs,agent (no agent: no build, no silo)
+#   --fabrics LIST    which fabrics to run, default kernel,ovs,agent (no agent: no build, no silo);
+#                     routed: the agents again, but h1-vm1 -> h2-vm2 between two routed port groups
+#                     (192.168.100.0/24 and 192.168.101.0/24, VNIs 5002/5003) through the anycast
+#                     gateway of h1, against agent's switched path in the same segment (routed/agent)
 #   --ovs-userspace-tso on   sets Open vSwitch's other_config:userspace-tso-enable=true (default off)
 #   --ping-count C, --ping-interval S   pings per RTT measurement and their interval (1000 at 2 ms)
 #   --pps-cpus N      CPUs trafgen sends on (-P), default 1 (on 2 cores the other one is the fabric's)
@@ -72,9 +75,9 @@ done
 case $offloads in on|off) modes=("$offloads") ;; both) modes=(off on) ;; *) usage_die "--vm-offloads on|off|both" ;; esac
 [[ $ovs_tso == on || $ovs_tso == off ]] || usage_die "--ovs-userspace-tso on|off"
 FABRICS=()
-for f in kernel ovs agent; do [[ ",$fabrics_arg," == *",$f,"* ]] && FABRICS+=("$f"); done
-for f in ${fabrics_arg//,/ }; do [[ $f == kernel || $f == ovs || $f == agent ]] || usage_die "--fabrics: unknown fabric '$f' (kernel, ovs, agent)"; done
-((${#FABRICS[@]})) || usage_die "--fabrics: at least one of kernel, ovs, agent"
+for f in kernel ovs agent routed; do [[ ",$fabrics_arg," == *",$f,"* ]] && FABRICS+=("$f"); done
+for f in ${fabrics_arg//,/ }; do [[ $f == kernel || $f == ovs || $f == agent || $f == routed ]] || usage_die "--fabrics: unknown fabric '$f' (kernel, ovs, agent, routed)"; done
+((${#FABRICS[@]})) || usage_die "--fabrics: at least one of kernel, ovs, agent, routed"
 for t in ${skip//,/ }; do [[ $t == ping || $t == tcp || $t == udp || $t == pps ]] || usage_die "--skip: unknown test '$t' (ping, tcp, udp, pps)"; done
 has() { [[ " ${FABRICS[*]} " == *" $1 "* ]]; }
 [[ -n $prefix ]] || prefix="fb$(printf '%04d%02d' $(($$ % 10000)) $((RANDOM % 100)))"
@@ -138,7 +141,7 @@ if has ovs; then
   [[ -x /usr/lib/openvswitch-switch/ovs-vswitchd ]] && command -v ovsdb-server >/dev/null \
     || fl_die "Open vSwitch not found (openvswitch-switch; deploy/prerequisites.sh)"
 fi
-if has agent; then
+if has agent || has routed; then
   command -v dotnet >/dev/null || fl_die "'dotnet' not found"
   if fl_build_needed; then
     ((build)) && fl_build || fl_say "warning: --no-build: using the existing (older) Release build"
@@ -152,6 +155,10 @@ if has agent; then
   fl_start_silo "$http_port" "$silo_port" "$gw_port" "$cluster" "$timeout"
   fl_put api/switches/dvs '{"mtu":1450}' || fl_die "could not create the switch"
   fl_put api/switches/dvs/portgroups/web "{\"vni\":$VNI}" || fl_die "could not create the port group"
+  fl_put api/switches/dvs/portgroups/ra "{\"vni\":$((VNI + 1)),\"routed\":true,\"ipv4\":{\"subnet\":\"192.168.100.0/24\",\"gateway\":\"192.168.100.1\"}}" \
+    || fl_die "could not create the routed port group ra"
+  fl_put api/switches/dvs/portgroups/rb "{\"vni\":$((VNI + 2)),\"routed\":true,\"ipv4\":{\"subnet\":\"192.168.101.0/24\",\"gateway\":\"192.168.101.1\"}}" \
+    || fl_die "could not create the routed port group rb"
 fi
 
 env_line="kernel $(uname -r), $(nproc) CPUs, iperf3 $(iperf3 --version 2>/dev/null | head -1 | awk '{print $2}')"
@@ -244,12 +251,41 @@ run_agent() {
   measured "$rc" "$out" "$log" "measure.sh"
 }
 
+# The agents routing: 2 hosts x 2 VMs, vm1 in ra (192.168.100.0/24), vm2 in rb (192.168.101.0/24),
+# every VM's default route via its anycast gateway; measured h1-vm1 -> h2-vm2: routed by h1's agent
+# into rb's VNI and tunnelled once to h2 (the replies routed by h2's agent into ra's).
+run_routed() {
+  local m=$1 i=$2 p="$prefix-r$1$2" out="$WORK/runs/$1-routed-$2.txt" log="$WORK/logs/$1-routed-$2.log" rc=0 h ip k
+  LABS+=("$p")
+  fl_say "offloads $m, round $i/$repeat: Fabric agents, routed between two port groups (lab $p)"
+  bounded 120 /dev/null "$log" "$LAB" up --prefix "$p" --hosts 2 --vms 2 --groups 2 --vni-map "0=$((VNI + 1)),1=$((VNI + 2))" --vm-offloads "$m" --quiet || rc=$?
+  ((rc == 0)) || { FAILED=1; run_failed "$out" "lab.sh up failed (exit $rc): $(last_error "$log")"; return 0; }
+  # shellcheck disable=SC1090
+  source "$STATE_DIR/$p.env"
+  for h in 1 2; do
+    ip="H${h}_IP"
+    fl_start_agent "ragent-$m$i-h$h" "r$m$i-h$h" "${!ip}" "$p-h$h" "$gw_port" "$cluster" "$WORK/status/r$m$i-h$h.json" vm1=ra vm2=rb
+    for k in 1 2; do ip -n "$p-h$h-vm$k" route replace default via "192.168.$((99 + k)).1" dev eth0; done
+  done
+  routed_converged() { [[ -z $(fl_first_dead) ]] && fl_flood_has "$((VNI + 1))" "r$m$i-h1" "r$m$i-h2" && fl_flood_has "$((VNI + 2))" "r$m$i-h1" "r$m$i-h2"; }
+  if ! fl_wait "$timeout" "agents r$m$i-h1 and r$m$i-h2 in the flood lists of VNIs $((VNI + 1)) and $((VNI + 2))" routed_converged 2>>"$log"; then
+    FAILED=1; run_failed "$out" "agents not converged within ${timeout}s $(fl_first_dead)"; return 0
+  fi
+  # The first packets resolve the destination (an ARP request from the gateway, the VM's answer published).
+  if ! fl_wait 30 "a first routed ping h1-vm1 -> h2-vm2" ip netns exec "$p-h1-vm1" ping -n -c 1 -W 1 -q "$H2_VM2_IP" >/dev/null 2>>"$log"; then
+    FAILED=1; run_failed "$out" "no routed ping h1-vm1 -> h2-vm2 within 30 s"; return 0
+  fi
+  bounded "$measure_bound" "$out" "$log" "$LABDIR/measure.sh" --prefix "$p" --from h1-vm1 --to h2-vm2 "${measure_args[@]}" --label routed || rc=$?
+  measured "$rc" "$out" "$log" "measure.sh"
+}
+
 finish() {  # finish FABRIC MODE ROUND: stop what the run started, remove its lab
   local f=$1 m=$2 i=$3 p
   case $f in
     kernel) p="$prefix-k$m$i" ;;
     ovs) p="$prefix-o$m$i"; bounded 30 /dev/null "$WORK/logs/$m-ovs-$i.log" "$OVS" down --prefix "$p" --quiet || true ;;
     agent) p="$prefix-a$m$i"; fl_stop "agent-$m$i-*" 10 ;;
+    routed) p="$prefix-r$m$i"; fl_stop "ragent-$m$i-*" 10 ;;
   esac
   bounded 60 /dev/null "$WORK/logs/$m-$f-$i.log" "$LAB" down --prefix "$p" --quiet || true
 }
@@ -267,7 +303,7 @@ for m in "${modes[@]}"; do
     done
   done
 done
-has agent && fl_stop 'silo' 10
+(has agent || has routed) && fl_stop 'silo' 10
 
 # ---- aggregation (jq): rows "mode fabric round metric value unit reason" -> medians, ratios, failures
 metrics=(ping_rtt_p50 ping_rtt_p99 ping_rtt_avg ping_rtt_min ping_rtt_max ping_loss tcp_throughput tcp_retransmits
@@ -343,7 +379,7 @@ jq -R -s --argjson better "$better_json" --argjson fabrics "$fabrics_json" --arg
                                 measured: ([$x[] | select(.value != null)] | length), failed: ([$x[] | select(.failed != null)] | length)}})
             | from_entries)}) | from_entries)}
        | . as $o
-       | .ratios = ([["agent", "kernel"], ["agent", "ovs"], ["ovs", "kernel"]]
+       | .ratios = ([["agent", "kernel"], ["agent", "ovs"], ["ovs", "kernel"], ["routed", "agent"], ["routed", "kernel"]]
            | map(select(.[0] as $a | .[1] as $b | ($fabrics | index($a)) != null and ($fabrics | index($b)) != null))
            | map(. as [$a, $b] | {key: "\($a)/\($b)", value: ($metrics | map(. as $k
                | {key: $k, value: ratio($o.median[$a][$k].value; $o.median[$b][$k].value; $better[$k])}) | from_entries)})
@@ -359,7 +395,7 @@ fmt() {  # a number for the table; "" -> failed/n/a
   awk -v x="$1" 'BEGIN { a = (x < 0 ? -x : x); if (a >= 1000 || x == int(x)) printf "%.0f", x; else if (a >= 100) printf "%.1f", x; else printf "%.3g", x }'
 }
 pairs=()
-for pr in agent/kernel agent/ovs ovs/kernel; do has "${pr%/*}" && has "${pr#*/}" && pairs+=("$pr"); done
+for pr in agent/kernel agent/ovs ovs/kernel routed/agent routed/kernel; do has "${pr%/*}" && has "${pr#*/}" && pairs+=("$pr"); done
 
 for m in "${modes[@]}"; do
   echo

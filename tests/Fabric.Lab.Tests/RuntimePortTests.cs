@@ -118,6 +118,7 @@ public sealed class RuntimePortTests(RuntimePortFixture lab, ITestOutputHelper o
     [InlineData("vm1", "web", null, HttpStatusCode.Conflict, "interface")]
     [InlineData("c9", "nope", null, HttpStatusCode.NotFound, "portGroup")]
     [InlineData("c9", "web", "01:00:5e:00:00:01", HttpStatusCode.BadRequest, "mac")]
+    [InlineData("c9", "web", "0a:fa:b0:00:00:01", HttpStatusCode.BadRequest, "mac")] // the anycast gateway's: the fabric's own
     [InlineData("this-name-is-too-long", "web", null, HttpStatusCode.BadRequest, "interface")]
     public async Task A_bad_attach_is_refused_naming_the_field_and_changes_nothing(string interfaceName, string portGroup, string? mac, HttpStatusCode status, string field)
     {
