@@ -217,6 +217,13 @@ if ! skipped pps; then
   # both per second of the trafgen run; a short drain time lets queued frames arrive.
   src_mac=$(ip -n "$from" -o link show dev eth0 | sed -nE 's#.*link/ether ([0-9a-f:]+).*#\1#p')
   dst_mac=$(ip -n "$to" -o link show dev eth0 | sed -nE 's#.*link/ether ([0-9a-f:]+).*#\1#p')
+  # A destination behind a gateway (a routed path): the frame goes to the next hop's MAC, as the
+  # sender's own stack would address it (its neighbour entry, resolved by the warm-up ping).
+  via=$(ip -n "$from" -o route get "$to_ip" 2>/dev/null | sed -nE 's/.* via ([0-9.]+) .*/\1/p')
+  if [[ -n $via ]]; then
+    ip netns exec "$from" ping -n -c 1 -W 1 -q "$via" >/dev/null 2>&1 || true
+    dst_mac=$(ip -n "$from" neigh show "$via" dev eth0 | sed -nE 's/.* lladdr ([0-9a-f:]+).*/\1/p')
+  fi
   src_ip=$(ip -n "$from" -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1 | head -1)
   printf '{ eth(da=%s, sa=%s), ipv4(sa=%s, da=%s, ttl=64, df), udp(sp=40000, dp=%s), fill(0x00, 18) }\n' \
     "$dst_mac" "$src_mac" "$src_ip" "$to_ip" "$((port + 1))" >"$tmp/frame64.cfg"
