@@ -23,6 +23,16 @@ public sealed class NetworkModeTests(ModesFixture lab, ITestOutputHelper output)
         $"import socket\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(('0.0.0.0',{port}));s.listen();print('listening',flush=True)\n" +
         "c,a=s.accept();print('peer',a[0],flush=True);c.sendall(b'hello');c.close()");
 
+    /// <summary>Flushes eth0's IPv4 addresses in <paramref name="ns"/> and takes a lease with busybox's udhcpc: (address, server).</summary>
+    private async Task<(string Address, string Server)> LeaseAsync(string ns, TestProcess? server = null)
+    {
+        var lease = await Shell.InNamespaceAsync(ns, "ip -4 addr flush dev eth0 && busybox udhcpc -i eth0 -f -q -n -t 5 -T 1 -s /bin/true 2>&1", TimeSpan.FromSeconds(30));
+        output.WriteLine(lease.Output);
+        var match = System.Text.RegularExpressions.Regex.Match(lease.Output, @"lease of ([0-9.]+) obtained from ([0-9.]+)");
+        Assert.True(match.Success, $"no DHCP lease in {ns}:\n{lease.Output}\n{server?.Tail()}");
+        return (match.Groups[1].Value, match.Groups[2].Value);
+    }
+
     private static async Task<string> ConnectAsync(string ns, string address, int port)
     {
         var result = await Shell.InNamespaceAsync(ns, $"timeout 5 bash -c 'exec 3<>/dev/tcp/{address}/{port} && cat <&3'", TimeSpan.FromSeconds(10));
@@ -51,13 +61,9 @@ public sealed class NetworkModeTests(ModesFixture lab, ITestOutputHelper output)
         string ns = lab.VmNamespace(2, 2);
         try
         {
-            var lease = await Shell.InNamespaceAsync(ns, "ip -4 addr flush dev eth0 && busybox udhcpc -i eth0 -f -q -n -t 5 -T 1 -s /bin/true 2>&1", TimeSpan.FromSeconds(30));
-            output.WriteLine(lease.Output);
-            var match = System.Text.RegularExpressions.Regex.Match(lease.Output, @"lease of ([0-9.]+) obtained from ([0-9.]+)");
-            Assert.True(match.Success, $"no DHCP lease for h2-vm2:\n{lease.Output}");
-            string address = match.Groups[1].Value;
+            var (address, dhcpServer) = await LeaseAsync(ns);
             Assert.StartsWith("192.168.101.1", address, StringComparison.Ordinal);
-            Assert.Equal(ModesFixture.Gateway(2), match.Groups[2].Value);
+            Assert.Equal(ModesFixture.Gateway(2), dhcpServer);
             await Shell.CheckedAsync(ns, $"ip addr add {address}/24 dev eth0 && ip route replace default via {ModesFixture.Gateway(2)} dev eth0");
 
             var server = await ServeOnceAsync(lab.OutsideNamespace, 7001);
@@ -105,12 +111,8 @@ public sealed class NetworkModeTests(ModesFixture lab, ITestOutputHelper output)
         try
         {
             await using var capture = await Underlay.CaptureAnyAsync(lab, "bridged", $"ether host {lab.VmMac(1, 3)}");
-            var lease = await Shell.InNamespaceAsync(ns, "ip -4 addr flush dev eth0 && busybox udhcpc -i eth0 -f -q -n -t 5 -T 1 -s /bin/true 2>&1", TimeSpan.FromSeconds(30));
-            output.WriteLine(lease.Output);
-            var match = System.Text.RegularExpressions.Regex.Match(lease.Output, @"lease of ([0-9.]+) obtained from ([0-9.]+)");
-            Assert.True(match.Success, $"no lease from the LAN's DHCP server:\n{lease.Output}\n{dnsmasq.Tail()}");
-            string address = match.Groups[1].Value;
-            Assert.Equal(lab.OutsideIp, match.Groups[2].Value);
+            var (address, dhcpServer) = await LeaseAsync(ns, dnsmasq);
+            Assert.Equal(lab.OutsideIp, dhcpServer);
             Assert.StartsWith($"{net}.1", address, StringComparison.Ordinal);
             await Shell.CheckedAsync(ns, $"ip addr add {address}/24 dev eth0");
 
