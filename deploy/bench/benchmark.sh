@@ -18,7 +18,9 @@
 #   --fabrics LIST    which fabrics to run, default kernel,ovs,agent (no agent: no build, no silo);
 #                     routed: the agents again, but h1-vm1 -> h2-vm2 between two routed port groups
 #                     (192.168.100.0/24 and 192.168.101.0/24, VNIs 5002/5003) through the anycast
-#                     gateway of h1, against agent's switched path in the same segment (routed/agent)
+#                     gateway of h1, against agent's switched path in the same segment (routed/agent);
+#                     bridged: the agents with a bridged port group (VNI 5004) on the hosts' uplinks,
+#                     h1-vm1 -> h2-vm1 across the lab's LAN untunnelled (bridged/agent)
 #   --ovs-userspace-tso on   sets Open vSwitch's other_config:userspace-tso-enable=true (default off)
 #   --ping-count C, --ping-interval S   pings per RTT measurement and their interval (1000 at 2 ms)
 #   --pps-cpus N      CPUs trafgen sends on (-P), default 1 (on 2 cores the other one is the fabric's)
@@ -75,9 +77,9 @@ done
 case $offloads in on|off) modes=("$offloads") ;; both) modes=(off on) ;; *) usage_die "--vm-offloads on|off|both" ;; esac
 [[ $ovs_tso == on || $ovs_tso == off ]] || usage_die "--ovs-userspace-tso on|off"
 FABRICS=()
-for f in kernel ovs agent routed; do [[ ",$fabrics_arg," == *",$f,"* ]] && FABRICS+=("$f"); done
-for f in ${fabrics_arg//,/ }; do [[ $f == kernel || $f == ovs || $f == agent || $f == routed ]] || usage_die "--fabrics: unknown fabric '$f' (kernel, ovs, agent, routed)"; done
-((${#FABRICS[@]})) || usage_die "--fabrics: at least one of kernel, ovs, agent, routed"
+for f in kernel ovs agent routed bridged; do [[ ",$fabrics_arg," == *",$f,"* ]] && FABRICS+=("$f"); done
+for f in ${fabrics_arg//,/ }; do [[ $f == kernel || $f == ovs || $f == agent || $f == routed || $f == bridged ]] || usage_die "--fabrics: unknown fabric '$f' (kernel, ovs, agent, routed, bridged)"; done
+((${#FABRICS[@]})) || usage_die "--fabrics: at least one of kernel, ovs, agent, routed, bridged"
 for t in ${skip//,/ }; do [[ $t == ping || $t == tcp || $t == udp || $t == pps ]] || usage_die "--skip: unknown test '$t' (ping, tcp, udp, pps)"; done
 has() { [[ " ${FABRICS[*]} " == *" $1 "* ]]; }
 [[ -n $prefix ]] || prefix="fb$(printf '%04d%02d' $(($$ % 10000)) $((RANDOM % 100)))"
@@ -141,7 +143,7 @@ if has ovs; then
   [[ -x /usr/lib/openvswitch-switch/ovs-vswitchd ]] && command -v ovsdb-server >/dev/null \
     || fl_die "Open vSwitch not found (openvswitch-switch; deploy/prerequisites.sh)"
 fi
-if has agent || has routed; then
+if has agent || has routed || has bridged; then
   command -v dotnet >/dev/null || fl_die "'dotnet' not found"
   if fl_build_needed; then
     ((build)) && fl_build || fl_say "warning: --no-build: using the existing (older) Release build"
@@ -159,6 +161,7 @@ if has agent || has routed; then
     || fl_die "could not create the routed port group ra"
   fl_put api/switches/dvs/portgroups/rb "{\"vni\":$((VNI + 2)),\"routed\":true,\"ipv4\":{\"subnet\":\"192.168.101.0/24\",\"gateway\":\"192.168.101.1\"}}" \
     || fl_die "could not create the routed port group rb"
+  fl_put api/switches/dvs/portgroups/lan "{\"vni\":$((VNI + 3)),\"network\":\"bridged\"}" || fl_die "could not create the bridged port group lan"
 fi
 
 env_line="kernel $(uname -r), $(nproc) CPUs, iperf3 $(iperf3 --version 2>/dev/null | head -1 | awk '{print $2}')"
@@ -279,6 +282,27 @@ run_routed() {
   measured "$rc" "$out" "$log" "measure.sh"
 }
 
+# The agents bridging: 2 hosts x 1 VM on the bridged port group lan, each agent with the lab's
+# uplink as Fabric:Agent:Uplink; h1-vm1 -> h2-vm1 leaves h1 untunnelled and crosses the LAN (br0).
+run_bridged() {
+  local m=$1 i=$2 p="$prefix-b$1$2" out="$WORK/runs/$1-bridged-$2.txt" log="$WORK/logs/$1-bridged-$2.log" rc=0 h ip
+  LABS+=("$p")
+  fl_say "offloads $m, round $i/$repeat: Fabric agents, bridged onto the uplinks (lab $p)"
+  bounded 120 /dev/null "$log" "$LAB" up --prefix "$p" --hosts 2 --vms 1 --groups 1 --vni-map "0=$((VNI + 3))" --vm-offloads "$m" --quiet || rc=$?
+  ((rc == 0)) || { FAILED=1; run_failed "$out" "lab.sh up failed (exit $rc): $(last_error "$log")"; return 0; }
+  # shellcheck disable=SC1090
+  source "$STATE_DIR/$p.env"
+  FL_AGENT_EXTRA=(--Fabric:Agent:Uplink uplink)
+  for h in 1 2; do
+    ip="H${h}_IP"
+    fl_start_agent "bagent-$m$i-h$h" "b$m$i-h$h" "${!ip}" "$p-h$h" "$gw_port" "$cluster" "$WORK/status/b$m$i-h$h.json" vm1=lan
+  done
+  FL_AGENT_EXTRA=()
+  if ! first_ping "$p" 2>>"$log"; then FAILED=1; run_failed "$out" "no bridged ping h1-vm1 -> h2-vm1 within 30 s $(fl_first_dead)"; return 0; fi
+  bounded "$measure_bound" "$out" "$log" "$LABDIR/measure.sh" --prefix "$p" --from h1-vm1 --to h2-vm1 "${measure_args[@]}" --label bridged || rc=$?
+  measured "$rc" "$out" "$log" "measure.sh"
+}
+
 finish() {  # finish FABRIC MODE ROUND: stop what the run started, remove its lab
   local f=$1 m=$2 i=$3 p
   case $f in
@@ -286,6 +310,7 @@ finish() {  # finish FABRIC MODE ROUND: stop what the run started, remove its la
     ovs) p="$prefix-o$m$i"; bounded 30 /dev/null "$WORK/logs/$m-ovs-$i.log" "$OVS" down --prefix "$p" --quiet || true ;;
     agent) p="$prefix-a$m$i"; fl_stop "agent-$m$i-*" 10 ;;
     routed) p="$prefix-r$m$i"; fl_stop "ragent-$m$i-*" 10 ;;
+    bridged) p="$prefix-b$m$i"; fl_stop "bagent-$m$i-*" 10 ;;
   esac
   bounded 60 /dev/null "$WORK/logs/$m-$f-$i.log" "$LAB" down --prefix "$p" --quiet || true
 }
@@ -303,7 +328,7 @@ for m in "${modes[@]}"; do
     done
   done
 done
-(has agent || has routed) && fl_stop 'silo' 10
+(has agent || has routed || has bridged) && fl_stop 'silo' 10
 
 # ---- aggregation (jq): rows "mode fabric round metric value unit reason" -> medians, ratios, failures
 metrics=(ping_rtt_p50 ping_rtt_p99 ping_rtt_avg ping_rtt_min ping_rtt_max ping_loss tcp_throughput tcp_retransmits
@@ -379,7 +404,7 @@ jq -R -s --argjson better "$better_json" --argjson fabrics "$fabrics_json" --arg
                                 measured: ([$x[] | select(.value != null)] | length), failed: ([$x[] | select(.failed != null)] | length)}})
             | from_entries)}) | from_entries)}
        | . as $o
-       | .ratios = ([["agent", "kernel"], ["agent", "ovs"], ["ovs", "kernel"], ["routed", "agent"], ["routed", "kernel"]]
+       | .ratios = ([["agent", "kernel"], ["agent", "ovs"], ["ovs", "kernel"], ["routed", "agent"], ["routed", "kernel"], ["bridged", "agent"], ["routed", "bridged"]]
            | map(select(.[0] as $a | .[1] as $b | ($fabrics | index($a)) != null and ($fabrics | index($b)) != null))
            | map(. as [$a, $b] | {key: "\($a)/\($b)", value: ($metrics | map(. as $k
                | {key: $k, value: ratio($o.median[$a][$k].value; $o.median[$b][$k].value; $better[$k])}) | from_entries)})
@@ -395,7 +420,7 @@ fmt() {  # a number for the table; "" -> failed/n/a
   awk -v x="$1" 'BEGIN { a = (x < 0 ? -x : x); if (a >= 1000 || x == int(x)) printf "%.0f", x; else if (a >= 100) printf "%.1f", x; else printf "%.3g", x }'
 }
 pairs=()
-for pr in agent/kernel agent/ovs ovs/kernel routed/agent routed/kernel; do has "${pr%/*}" && has "${pr#*/}" && pairs+=("$pr"); done
+for pr in agent/kernel agent/ovs ovs/kernel routed/agent routed/kernel bridged/agent routed/bridged; do has "${pr%/*}" && has "${pr#*/}" && pairs+=("$pr"); done
 
 for m in "${modes[@]}"; do
   echo

@@ -220,6 +220,8 @@ fl_start_silo() {
 }
 
 # fl_start_agent NAME HOST_ID VTEP NETNS GATEWAY_PORT CLUSTER_ID STATUS_FILE  IFACE=PORTGROUP...
+# (with the settings in the array FL_AGENT_EXTRA appended, if any)
+FL_AGENT_EXTRA=()
 fl_start_agent() {
   local name=$1 host=$2 vtep=$3 ns=$4 gw=$5 cluster=$6 status=$7; shift 7
   local args=(--Fabric:Cluster:Gateways:0 "127.0.0.1:$gw" --Fabric:Cluster:ClusterId "$cluster"
@@ -230,6 +232,8 @@ fl_start_agent() {
     args+=("--Fabric:Agent:Ports:$i:Interface" "${b%%=*}" "--Fabric:Agent:Ports:$i:PortGroup" "${b#*=}")
     i=$((i + 1))
   done
+  # Further settings for this agent, e.g. FL_AGENT_EXTRA=(--Fabric:Agent:Uplink uplink).
+  args+=("${FL_AGENT_EXTRA[@]}")
   fl_start "$name" "$WORK/logs/$name.log" "$FL_AGENT_DIR" dotnet "$FL_AGENT_DIR/Fabric.HostAgent.dll" "${args[@]}"
 }
 
