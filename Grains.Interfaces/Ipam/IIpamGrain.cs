@@ -53,11 +53,18 @@ public interface IIpamGrain : IGrainWithStringKey
 /// </param>
 /// <param name="HostId">The host the owner is on (for GC per host).</param>
 /// <param name="Requested">A specific address (CNI's <c>ips</c> capability), or null for any.</param>
+/// <param name="LeaseSeconds">
+/// A DHCP lease (RFC 2131 §3.3): the allocation expires this many seconds (1..604800) from this call
+/// unless asked for again, and is then free for others; null for an allocation that lasts until
+/// released. Asking again with a lease extends it (a renewal; never shortened, and an allocation
+/// made without a lease stays without one).
+/// </param>
 [GenerateSerializer, Immutable, Alias("fabric.ip-allocation-request")]
 public sealed record IpAllocationRequest(
     [property: Id(0)] string Owner,
     [property: Id(1)] string HostId,
-    [property: Id(2)] IPAddress? Requested = null)
+    [property: Id(2)] IPAddress? Requested = null,
+    [property: Id(3)] int? LeaseSeconds = null)
 {
     /// <summary>
     /// The start of a DHCP lease's owner, <c>dhcp/{client MAC}</c>: a lease is its client's, wherever
@@ -74,6 +81,7 @@ public sealed record IpAllocationRequest(
 /// <param name="Owner">See <see cref="IpAllocationRequest.Owner"/>.</param>
 /// <param name="HostId">See <see cref="IpAllocationRequest.HostId"/>.</param>
 /// <param name="AllocatedAt">When it was handed out (UTC).</param>
+/// <param name="ExpiresAt">When a lease ends unless renewed (UTC); null for an allocation that lasts until released.</param>
 [GenerateSerializer, Immutable, Alias("fabric.ip-allocation")]
 public sealed record IpAllocation(
     [property: Id(0)] IPAddress Address,
@@ -81,4 +89,5 @@ public sealed record IpAllocation(
     [property: Id(2)] IPAddress? Gateway,
     [property: Id(3)] string Owner,
     [property: Id(4)] string HostId,
-    [property: Id(5)] DateTimeOffset AllocatedAt);
+    [property: Id(5)] DateTimeOffset AllocatedAt,
+    [property: Id(6)] DateTimeOffset? ExpiresAt = null);

@@ -33,12 +33,33 @@ internal sealed class IpamGrain(
         Guard.NotNull(request, "request");
         CheckOwner(request.Owner);
         Guard.Name(request.HostId, "hostId");
+        if (request.LeaseSeconds is { } lease && lease is < 1 or > Ipv4Pool.MaxLeaseTime)
+        {
+            Guard.Throw("leaseSeconds", $"leaseSeconds {lease} is out of range 1..{Ipv4Pool.MaxLeaseTime}.");
+        }
+
         var pool = await PoolAsync();
+        var now = time.GetUtcNow();
+        bool purged = PurgeExpired(now);
+        DateTimeOffset? expiresAt = request.LeaseSeconds is { } seconds ? now.AddSeconds(seconds) : null;
         if (State.Allocations.TryGetValue(request.Owner, out var held))
         {
             if (request.Requested is null || request.Requested.Equals(held.Address))
             {
-                return held; // idempotent: ADD retried by the runtime
+                // Idempotent (an ADD retried by the runtime); a lease asked for again is extended
+                // (never shortened; an allocation without a lease stays without one).
+                if (expiresAt is { } until && held.ExpiresAt is { } current && until > current)
+                {
+                    held = held with { ExpiresAt = until };
+                    State.Allocations[request.Owner] = held;
+                    await state.WriteOrDeactivateAsync(this);
+                }
+                else if (purged)
+                {
+                    await state.WriteOrDeactivateAsync(this);
+                }
+
+                return held;
             }
 
             Guard.Throw("ip", $"owner '{request.Owner}' already holds {held.Address}; release it before asking for {request.Requested}.");
@@ -64,7 +85,7 @@ internal sealed class IpamGrain(
             address = NextFree(pool) ?? throw new FabricValidationException("ipv4.ranges", $"the pool of {pool.Subnet} is exhausted: {State.Allocations.Count} addresses are allocated.");
         }
 
-        var allocation = new IpAllocation(Ipv4.FromUInt32(address), pool.PrefixLength, pool.Gateway, request.Owner, request.HostId, time.GetUtcNow());
+        var allocation = new IpAllocation(Ipv4.FromUInt32(address), pool.PrefixLength, pool.Gateway, request.Owner, request.HostId, now, expiresAt);
         State.Allocations[request.Owner] = allocation;
         if (request.Requested is null)
         {
@@ -101,7 +122,22 @@ internal sealed class IpamGrain(
     }
 
     public Task<IReadOnlyList<IpAllocation>> ListAsync()
-        => Task.FromResult<IReadOnlyList<IpAllocation>>([.. State.Allocations.Values.OrderBy(a => Ipv4.ToUInt32(a.Address))]);
+    {
+        var now = time.GetUtcNow();
+        return Task.FromResult<IReadOnlyList<IpAllocation>>([.. State.Allocations.Values.Where(a => !(a.ExpiresAt <= now)).OrderBy(a => Ipv4.ToUInt32(a.Address))]);
+    }
+
+    /// <summary>Removes the leases that ended (RFC 2131 §3.3: the address is the server's to give again); true when one was.</summary>
+    private bool PurgeExpired(DateTimeOffset now)
+    {
+        var ended = State.Allocations.Values.Where(a => a.ExpiresAt <= now).Select(a => a.Owner).ToList();
+        foreach (string owner in ended)
+        {
+            State.Allocations.Remove(owner);
+        }
+
+        return ended.Count != 0;
+    }
 
     public async Task<IReadOnlyList<IpAllocation>> GarbageCollectAsync(string hostId, IReadOnlyCollection<string> validOwners)
     {

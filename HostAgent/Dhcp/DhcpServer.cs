@@ -35,6 +35,9 @@ internal sealed partial class DhcpServer(
     /// <summary>The IPAM owner of a client's lease: <c>dhcp/</c> and its MAC (IPAM keeps these out of per-host garbage collection).</summary>
     public static string OwnerOf(MacAddress client) => IpAllocationRequest.DhcpOwnerPrefix + client.ToString();
 
+    /// <summary>How long an OFFER holds its address for the client's REQUEST: 60 s (a held lease is only extended, never cut).</summary>
+    public const int OfferHoldSeconds = 60;
+
     private readonly byte[] _request = new byte[DhcpPunts.MaxFrameLength];
     private readonly byte[] _reply = new byte[DhcpReply.MaxFrameLength];
     private readonly uint[] _dns = new uint[DhcpReply.MaxDnsServers];
@@ -91,7 +94,7 @@ internal sealed partial class DhcpServer(
         {
             case DhcpMessageType.Discover:
             {
-                var lease = await LeaseAsync(scope, owner, scope.Contains(requested) ? requested : 0, allowOther: true, ct);
+                var lease = await LeaseAsync(scope, owner, scope.Contains(requested) ? requested : 0, allowOther: true, OfferHoldSeconds, ct);
                 if (lease is not null)
                 {
                     Send(DhcpMessageType.Offer, scope, port, vni, xid, flags, 0, lease.Value, chaddr, broadcast);
@@ -108,7 +111,7 @@ internal sealed partial class DhcpServer(
                 }
 
                 uint wanted = requested != 0 ? requested : ciaddr;
-                uint? lease = wanted != 0 && scope.Contains(wanted) ? await LeaseAsync(scope, owner, wanted, allowOther: false, ct) : null;
+                uint? lease = wanted != 0 && scope.Contains(wanted) ? await LeaseAsync(scope, owner, wanted, allowOther: false, scope.LeaseTime, ct) : null;
                 if (lease is null)
                 {
                     Log.Refused(logger, chaddr.ToString(), Ipv4Address.Format(wanted), port, "not this client's address in this subnet");
@@ -169,18 +172,18 @@ internal sealed partial class DhcpServer(
     /// The client's address from IPAM: the one it holds, else <paramref name="wanted"/> if free, else
     /// (only when <paramref name="allowOther"/>, for a DISCOVER) any; null when IPAM refuses.
     /// </summary>
-    private async Task<uint?> LeaseAsync(DhcpScope scope, string owner, uint wanted, bool allowOther, CancellationToken ct)
+    private async Task<uint?> LeaseAsync(DhcpScope scope, string owner, uint wanted, bool allowOther, int leaseSeconds, CancellationToken ct)
     {
         var ipam = Ipam(scope);
         var timeout = options.Value.CallTimeout;
         try
         {
-            var allocation = await ipam.AllocateAsync(new IpAllocationRequest(owner, options.Value.HostId, wanted == 0 ? null : Ipv4Address.ToIPAddress(wanted))).WaitAsync(timeout, time, ct);
+            var allocation = await ipam.AllocateAsync(new IpAllocationRequest(owner, options.Value.HostId, wanted == 0 ? null : Ipv4Address.ToIPAddress(wanted), leaseSeconds)).WaitAsync(timeout, time, ct);
             return Ipv4Address.FromIPAddress(allocation.Address);
         }
         catch (FabricValidationException) when (allowOther && wanted != 0)
         {
-            var allocation = await ipam.AllocateAsync(new IpAllocationRequest(owner, options.Value.HostId)).WaitAsync(timeout, time, ct);
+            var allocation = await ipam.AllocateAsync(new IpAllocationRequest(owner, options.Value.HostId, LeaseSeconds: leaseSeconds)).WaitAsync(timeout, time, ct);
             return Ipv4Address.FromIPAddress(allocation.Address);
         }
         catch (FabricValidationException ex)

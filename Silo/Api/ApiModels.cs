@@ -43,9 +43,9 @@ public sealed record Ipv4PoolView(string Subnet, string? Gateway, IReadOnlyList<
 }
 
 /// <summary>An address IPAM handed out: <c>address</c> with its prefix (10.20.0.7/24), the gateway, who holds it and where.</summary>
-public sealed record IpAllocationView(string Address, string? Gateway, string Owner, string HostId, DateTimeOffset AllocatedAt)
+public sealed record IpAllocationView(string Address, string? Gateway, string Owner, string HostId, DateTimeOffset AllocatedAt, DateTimeOffset? ExpiresAt = null)
 {
-    internal static IpAllocationView From(IpAllocation a) => new($"{a.Address}/{a.PrefixLength}", a.Gateway?.ToString(), a.Owner, a.HostId, a.AllocatedAt);
+    internal static IpAllocationView From(IpAllocation a) => new($"{a.Address}/{a.PrefixLength}", a.Gateway?.ToString(), a.Owner, a.HostId, a.AllocatedAt, a.ExpiresAt);
 }
 
 /// <summary><c>mode</c> is <c>access</c> (default) or <c>trunk</c>; trunk ranges are "100-199" or "42".</summary>

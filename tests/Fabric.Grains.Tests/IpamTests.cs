@@ -69,6 +69,36 @@ public sealed class IpamTests(ClusterFixture fixture) : ClusterTest(fixture)
     }
 
     [Fact]
+    public async Task A_lease_that_is_not_renewed_ends_and_its_address_goes_to_the_next_client()
+    {
+        // A /30 with its gateway: one allocatable address, 10.51.0.2.
+        var ipam = await PoolAsync(new Ipv4PoolSpec("10.51.0.0/30", "10.51.0.1"));
+        var first = await ipam.AllocateAsync(new("dhcp/02:00:00:00:00:01", "h1", LeaseSeconds: 1));
+        Assert.Equal(IPAddress.Parse("10.51.0.2"), first.Address);
+        Assert.NotNull(first.ExpiresAt);
+        var exhausted = await Assert.ThrowsAsync<FabricValidationException>(() => ipam.AllocateAsync(new("dhcp/02:00:00:00:00:02", "h2", LeaseSeconds: 60)));
+        Assert.Equal("ipv4.ranges", exhausted.Field);
+
+        // Renewing a lease never shortens it; without renewal it ends, and the address is given again.
+        var renewed = await ipam.AllocateAsync(new("dhcp/02:00:00:00:00:01", "h1", LeaseSeconds: 2));
+        Assert.True(renewed.ExpiresAt > first.ExpiresAt);
+        Assert.Equal(renewed.ExpiresAt, (await ipam.AllocateAsync(new("dhcp/02:00:00:00:00:01", "h1", LeaseSeconds: 1))).ExpiresAt);
+        var second = await Eventually.ValueAsync(
+            async () => { try { return await ipam.AllocateAsync(new("dhcp/02:00:00:00:00:02", "h2", LeaseSeconds: 60)); } catch (FabricValidationException) { return null; } },
+            a => a is not null, TimeSpan.FromSeconds(10), "the ended lease's address handed to the next client");
+        Assert.Equal(IPAddress.Parse("10.51.0.2"), second!.Address);
+        Assert.Equal(["dhcp/02:00:00:00:00:02"], (await ipam.ListAsync()).Select(a => a.Owner));
+
+        // An allocation made without a lease lasts until released, whatever is asked later.
+        var permanent = await PoolAsync(new Ipv4PoolSpec("10.52.0.0/24"));
+        var held = await permanent.AllocateAsync(new("ctr/eth0", "h1"));
+        Assert.Null((await permanent.AllocateAsync(new("ctr/eth0", "h1", LeaseSeconds: 1))).ExpiresAt);
+        Assert.Null(held.ExpiresAt);
+        var bad = await Assert.ThrowsAsync<FabricValidationException>(() => permanent.AllocateAsync(new("dhcp/02:00:00:00:00:03", "h1", LeaseSeconds: 0)));
+        Assert.Equal("leaseSeconds", bad.Field);
+    }
+
+    [Fact]
     public async Task Garbage_collection_releases_only_the_hosts_allocations_whose_owner_is_gone()
     {
         var ipam = await PoolAsync(new Ipv4PoolSpec("10.50.0.0/24"));
