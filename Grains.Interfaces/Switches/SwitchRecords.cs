@@ -150,6 +150,35 @@ public enum NetworkMode
     Bridged = 3,
 }
 
+/// <summary>The API's names of the network modes: <c>overlay</c>, <c>hostOnly</c>, <c>nat</c>, <c>bridged</c>.</summary>
+public static class NetworkModes
+{
+    /// <summary>The mode's name, e.g. <c>hostOnly</c>.</summary>
+    public static string Name(NetworkMode mode) => mode switch
+    {
+        NetworkMode.HostOnly => "hostOnly",
+        NetworkMode.Nat => "nat",
+        NetworkMode.Bridged => "bridged",
+        _ => "overlay",
+    };
+
+    /// <summary>The mode named <paramref name="name"/> (exactly as <see cref="Name"/> writes it); false for any other text.</summary>
+    public static bool TryParse(string? name, out NetworkMode mode)
+    {
+        foreach (var candidate in Enum.GetValues<NetworkMode>())
+        {
+            if (Name(candidate) == name)
+            {
+                mode = candidate;
+                return true;
+            }
+        }
+
+        mode = NetworkMode.Overlay;
+        return false;
+    }
+}
+
 /// <summary>A NAT port forward: connections to the host's <paramref name="HostPort"/> go to <paramref name="VmAddress"/>:<paramref name="VmPort"/>.</summary>
 /// <param name="Protocol">"tcp" or "udp".</param>
 /// <param name="HostPort">1..65535, unique per protocol on the switch.</param>

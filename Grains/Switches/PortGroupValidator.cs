@@ -32,12 +32,12 @@ internal static class PortGroupValidator
 
         if (routed && network != NetworkMode.Overlay)
         {
-            Guard.Throw("routed", $"only overlay port groups are routed between; a {Name(network)} port group has its own way off its segment.");
+            Guard.Throw("routed", $"only overlay port groups are routed between; a {NetworkModes.Name(network)} port group has its own way off its segment.");
         }
 
         if (network is NetworkMode.HostOnly or NetworkMode.Nat && ipv4?.Gateway is null)
         {
-            Guard.Throw("network", $"a {Name(network)} port group needs ipv4.subnet and ipv4.gateway: the gateway is the host's own address on the network.");
+            Guard.Throw("network", $"a {NetworkModes.Name(network)} port group needs ipv4.subnet and ipv4.gateway: the gateway is the host's own address on the network.");
         }
 
         if (network == NetworkMode.Bridged && ipv4?.Dhcp == true)
@@ -103,14 +103,6 @@ internal static class PortGroupValidator
             network, normalised.Count == 0 ? [] : [.. normalised], spec.UplinkVlan);
     }
 
-    /// <summary>The API's name of a network mode: overlay, hostOnly, nat, bridged.</summary>
-    public static string Name(NetworkMode network) => network switch
-    {
-        NetworkMode.HostOnly => "hostOnly",
-        NetworkMode.Nat => "nat",
-        NetworkMode.Bridged => "bridged",
-        _ => "overlay",
-    };
 
     private static VlanPolicy Validate(VlanPolicy vlan)
     {

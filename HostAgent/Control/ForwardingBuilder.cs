@@ -173,12 +173,9 @@ internal static class ForwardingBuilder
                 dhcp[group.Vni.Value] = new DhcpScope
                 {
                     PortGroup = group.Name,
+                    Pool = pool,
                     Gateway = Wire.Ipv4Address.FromIPAddress(server),
-                    Network = pool.NetworkValue,
-                    Mask = pool.Mask,
                     DnsServers = [.. pool.Dns.Select(Wire.Ipv4Address.FromIPAddress)],
-                    LeaseTime = pool.LeaseTime,
-                    Mtu = mtu,
                 };
             }
         }

@@ -37,25 +37,12 @@ internal sealed class DhcpPunts
     /// IPv4, UDP from port 68 to port 67 (RFC 2131 §4.1).
     /// </summary>
     public static bool IsClientMessage(ReadOnlySpan<byte> frame)
-    {
-        if (frame.Length < EthernetFrame.HeaderLength + Ipv4Packet.MinHeaderLength + UdpDatagram.HeaderLength
-            || BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(2 * EthernetFrame.MacLength)) != EtherType.Ipv4)
-        {
-            return false;
-        }
-
-        var ip = frame.Slice(EthernetFrame.HeaderLength);
-        int headerLength = (ip[0] & 0x0F) * 4;
-        if ((ip[0] >> 4) != 4 || ip[9] != IpProtocol.Udp || headerLength < Ipv4Packet.MinHeaderLength
-            || ip.Length < headerLength + UdpDatagram.HeaderLength || (BinaryPrimitives.ReadUInt16BigEndian(ip.Slice(6)) & 0x3FFF) != 0)
-        {
-            return false;
-        }
-
-        var udp = ip.Slice(headerLength);
-        return BinaryPrimitives.ReadUInt16BigEndian(udp) == DhcpMessage.ClientPort
-            && BinaryPrimitives.ReadUInt16BigEndian(udp.Slice(2)) == DhcpMessage.ServerPort;
-    }
+        => frame.Length > EthernetFrame.HeaderLength
+            && BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(2 * EthernetFrame.MacLength)) == EtherType.Ipv4
+            && Ipv4Packet.TryParse(frame.Slice(EthernetFrame.HeaderLength), out var ipv4, out _, verifyChecksum: false)
+            && ipv4.Protocol == IpProtocol.Udp && !ipv4.IsFragment
+            && UdpDatagram.TryParse(ipv4.Payload, out var udp, out _)
+            && udp.SourcePort == DhcpMessage.ClientPort && udp.DestinationPort == DhcpMessage.ServerPort;
 
     /// <summary>Receive thread: copies the frame into a free slot; false when it is too long or the ring is full.</summary>
     public bool TryPunt(int port, uint vni, ReadOnlySpan<byte> frame)

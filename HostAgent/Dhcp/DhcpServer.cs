@@ -87,7 +87,7 @@ internal sealed partial class DhcpServer(
             return;
         }
 
-        var (type, xid, flags, ciaddr, requested, serverId, chaddr, broadcast) = fields;
+        var (type, ciaddr, requested, serverId, chaddr) = fields;
         string owner = OwnerOf(chaddr);
         string portName = snapshot.Ports[port].Name;
         switch (type)
@@ -97,7 +97,7 @@ internal sealed partial class DhcpServer(
                 var lease = await LeaseAsync(scope, owner, scope.Contains(requested) ? requested : 0, allowOther: true, OfferHoldSeconds, ct);
                 if (lease is not null)
                 {
-                    Send(DhcpMessageType.Offer, scope, port, vni, xid, flags, 0, lease.Value, chaddr, broadcast);
+                    Send(DhcpMessageType.Offer, scope, snapshot.Mtu, port, vni, length, lease.Value);
                 }
 
                 return;
@@ -115,11 +115,11 @@ internal sealed partial class DhcpServer(
                 if (lease is null)
                 {
                     Log.Refused(logger, chaddr.ToString(), Ipv4Address.Format(wanted), port, "not this client's address in this subnet");
-                    Send(DhcpMessageType.Nak, scope, port, vni, xid, flags, ciaddr, 0, chaddr, broadcast);
+                    Send(DhcpMessageType.Nak, scope, snapshot.Mtu, port, vni, length, 0);
                     return;
                 }
 
-                Send(DhcpMessageType.Ack, scope, port, vni, xid, flags, ciaddr, lease.Value, chaddr, broadcast);
+                Send(DhcpMessageType.Ack, scope, snapshot.Mtu, port, vni, length, lease.Value);
 
                 // The lease is an IP binding: learned and claimed on the client's port now, so every
                 // host answers ARP for it and routes to it before the client says a word.
@@ -140,31 +140,38 @@ internal sealed partial class DhcpServer(
 
             case DhcpMessageType.Inform:
                 // RFC 2131 §4.3.5: configuration only, no lease, to the client's own address.
-                Send(DhcpMessageType.Ack, scope, port, vni, xid, flags, ciaddr, 0, chaddr, broadcast, inform: true);
+                Send(DhcpMessageType.Ack, scope, snapshot.Mtu, port, vni, length, 0, inform: true);
                 return;
         }
     }
 
-    private bool TryRead(int length, out (DhcpMessageType Type, uint Xid, ushort Flags, uint Ciaddr, uint Requested, uint ServerId, MacAddress Chaddr, bool Broadcast) fields)
+    /// <summary>
+    /// The DHCP message of the punted frame in <see cref="_request"/> (IPv4, UDP, BOOTP, RFC 2131),
+    /// read again by <see cref="Send"/> for the reply's fields (a ref struct cannot wait for IPAM).
+    /// </summary>
+    private bool TryReadMessage(int length, out DhcpMessage message)
+    {
+        message = default;
+        var frame = _request.AsSpan(0, length);
+        return Ipv4Packet.TryParse(frame.Slice(EthernetFrame.HeaderLength), out var ipv4, out _, verifyChecksum: false)
+            && UdpDatagram.TryParse(ipv4.Payload, out var udp, out _)
+            && DhcpMessage.TryRead(udp.Payload, out message, out _);
+    }
+
+    private bool TryRead(int length, out (DhcpMessageType Type, uint Ciaddr, uint Requested, uint ServerId, MacAddress Chaddr) fields)
     {
         fields = default;
-        var frame = _request.AsSpan(0, length);
-        var ip = frame.Slice(EthernetFrame.HeaderLength);
-        int headerLength = (ip[0] & 0x0F) * 4;
-        var udp = ip.Slice(headerLength);
-        int udpLength = Math.Min(System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(udp.Slice(4)), udp.Length);
-        if (udpLength < UdpDatagram.HeaderLength
-            || !DhcpMessage.TryRead(udp.Slice(UdpDatagram.HeaderLength, udpLength - UdpDatagram.HeaderLength), out var message, out _)
+        if (!TryReadMessage(length, out var message)
             || message.Op != DhcpMessage.BootRequest
             || message.RelayAddress != 0
-            || message.ClientHardwareAddress != MacAddress.Read(frame.Slice(EthernetFrame.MacLength)))
+            || message.ClientHardwareAddress != MacAddress.Read(_request.AsSpan(EthernetFrame.MacLength)))
         {
             // Relayed requests are not served (the agent is on the client's segment); a chaddr that
             // is not the frame's source is a client asking for someone else.
             return false;
         }
 
-        fields = (message.MessageType, message.TransactionId, message.Flags, message.ClientAddress, message.RequestedAddress, message.ServerIdentifier, message.ClientHardwareAddress, message.Broadcast);
+        fields = (message.MessageType, message.ClientAddress, message.RequestedAddress, message.ServerIdentifier, message.ClientHardwareAddress);
         return true;
     }
 
@@ -193,50 +200,39 @@ internal sealed partial class DhcpServer(
         }
     }
 
-    private void Send(DhcpMessageType type, DhcpScope scope, int port, uint vni, uint xid, ushort flags, uint ciaddr, uint yiaddr, MacAddress chaddr, bool broadcast, bool inform = false)
+    /// <summary>Answers the request in <see cref="_request"/> (<paramref name="length"/> bytes) with <paramref name="type"/>, to where RFC 2131 §4.1 says.</summary>
+    private void Send(DhcpMessageType type, DhcpScope scope, int mtu, int port, uint vni, int length, uint yiaddr, bool inform = false)
     {
-        uint destination;
-        bool broadcastMac;
-        if (type == DhcpMessageType.Nak)
+        if (!TryReadMessage(length, out var request) || !DhcpReply.DestinationFor(in request, yiaddr, type, out uint destination, out bool broadcastMac))
         {
-            destination = uint.MaxValue;
-            broadcastMac = true;
-        }
-        else if (ciaddr != 0)
-        {
-            destination = ciaddr;
-            broadcastMac = false;
-        }
-        else
-        {
-            broadcastMac = broadcast;
-            destination = broadcast ? uint.MaxValue : yiaddr;
+            return;
         }
 
+        bool nak = type == DhcpMessageType.Nak;
         int dnsCount = Math.Min(scope.DnsServers.Length, _dns.Length);
         scope.DnsServers.AsSpan(0, dnsCount).CopyTo(_dns);
         var reply = new DhcpReplyFields
         {
-            DestinationMac = broadcastMac ? MacAddress.Broadcast : chaddr,
+            DestinationMac = broadcastMac ? MacAddress.Broadcast : request.ClientHardwareAddress,
             SourceMac = PortGroup.GatewayMac,
             SourceAddress = scope.Gateway,
             DestinationAddress = destination,
             Identification = _identification++,
             MessageType = type,
-            TransactionId = xid,
-            Flags = flags,
-            ClientAddress = type == DhcpMessageType.Nak ? 0 : ciaddr,
+            TransactionId = request.TransactionId,
+            Flags = request.Flags,
+            ClientAddress = nak ? 0 : request.ClientAddress,
             YourAddress = yiaddr,
-            ClientHardwareAddress = chaddr,
+            ClientHardwareAddress = request.ClientHardwareAddress,
             ServerIdentifier = scope.Gateway,
-            LeaseSeconds = inform || type == DhcpMessageType.Nak ? 0 : (uint)scope.LeaseTime,
-            SubnetMask = type == DhcpMessageType.Nak ? 0 : scope.Mask,
-            Router = type == DhcpMessageType.Nak ? 0 : scope.Gateway,
-            DnsServers = type == DhcpMessageType.Nak ? default : _dns.AsSpan(0, dnsCount),
-            InterfaceMtu = type == DhcpMessageType.Nak ? (ushort)0 : (ushort)scope.Mtu,
+            LeaseSeconds = inform || nak ? 0 : (uint)scope.LeaseTime,
+            SubnetMask = nak ? 0 : scope.Pool.Mask,
+            Router = nak ? 0 : scope.Gateway,
+            DnsServers = nak ? default : _dns.AsSpan(0, dnsCount),
+            InterfaceMtu = nak ? (ushort)0 : (ushort)mtu,
         };
         int written = DhcpReply.Write(_reply, reply);
-        if (written > 0 && dataPlane.SendOriginated(port, vni, _reply.AsSpan(0, written), _scratch) && type != DhcpMessageType.Nak)
+        if (written > 0 && dataPlane.SendOriginated(port, vni, _reply.AsSpan(0, written), _scratch) && !nak)
         {
             Answered++;
         }

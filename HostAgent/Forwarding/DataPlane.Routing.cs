@@ -49,31 +49,25 @@ internal sealed partial class DataPlane
             return;
         }
 
-        var packet = frame.Slice(EthernetFrame.HeaderLength);
         if (etherType != EtherType.Ipv4)
         {
             Drop(portCounters, segment, DataPlaneDrop.NotRoutable);
             return;
         }
 
-        if (packet.Length < Ipv4Packet.MinHeaderLength || (packet[0] >> 4) != 4)
+        // A router checks the header, its checksum included, before forwarding (RFC 1812 §5.2.2).
+        if (!Ipv4Packet.TryParse(frame.Slice(EthernetFrame.HeaderLength), out var ipv4, out var reason))
         {
-            CountMalformed(portCounters, DropReason.Truncated);
+            CountMalformed(portCounters, reason);
             segment.Counters.CountDrop(DataPlaneDrop.Malformed);
             return;
         }
 
-        int headerLength = (packet[0] & 0x0F) * 4;
-        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(packet.Slice(2));
-        if (headerLength < Ipv4Packet.MinHeaderLength || totalLength < headerLength || totalLength > packet.Length)
-        {
-            CountMalformed(portCounters, DropReason.Truncated);
-            segment.Counters.CountDrop(DataPlaneDrop.Malformed);
-            return;
-        }
-
-        uint sourceIp = BinaryPrimitives.ReadUInt32BigEndian(packet.Slice(12));
-        uint destinationIp = BinaryPrimitives.ReadUInt32BigEndian(packet.Slice(16));
+        int headerLength = ipv4.HeaderLength;
+        int totalLength = ipv4.TotalLength;
+        var packet = frame.Slice(EthernetFrame.HeaderLength, totalLength);
+        uint sourceIp = ipv4.Source;
+        uint destinationIp = ipv4.Destination;
         if (!ingress.Contains(sourceIp) || sourceIp == ingress.Network || sourceIp == ingress.Broadcast)
         {
             // Strict reverse path (RFC 3704 §2.2): only the ingress subnet's hosts route through it.
@@ -83,7 +77,7 @@ internal sealed partial class DataPlane
 
         if (FindGatewayAddress(snapshot, destinationIp))
         {
-            AnswerForGateway(portIndex, frame, packet.Slice(0, totalLength), headerLength, ingress, snapshot, segment, portCounters, scratch);
+            AnswerForGateway(portIndex, frame, packet, headerLength, ingress, snapshot, segment, portCounters, scratch);
             return;
         }
 
@@ -93,7 +87,7 @@ internal sealed partial class DataPlane
             return;
         }
 
-        if (packet[8] <= 1)
+        if (ipv4.TimeToLive <= 1)
         {
             // RFC 1812 §5.3.1: a packet whose TTL would reach 0 is not forwarded; time exceeded in transit.
             SendIcmpError(portIndex, frame, ingress, IcmpTimeExceeded, 0, 0, snapshot, segment, scratch);
@@ -118,7 +112,7 @@ internal sealed partial class DataPlane
 
         if (!offload.IsGso && totalLength > snapshot.Mtu)
         {
-            if ((BinaryPrimitives.ReadUInt16BigEndian(packet.Slice(6)) & Ipv4Packet.DontFragmentBit) != 0)
+            if (ipv4.DontFragment)
             {
                 // RFC 1191 §4: fragmentation needed and DF set, with the next-hop MTU.
                 SendIcmpError(portIndex, frame, ingress, IcmpDestinationUnreachable, UnreachableFragmentationNeeded, (ushort)snapshot.Mtu, snapshot, segment, scratch);
@@ -204,17 +198,7 @@ internal sealed partial class DataPlane
             return;
         }
 
-        var reply = scratch.ArpReply.AsSpan();
-        arp.SenderHardwareAddress.Write(reply);
-        PortGroup.GatewayMac.Write(reply.Slice(EthernetFrame.MacLength));
-        BinaryPrimitives.WriteUInt16BigEndian(reply.Slice(2 * EthernetFrame.MacLength), EtherType.Arp);
-        new ArpPacket(ArpOperation.Reply, PortGroup.GatewayMac, ingress.Gateway, arp.SenderHardwareAddress, arp.SenderProtocolAddress)
-            .Write(reply.Slice(EthernetFrame.HeaderLength));
-        reply.Slice(EthernetFrame.HeaderLength + ArpPacket.Length).Clear();
-        Counters.Total.CountArpSuppressed();
-        segment.Counters.CountArpSuppressed();
-        var finished = VirtioNetHeader.None;
-        DeliverLocal(snapshot.Ports[portIndex], ingress.Vni, reply, snapshot, segment, scratch, ref finished);
+        AnswerArp(in arp, PortGroup.GatewayMac, portIndex, ingress.Vni, snapshot, segment, scratch);
     }
 
     /// <summary>

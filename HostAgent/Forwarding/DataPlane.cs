@@ -599,7 +599,17 @@ internal sealed partial class DataPlane
             return false;
         }
 
-        var owner = new MacAddress(bound);
+        AnswerArp(in request, new MacAddress(bound), portIndex, vni, snapshot, segment, scratch);
+        return true;
+    }
+
+    /// <summary>
+    /// Answers ARP request <paramref name="request"/> on the asking port with
+    /// <paramref name="owner"/> as the MAC of its target address (RFC 826 reply, padded to 60 bytes):
+    /// ARP suppression, and the anycast gateway answering for itself.
+    /// </summary>
+    private void AnswerArp(in ArpPacket request, MacAddress owner, int portIndex, uint vni, ForwardingSnapshot snapshot, SegmentForwarding segment, ForwardingScratch scratch)
+    {
         var reply = scratch.ArpReply.AsSpan();
         request.SenderHardwareAddress.Write(reply);
         owner.Write(reply.Slice(EthernetFrame.MacLength));
@@ -612,7 +622,6 @@ internal sealed partial class DataPlane
         segment.Counters.CountArpSuppressed();
         var finished = VirtioNetHeader.None;
         DeliverLocal(snapshot.Ports[portIndex], vni, reply, snapshot, segment, scratch, ref finished);
-        return true;
     }
 
     /// <summary>

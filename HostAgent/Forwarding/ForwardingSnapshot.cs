@@ -133,32 +133,28 @@ internal sealed class SegmentForwarding
 
 /// <summary>
 /// What the agent's DHCP server hands out on one segment (RFC 2131, options per RFC 2132): leases from
-/// the port group's IPAM pool, with the gateway as router and server identifier. Addresses host order.
+/// the port group's IPAM pool, with the gateway as router and server identifier; the interface MTU
+/// (option 26) is the switch's (<see cref="ForwardingSnapshot.Mtu"/>).
 /// </summary>
 internal sealed class DhcpScope
 {
     /// <summary>The port group (its IPAM grain is <c>switch/portGroup</c>).</summary>
     public required string PortGroup { get; init; }
 
-    /// <summary>The gateway: option 3 (router) and option 54 (server identifier), and the replies' source address.</summary>
+    /// <summary>The port group's pool: the subnet (option 1, the mask) and the lease time (option 51; T1 and T2, options 58 and 59, are half and seven eighths of it, RFC 2131 §4.4.5).</summary>
+    public required Grains.Ipv4Pool Pool { get; init; }
+
+    /// <summary>The pool's gateway, host order: option 3 (router) and option 54 (server identifier), and the replies' source address.</summary>
     public required uint Gateway { get; init; }
 
-    public required uint Network { get; init; }
-
-    /// <summary>Option 1, the subnet mask.</summary>
-    public required uint Mask { get; init; }
-
-    /// <summary>Option 6, at most 8.</summary>
+    /// <summary>Option 6, at most 8, host order.</summary>
     public required uint[] DnsServers { get; init; }
 
-    /// <summary>Option 51 in seconds; T1 and T2 (options 58, 59) are half and seven eighths of it (RFC 2131 §4.4.5).</summary>
-    public required int LeaseTime { get; init; }
-
-    /// <summary>Option 26, the interface MTU: the switch's MTU.</summary>
-    public required int Mtu { get; init; }
+    /// <summary>The lease time in seconds (<see cref="Grains.Ipv4Pool.LeaseTime"/>).</summary>
+    public int LeaseTime => Pool.LeaseTime;
 
     /// <summary>Whether <paramref name="address"/> (host order) is a host address of the subnet.</summary>
-    public bool Contains(uint address) => (address & Mask) == Network && address != Network && address != (Network | ~Mask);
+    public bool Contains(uint address) => Pool.Contains(address) && address != Pool.NetworkValue && address != Pool.BroadcastValue;
 }
 
 /// <summary>

@@ -71,17 +71,12 @@ internal sealed record PortRequest(string Interface, string PortGroup, string? M
             return new PortApiException(400, "owner", "owner must be 1..256 printable characters.");
         }
 
-        // The gateway's MAC and the agent's own owners are the agent's: a workload that took them
-        // would speak as the gateway (port security lets a gateway port send from its MAC).
-        bool agents = owner is LocalPort.GatewayOwner or LocalPort.UplinkOwner;
+        // The gateway's MAC is the agent's (its host-only and NAT gateway ports): a workload that
+        // took it would speak as the gateway (port security lets a gateway port send from its MAC).
+        // Owners starting with "fabric:" are refused where callers choose them (LocalPortApi).
         if (mac is not null && MacAddress.TryParse(mac, out var asked) && asked == Grains.PortGroup.GatewayMac && owner != LocalPort.GatewayOwner)
         {
             return new PortApiException(400, "mac", $"mac {asked} is the fabric's gateway MAC; no workload may use it.");
-        }
-
-        if (owner is not null && owner.StartsWith("fabric:", StringComparison.Ordinal) && !agents)
-        {
-            return new PortApiException(400, "owner", "owners starting with 'fabric:' are the agent's own.");
         }
 
         return null;

@@ -88,7 +88,7 @@ public sealed record PortGroupView(string Name, uint Vni, VlanPolicyView Vlan, S
         [.. Enumerable.Range(0, 16).Where(bit => (group.ReservedGroupForwardMask & (1 << bit)) != 0).Select(bit => new MacAddress(0x0180_C200_0000UL | (uint)bit).ToString())],
         Ipv4PoolView.From(group.Ipv4),
         group.Routed,
-        group.Network switch { NetworkMode.HostOnly => "hostOnly", NetworkMode.Nat => "nat", NetworkMode.Bridged => "bridged", _ => "overlay" },
+        NetworkModes.Name(group.Network),
         [.. group.Forwards.Select(f => new PortForwardView(f.Protocol, f.HostPort, f.VmAddress.ToString(), f.VmPort))],
         group.Network == NetworkMode.Bridged ? new BridgedRequest(group.UplinkVlan?.Value) : null);
 }
@@ -180,15 +180,9 @@ internal static class RequestMapping
         }
 
         var ipv4 = request.Ipv4 is { } pool ? new Ipv4PoolSpec(pool.Subnet, pool.Gateway, pool.Ranges, pool.Exclude, pool.Dhcp, pool.DnsServers, pool.LeaseTime) : null;
-        NetworkMode? network = request.Network switch
-        {
-            null => null,
-            "overlay" => NetworkMode.Overlay,
-            "hostOnly" => NetworkMode.HostOnly,
-            "nat" => NetworkMode.Nat,
-            "bridged" => NetworkMode.Bridged,
-            _ => throw new FabricValidationException("network", $"network '{request.Network}' is not one of overlay, hostOnly, nat, bridged."),
-        };
+        NetworkMode? network = request.Network is null ? null
+            : NetworkModes.TryParse(request.Network, out var mode) ? mode
+            : throw new FabricValidationException("network", $"network '{request.Network}' is not one of overlay, hostOnly, nat, bridged.");
         var forwards = request.PortForwards?.Select((f, i) => ToPortForward(f, i)).ToArray();
         VlanId? uplinkVlan = null;
         if (request.Bridged?.UplinkVlan is { } uplink)
