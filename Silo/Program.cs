@@ -13,11 +13,13 @@ try
         .AddFabricGrains()
         .AddDashboard());
     builder.Services.AddFabricApi();
+    builder.Services.AddFabricAgentRelay();
 
     var app = builder.Build();
     app.UseFabricProblemMapping();
     app.MapFabricHealth();
     app.MapFabricApi();
+    app.MapFabricAgentRelay();
     app.MapOrleansDashboard();
     await app.CheckFabricStorageAsync();
     app.Run();
