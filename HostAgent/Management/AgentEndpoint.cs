@@ -16,6 +16,7 @@ namespace Fabric.HostAgent.Management;
 /// Read-only towards the data plane: it changes no table and attaches nothing. Routes:
 /// <list type="bullet">
 /// <item><c>GET /v1/status</c>: the <see cref="AgentStatus"/> (counters per port, VNI and VTEP; flood lists; remote MACs; bindings), as the status file has it.</item>
+/// <item><c>POST /v1/trace</c> (<see cref="TraceRequest"/>): a dry run of a frame through the pipeline (<see cref="DataPlane.Trace"/>) → <see cref="FrameTrace"/>; 400 naming a bad field, 404 for a port that is not attached.</item>
 /// </list>
 /// A listen failure (address in use) is logged (event 3502) and the agent goes on without it:
 /// forwarding never depends on the endpoint.
@@ -79,11 +80,63 @@ internal sealed partial class AgentEndpoint(
         }
     }
 
+    private readonly SemaphoreSlim _traces = new(1, 1);
+
     private void Map(WebApplication app)
     {
         var v1 = app.MapGroup("/v1");
         v1.MapGet("/status", () => Results.Json(AgentStatus.Of(_options.HostId, dataPlane, time.GetUtcNow()), Json));
+        v1.MapPost("/trace", TraceAsync);
     }
+
+    private async Task<IResult> TraceAsync(HttpRequest http, CancellationToken ct)
+    {
+        TraceRequest? request;
+        try
+        {
+            request = await JsonSerializer.DeserializeAsync<TraceRequest>(http.Body, Json, ct);
+        }
+        catch (JsonException ex)
+        {
+            return Problem(400, ex.Path is { Length: > 2 } path ? path.TrimStart('$', '.') : "body", $"the body is not a trace request: {ex.Message.Split('\n')[0]}");
+        }
+
+        if (request?.Port is not { Length: > 0 } portName)
+        {
+            return Problem(400, "port", "port (the ingress interface) is required.");
+        }
+
+        var port = dataPlane.Snapshot.AttachedPorts.FirstOrDefault(p => p.Name == portName);
+        if (port is null)
+        {
+            return Problem(404, "port", $"no port '{portName}' is attached on host {_options.HostId}.");
+        }
+
+        byte[] frame;
+        try
+        {
+            frame = TraceFrameBuilder.Build(request);
+        }
+        catch (TraceRequestException ex)
+        {
+            return Problem(400, ex.Field, ex.Message);
+        }
+
+        // One at a time: a trace copies the local MAC table.
+        await _traces.WaitAsync(ct);
+        try
+        {
+            return Results.Json(dataPlane.Trace(port.Index, frame) with { Host = _options.HostId }, Json);
+        }
+        finally
+        {
+            _traces.Release();
+        }
+    }
+
+    /// <summary>An RFC 7807 problem, as the silo's API answers, so the silo relays it as it is.</summary>
+    private static IResult Problem(int status, string? field, string detail)
+        => Results.Problem(statusCode: status, detail: detail, extensions: field is null ? null : new Dictionary<string, object?> { ["field"] = field });
 
     private static partial class Log
     {

@@ -25,7 +25,11 @@ public static class AgentRelay
         return services;
     }
 
-    /// <summary>Maps <c>GET /api/hosts/{id}/status</c> (more relayed routes are documented in the README's API table).</summary>
+    /// <summary>
+    /// Maps <c>GET /api/hosts/{id}/status</c> (the agent's status: counters, tables) and
+    /// <c>POST /api/hosts/{id}/trace</c> (a dry run of a frame through the host's pipeline; the body
+    /// and the answer are the agent's, README "Operating the fabric").
+    /// </summary>
     /// <param name="app">The endpoint route builder.</param>
     /// <returns><paramref name="app"/>, for chaining.</returns>
     public static IEndpointRouteBuilder MapFabricAgentRelay(this IEndpointRouteBuilder app)
@@ -39,6 +43,25 @@ public static class AgentRelay
             try
             {
                 using var response = await clients.CreateClient(ClientName).GetAsync(new Uri(endpoint, "v1/status"), timeout.Token);
+                return await PassThroughAsync(response, timeout.Token);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
+            {
+                return Unreachable(host, endpoint, ex);
+            }
+        });
+        hosts.MapPost("/{id}/trace", async (string id, HttpRequest request, IGrainFactory grains, IHttpClientFactory clients, CancellationToken ct) =>
+        {
+            var (host, endpoint) = await AgentOfAsync(grains, id);
+            using var body = new MemoryStream();
+            await request.Body.CopyToAsync(body, ct);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(CallTimeout);
+            try
+            {
+                using var content = new ByteArrayContent(body.ToArray());
+                content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+                using var response = await clients.CreateClient(ClientName).PostAsync(new Uri(endpoint, "v1/trace"), content, timeout.Token);
                 return await PassThroughAsync(response, timeout.Token);
             }
             catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
