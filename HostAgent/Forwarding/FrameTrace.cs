@@ -106,7 +106,10 @@ internal sealed record FrameTrace(string Port, uint? Vni, string FrameHex, strin
             });
         }
 
-        steps.Add(new("portSecurity", "ok", port.AllowForgedTransmits ? $"source {source}: forged transmits allowed" : $"source {source} is the port's effective MAC"));
+        steps.Add(new("portSecurity", "ok", port.AllowForgedTransmits ? $"source {source}: forged transmits allowed"
+            : port.EffectiveMac == 0 && !port.Trunk && liveMacs.FirstLearned(port.Index) == 0 ? $"source {source} becomes the port's effective MAC (the first learned on it)"
+            : port.EffectiveMac == 0 && port.Trunk ? $"source {source}: a trunk without a configured MAC is not checked"
+            : $"source {source} is the port's effective MAC"));
         steps.Add(DescribeLearning(vni, source, portIndex, live, liveMacs, sandboxMacs));
         if (drop == DataPlaneDrop.UplinkNotForThisHost)
         {
