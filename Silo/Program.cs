@@ -20,6 +20,7 @@ try
     app.MapFabricHealth();
     app.MapFabricApi();
     app.MapFabricAgentRelay();
+    app.MapFabricMirrors();
     app.MapOrleansDashboard();
     await app.CheckFabricStorageAsync();
     app.Run();

@@ -60,6 +60,9 @@ internal sealed class ForwardingScratch
     /// </summary>
     public byte[] Originated { get; } = new byte[FrameBatch.Headroom + EthernetFrame.HeaderLength + DataPlane.MaxIcmpErrorLength];
 
+    /// <summary>A mirrored copy with its encapsulation (<see cref="DataPlane.SendMirrorCopy"/>): headroom and a jumbo frame.</summary>
+    public byte[] Mirror { get; } = new byte[FrameBatch.Headroom + Mirroring.CaptureRing.SnapLength];
+
     public ushort NextIdentification;
 
     /// <summary>
@@ -115,18 +118,60 @@ internal sealed partial class DataPlane
     /// <summary>How many times <see cref="Publish"/> replaced the tables: housekeeping saves them when it moves.</summary>
     public long Publications => Volatile.Read(ref _publications);
 
-    /// <summary>The port mirrors active now; null while there are none (the common case: one load and a branch per frame).</summary>
+    /// <summary>
+    /// The port mirrors active now (local captures and this host's remote sessions); null while there
+    /// are none (the common case: one load and a branch per frame). Tests set it directly.
+    /// </summary>
     public Mirroring.MirrorSet? Mirrors
     {
         get => Volatile.Read(ref _mirrors);
         set => Volatile.Write(ref _mirrors, value);
     }
 
+    private readonly Lock _mirrorGate = new();
+    private (int Slot, Grains.MirrorDirection Direction, Mirroring.MirrorSink Sink)[] _localMirrors = [];
+    private Mirroring.RemoteMirrorSpec[] _remoteSpecs = [];
+    private (int Slot, Grains.MirrorDirection Direction, Mirroring.MirrorSink Sink)[] _remoteMirrors = [];
+
+    /// <summary>Control side: the local captures now active (<see cref="Mirroring.LocalMirrors"/>); the mirrors are rebuilt with them.</summary>
+    public void SetLocalMirrors((int Slot, Grains.MirrorDirection Direction, Mirroring.MirrorSink Sink)[] local)
+    {
+        lock (_mirrorGate)
+        {
+            _localMirrors = local;
+            RebuildMirrorsLocked();
+        }
+    }
+
+    /// <summary>
+    /// After a publication: when the remote sessions of the new tables differ from those running,
+    /// their sinks are made again (a session that did not change keeps its sink and its sequence).
+    /// </summary>
+    private void UpdateRemoteMirrors(ForwardingSnapshot snapshot)
+    {
+        if (snapshot.RemoteMirrors.AsSpan().SequenceEqual(_remoteSpecs))
+        {
+            return;
+        }
+
+        lock (_mirrorGate)
+        {
+            var previous = _remoteSpecs.Zip(_remoteMirrors).ToDictionary(p => p.First, p => p.Second.Sink);
+            _remoteMirrors = [.. snapshot.RemoteMirrors.Select(spec => (spec.Slot, spec.Direction, previous.TryGetValue(spec, out var sink) ? sink : new Mirroring.RemoteMirror(spec.Session, _encapsulator.DestinationPort)))];
+            _remoteSpecs = snapshot.RemoteMirrors;
+            RebuildMirrorsLocked();
+        }
+    }
+
+    private void RebuildMirrorsLocked()
+        => Volatile.Write(ref _mirrors, Mirroring.MirrorSet.Of(Snapshot.Ports.Length, _localMirrors.Concat(_remoteMirrors)));
+
     /// <summary>Control plane: replaces the tables the data plane reads (copy-on-write; readers never wait).</summary>
     public void Publish(ForwardingSnapshot snapshot)
     {
         Volatile.Write(ref _snapshot, snapshot);
         Interlocked.Increment(ref _publications);
+        UpdateRemoteMirrors(snapshot);
     }
 
     /// <summary>
@@ -148,7 +193,7 @@ internal sealed partial class DataPlane
         if (Volatile.Read(ref _mirrors) is { } mirrors)
         {
             // As the port sent it, before anything is popped or rewritten.
-            Mirroring.MirrorSet.Copy(mirrors.Ingress[portIndex], slot.Slice(FrameBatch.Headroom, length));
+            Mirroring.MirrorSet.Copy(mirrors.Ingress[portIndex], this, slot.Slice(FrameBatch.Headroom, length), scratch);
         }
 
         var offload = received;
@@ -677,7 +722,7 @@ internal sealed partial class DataPlane
         {
             if (Volatile.Read(ref _mirrors) is { } mirrors)
             {
-                Mirroring.MirrorSet.Copy(mirrors.Egress[port.Index], outgoing);
+                Mirroring.MirrorSet.Copy(mirrors.Egress[port.Index], this, outgoing, scratch);
             }
 
             Counters.Ports[port.Index].CountDelivered();

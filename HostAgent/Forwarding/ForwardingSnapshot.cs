@@ -305,4 +305,10 @@ internal sealed class ForwardingSnapshot
     /// matches at most one.
     /// </summary>
     public RouterInterface[] Routes { get; init; } = [];
+
+    /// <summary>
+    /// The switch's remote mirror sessions of this host's ports (<see cref="Grains.MirrorSession"/>), in
+    /// session order; the data plane makes their sinks when they change (<see cref="DataPlane.Publish"/>).
+    /// </summary>
+    public Mirroring.RemoteMirrorSpec[] RemoteMirrors { get; init; } = [];
 }

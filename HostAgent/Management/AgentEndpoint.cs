@@ -97,9 +97,9 @@ internal sealed partial class AgentEndpoint(
         var ct = context.RequestAborted;
         var parsedDirection = direction?.ToLowerInvariant() switch
         {
-            null or "both" => (Mirroring.MirrorDirection?)Mirroring.MirrorDirection.Both,
-            "in" => Mirroring.MirrorDirection.In,
-            "out" => Mirroring.MirrorDirection.Out,
+            null or "both" => (Grains.MirrorDirection?)Grains.MirrorDirection.Both,
+            "in" => Grains.MirrorDirection.In,
+            "out" => Grains.MirrorDirection.Out,
             _ => null,
         };
         int limit = 0;

@@ -11,7 +11,7 @@ namespace Fabric.HostAgent.Mirroring;
 /// GSO super-frame) is cut to <see cref="SnapLength"/> and keeps its original length, as a capture
 /// with a snap length records it.
 /// </summary>
-internal sealed class CaptureRing
+internal sealed class CaptureRing : MirrorSink
 {
     /// <summary>Slots in the ring: 256.</summary>
     public const int Capacity = 256;
@@ -32,6 +32,9 @@ internal sealed class CaptureRing
 
     /// <summary>Frames that found the ring full and were not mirrored.</summary>
     public long Overruns => Volatile.Read(ref _overruns);
+
+    /// <inheritdoc />
+    public override void Copy(Forwarding.DataPlane dataPlane, ReadOnlySpan<byte> frame, Forwarding.ForwardingScratch scratch) => Write(frame);
 
     /// <summary>
     /// Data plane: copies <paramref name="frame"/> into the next slot, in order. The ring is a

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using Fabric.Grains;
 using Fabric.HostAgent.Forwarding;
 
 namespace Fabric.HostAgent.Mirroring;
@@ -17,7 +18,7 @@ internal sealed partial class LocalMirrors(DataPlane dataPlane, ILogger<LocalMir
     public const int MaxSessions = 4;
 
     private readonly Lock _gate = new();
-    private readonly List<(int Slot, MirrorDirection Direction, CaptureRing Ring)> _sessions = [];
+    private readonly List<(int Slot, MirrorDirection Direction, MirrorSink Ring)> _sessions = [];
 
     /// <summary>How many local mirrors are active.</summary>
     public int Active
@@ -43,7 +44,7 @@ internal sealed partial class LocalMirrors(DataPlane dataPlane, ILogger<LocalMir
             }
 
             _sessions.Add((slot, direction, ring));
-            dataPlane.Mirrors = MirrorSet.Of(dataPlane.Snapshot.Ports.Length, _sessions);
+            dataPlane.SetLocalMirrors([.. _sessions]);
         }
 
         Log.Started(logger, port, direction);
@@ -56,7 +57,7 @@ internal sealed partial class LocalMirrors(DataPlane dataPlane, ILogger<LocalMir
         lock (_gate)
         {
             _sessions.RemoveAll(s => ReferenceEquals(s.Ring, ring));
-            dataPlane.Mirrors = MirrorSet.Of(dataPlane.Snapshot.Ports.Length, _sessions);
+            dataPlane.SetLocalMirrors([.. _sessions]);
         }
 
         Log.Stopped(logger, port, ring.Overruns);

@@ -1,3 +1,4 @@
+using Fabric.Grains;
 using Fabric.HostAgent.Mirroring;
 using static Fabric.HostAgent.Tests.Forwarding.ForwardingLab;
 
@@ -69,5 +70,51 @@ public sealed class MirrorTests
         Assert.Equal(10, ring.Overruns);
         Assert.Equal(CaptureRing.Capacity + 10, lab.Output.Datagrams.Count);
         Assert.Equal(CaptureRing.Capacity, Drain(ring).Count);
+    }
+}
+
+/// <summary>Remote mirror sessions: the copies a collector gets, decoded by tshark.</summary>
+[Trait("Category", "Unit")]
+public sealed class RemoteMirrorTests
+{
+    private static readonly System.Net.IPAddress Collector = System.Net.IPAddress.Parse("10.0.0.200");
+
+    [Fact]
+    public void Vxlan_and_erspan_copies_decode_in_tshark_with_the_sessions_vni_and_id_and_the_frame_inside()
+    {
+        var lab = new ForwardingLab();
+        var vxlan = new RemoteMirror(new MirrorSession("v", "h1", "port0", MirrorDirection.In, Collector, MirrorEncapsulation.Vxlan, Vni: 9999), lab.VxlanPort);
+        var erspan = new RemoteMirror(new MirrorSession("e", "h1", "port0", MirrorDirection.In, Collector, MirrorEncapsulation.Erspan, SessionId: 42), lab.VxlanPort);
+        lab.DataPlane.Mirrors = MirrorSet.Of(PortCount, [(0, MirrorDirection.In, vxlan), (0, MirrorDirection.In, erspan)]);
+        byte[] frame = Frame(RemoteA, Mac(0x10));
+
+        lab.FromPort(0, frame);
+
+        Assert.Equal((1, 1), (vxlan.Sent, erspan.Sent));
+        uint collector = Fabric.HostAgent.Wire.Ipv4Address.FromIPAddress(Collector);
+        var toCollector = lab.Output.RawPackets.Where(p => p.Destination == collector).Select(p => p.Packet).ToList();
+        Assert.Equal(2, toCollector.Count);
+
+        // As the kernel puts them on the wire: behind an Ethernet header.
+        var frames = toCollector.Select(packet =>
+        {
+            var withEthernet = new byte[14 + packet.Length];
+            Fabric.HostAgent.Wire.EthernetFrame.WriteHeader(withEthernet, Mac(0xFE), Mac(0xFD), Fabric.HostAgent.Wire.EtherType.Ipv4);
+            packet.CopyTo(withEthernet.AsSpan(14));
+            return withEthernet;
+        }).ToList();
+        string file = Path.Combine(Path.GetTempPath(), $"mirror-{Guid.NewGuid():N}.pcap");
+        try
+        {
+            Interop.PcapFile.Write(file, frames);
+            var rows = Interop.Tshark.Fields(file, "vxlan.vni", "erspan.spanid", "eth.src", "gre.sequence_number", "ip.proto");
+            Assert.Contains(rows, r => r[0] == "9999" && r[2].Contains(Mac(0x10).ToString(), StringComparison.Ordinal));
+            Assert.Contains(rows, r => r[1] == "42" && r[2].Contains(Mac(0x10).ToString(), StringComparison.Ordinal) && r[3] == "1");
+            Assert.Empty(Interop.Tshark.Complaints(file));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 }
