@@ -131,4 +131,54 @@ public sealed class OperatorTests(UnderlayFixture lab)
         Assert.Contains(rows, r => r[0] == lab.VmIp(1, 1) && r[1] == lab.VmIp(2, 1) && r[2] == "8");
         Assert.Contains(rows, r => r[0] == lab.VmIp(2, 1) && r[1] == lab.VmIp(1, 1) && r[2] == "0");
     }
+
+    [Theory]
+    [InlineData("vxlan")]
+    [InlineData("erspan")]
+    public async Task A_remote_mirror_session_carries_a_ports_frames_to_the_collector_where_tshark_decodes_them(string encapsulation)
+    {
+        // The collector is the underlay switch's own address; the capture on its bridge sees what arrives.
+        string collector = lab.Env["LAB_CONTROL_IP"];
+        string name = $"m-{encapsulation}-{Guid.NewGuid():N}"[..20];
+        string body = encapsulation == "vxlan"
+            ? $$"""{"host":"h1","port":"vm1","direction":"both","destination":"{{collector}}","encapsulation":"vxlan","vni":9901}"""
+            : $$"""{"host":"h1","port":"vm1","direction":"both","destination":"{{collector}}","encapsulation":"erspan","sessionId":77}""";
+        await lab.PutAsync($"/api/switches/dvs/mirrors/{name}", body);
+        try
+        {
+            await using var capture = await Underlay.CaptureAnyAsync(lab, $"mirror-{encapsulation}", $"dst host {collector} and (udp port 4789 or ip proto 47)");
+            // The session is applied with the switch's next generation: ping until copies arrive.
+            await Eventually.WaitAsync(
+                async () =>
+                {
+                    await Shell.InNamespaceAsync(lab.VmNamespace(1, 1), $"ping -c 1 -W 1 {lab.VmIp(2, 1)}");
+                    var switchView = JsonDocument.Parse(await lab.Http.GetStringAsync("/api/switches/dvs")).RootElement;
+                    return switchView.GetProperty("appliedOnEveryHost").GetBoolean();
+                },
+                TimeSpan.FromSeconds(20), "every host applied the mirror session");
+            await Shell.CheckedAsync(lab.VmNamespace(1, 1), $"ping -c 2 -i 0.2 -W 2 {lab.VmIp(2, 1)}");
+            await capture.StopAsync();
+
+            var rows = await Pcap.FieldsAsync(capture.File, $"ip.dst == {collector} && icmp", "vxlan.vni", "erspan.spanid", "ip.src", "ip.dst", "icmp.type");
+            string Key(string[] r) => encapsulation == "vxlan" ? r[0] : r[1];
+            string expected = encapsulation == "vxlan" ? "9901" : "77";
+            // ip.src and ip.dst hold the outer, then the inner address: from h1's VTEP to the collector, carrying vm1's ping both ways.
+            Assert.Contains(rows, r => Key(r) == expected && r[2] == $"{lab.UnderlayIp(1)}|{lab.VmIp(1, 1)}" && r[3] == $"{collector}|{lab.VmIp(2, 1)}" && r[4] == "8");
+            Assert.Contains(rows, r => Key(r) == expected && r[2] == $"{lab.UnderlayIp(1)}|{lab.VmIp(2, 1)}" && r[3] == $"{collector}|{lab.VmIp(1, 1)}" && r[4] == "0");
+        }
+        finally
+        {
+            using var removed = await lab.Http.DeleteAsync($"/api/switches/dvs/mirrors/{name}");
+            Assert.Equal(HttpStatusCode.NoContent, removed.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task A_bad_mirror_session_is_refused_naming_the_field()
+    {
+        using var response = await lab.Http.PutAsync("/api/switches/dvs/mirrors/bad", new StringContent(
+            """{"host":"h1","port":"vm1","destination":"10.0.0.9","encapsulation":"vxlan","vni":5001}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("vni", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("field").GetString());
+    }
 }
