@@ -13,6 +13,7 @@ try
         .AddFabricGrains()
         .AddDashboard());
     builder.Services.AddFabricApi();
+    builder.AddFabricMetrics();
 
     var app = builder.Build();
     app.UseFabricProblemMapping();
