@@ -13,12 +13,14 @@ try
         .AddFabricGrains()
         .AddDashboard());
     builder.Services.AddFabricApi();
+    builder.Services.AddFabricAgentRelay();
     builder.AddFabricMetrics();
 
     var app = builder.Build();
     app.UseFabricProblemMapping();
     app.MapFabricHealth();
     app.MapFabricApi();
+    app.MapFabricAgentRelay();
     app.MapOrleansDashboard();
     await app.CheckFabricStorageAsync();
     app.Run();
