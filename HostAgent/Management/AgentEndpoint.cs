@@ -16,6 +16,7 @@ namespace Fabric.HostAgent.Management;
 /// Read-only towards the data plane: it changes no table and attaches nothing. Routes:
 /// <list type="bullet">
 /// <item><c>GET /v1/status</c>: the <see cref="AgentStatus"/> (counters per port, VNI and VTEP; flood lists; remote MACs; bindings), as the status file has it.</item>
+/// <item><c>GET /metrics</c>: the agent's metrics in the Prometheus text format (<see cref="AgentMetrics"/>).</item>
 /// </list>
 /// A listen failure (address in use) is logged (event 3502) and the agent goes on without it:
 /// forwarding never depends on the endpoint.
@@ -25,7 +26,8 @@ internal sealed partial class AgentEndpoint(
     DataPlane dataPlane,
     ManagementAddress address,
     TimeProvider time,
-    ILogger<AgentEndpoint> logger) : IHostedService, IAsyncDisposable
+    ILogger<AgentEndpoint> logger,
+    OpenTelemetry.Metrics.MeterProvider? meterProvider = null) : IHostedService, IAsyncDisposable
 {
     /// <summary>JSON as the status file writes it (web defaults: camelCase).</summary>
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -81,6 +83,11 @@ internal sealed partial class AgentEndpoint(
 
     private void Map(WebApplication app)
     {
+        if (meterProvider is not null)
+        {
+            app.UseFabricMetrics(meterProvider);
+        }
+
         var v1 = app.MapGroup("/v1");
         v1.MapGet("/status", () => Results.Json(AgentStatus.Of(_options.HostId, dataPlane, time.GetUtcNow()), Json));
     }
