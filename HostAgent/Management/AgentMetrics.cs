@@ -17,6 +17,13 @@ internal static class AgentMetrics
     /// <summary>The path Prometheus scrapes on the management endpoint.</summary>
     public const string Path = "/metrics";
 
+    /// <summary>
+    /// The most series a drop counter keeps (ports or VNIs × reasons that occurred); beyond it
+    /// OpenTelemetry folds the rest into one series labelled <c>otel_metric_overflow="true"</c>.
+    /// OpenTelemetry's default, 2,000, holds every other instrument (at most <c>MaxPorts</c> ports).
+    /// </summary>
+    public const int DropSeriesLimit = 8_192;
+
     /// <summary>The instruments and the OpenTelemetry meter provider with its Prometheus exporter.</summary>
     public static IServiceCollection AddFabricAgentMetrics(this IServiceCollection services)
     {
@@ -26,6 +33,9 @@ internal static class AgentMetrics
             .ConfigureResource(resource => resource.AddService("fabric-agent"))
             .WithMetrics(metrics => metrics
                 .AddMeter(DataPlaneMetrics.MeterName)
+                .AddView(instrument => instrument.Meter.Name == DataPlaneMetrics.MeterName && instrument.Name.Contains(".dropped_", StringComparison.Ordinal)
+                    ? new MetricStreamConfiguration { CardinalityLimit = DropSeriesLimit }
+                    : null)
                 .AddPrometheusExporter(o =>
                 {
                     // One collection per scrape: an earlier answer must not hide a fresh counter.

@@ -1,4 +1,5 @@
 using Fabric.Grains.Hosting;
+using System.Diagnostics.Metrics;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 
@@ -9,6 +10,14 @@ public static class MetricsExtensions
 {
     /// <summary>The path Prometheus scrapes.</summary>
     public const string MetricsPath = "/metrics";
+
+    /// <summary>
+    /// The most series one silo keeps per grain gauge (MAC tables or hosts it holds); beyond it
+    /// OpenTelemetry folds the rest into one series labelled <c>otel_metric_overflow="true"</c>. Its
+    /// default, 2,000, is too few for a silo holding many segments; the points are allocated up front
+    /// (about 100 bytes each), so this is not unbounded.
+    /// </summary>
+    public const int GrainSeriesLimit = 10_000;
 
     /// <summary>
     /// Exports, in the Prometheus text format at <see cref="MetricsPath"/>, the grains' meter
@@ -31,6 +40,9 @@ public static class MetricsExtensions
             .ConfigureResource(resource => resource.AddService("fabric-silo"))
             .WithMetrics(metrics => metrics
             .AddMeter(FabricGrainsExtensions.MeterName, "Microsoft.AspNetCore.Hosting")
+            .AddView(instrument => instrument.Meter.Name == FabricGrainsExtensions.MeterName && instrument is not Histogram<double>
+                ? new MetricStreamConfiguration { CardinalityLimit = GrainSeriesLimit }
+                : null)
             .AddPrometheusExporter(o =>
             {
                 // One scrape per Prometheus interval; an earlier answer must not hide a fresh value.
