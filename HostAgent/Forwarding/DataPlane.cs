@@ -82,6 +82,7 @@ internal sealed partial class DataPlane
     private readonly Dhcp.DhcpPunts? _dhcp;
     private readonly VxlanEncapsulator _encapsulator;
     private ForwardingSnapshot _snapshot;
+    private Mirroring.MirrorSet? _mirrors;
     private long _publications;
 
     /// <param name="sourcePorts">The outer UDP source ports flows are spread over (RFC 7348 §5); 49152..65535 by default.</param>
@@ -114,6 +115,13 @@ internal sealed partial class DataPlane
     /// <summary>How many times <see cref="Publish"/> replaced the tables: housekeeping saves them when it moves.</summary>
     public long Publications => Volatile.Read(ref _publications);
 
+    /// <summary>The port mirrors active now; null while there are none (the common case: one load and a branch per frame).</summary>
+    public Mirroring.MirrorSet? Mirrors
+    {
+        get => Volatile.Read(ref _mirrors);
+        set => Volatile.Write(ref _mirrors, value);
+    }
+
     /// <summary>Control plane: replaces the tables the data plane reads (copy-on-write; readers never wait).</summary>
     public void Publish(ForwardingSnapshot snapshot)
     {
@@ -137,6 +145,11 @@ internal sealed partial class DataPlane
         var portCounters = Counters.Ports[portIndex];
         portCounters.CountReceived(length);
         Counters.Total.CountReceived(length);
+        if (Volatile.Read(ref _mirrors) is { } mirrors)
+        {
+            // As the port sent it, before anything is popped or rewritten.
+            Mirroring.MirrorSet.Copy(mirrors.Ingress[portIndex], slot.Slice(FrameBatch.Headroom, length));
+        }
 
         var offload = received;
         if (!TryClassifyVlan(port, portCounters, slot, ref length, ref offload, out uint vni))
@@ -662,6 +675,11 @@ internal sealed partial class DataPlane
 
         if ((scratch.Output ?? _output).SendToPort(port.Index, outgoing, outgoingOffload))
         {
+            if (Volatile.Read(ref _mirrors) is { } mirrors)
+            {
+                Mirroring.MirrorSet.Copy(mirrors.Egress[port.Index], outgoing);
+            }
+
             Counters.Ports[port.Index].CountDelivered(outgoing.Length);
             segment.Counters.CountDelivered(outgoing.Length);
             Counters.Total.CountDelivered(outgoing.Length);

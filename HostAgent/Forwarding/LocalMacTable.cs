@@ -290,5 +290,34 @@ internal sealed class LocalMacTable(int portCount)
     }
 
     /// <summary>A unicast IPv4 address (host order): not 0.0.0.0, not 255.255.255.255, not 224/4 multicast.</summary>
+    /// <summary>
+    /// A copy for a dry run (<see cref="DataPlane.Trace"/>): the same entries (port, last seen, claims),
+    /// per-port counts and first-learned MACs, with an empty learn queue, so what the dry run would
+    /// learn or publish shows in the copy (<see cref="TryTakeLearned"/>) and never in this table.
+    /// O(entries); for diagnostics, never per frame.
+    /// </summary>
+    public LocalMacTable CloneForTrace()
+    {
+        var copy = new LocalMacTable(_perPort.Length);
+        foreach (var (key, entry) in _entries)
+        {
+            var clone = new LocalMac(entry.Port, entry.SeenAt);
+            foreach (uint ip in entry.Claims)
+            {
+                clone.Claim(ip);
+            }
+
+            copy._entries[key] = clone;
+        }
+
+        for (int i = 0; i < _perPort.Length; i++)
+        {
+            copy._perPort[i] = Volatile.Read(ref _perPort[i]);
+            copy._firstLearned[i] = Volatile.Read(ref _firstLearned[i]);
+        }
+
+        return copy;
+    }
+
     public static bool IsBindable(uint ipv4) => ipv4 != 0 && ipv4 != uint.MaxValue && ipv4 >> 28 != 0xE;
 }

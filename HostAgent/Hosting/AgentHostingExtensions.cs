@@ -84,6 +84,7 @@ public static partial class AgentHostingExtensions
         services.AddHostedService<DataPlaneHost>();
         services.AddHostedService<LocalPortApi>();
         services.AddSingleton<Management.ManagementAddress>();
+        services.AddSingleton<Mirroring.LocalMirrors>();
         services.AddHostedService<Management.AgentEndpoint>();
         services.AddHostedService<ForwardingHousekeeping>();
         services.AddHostedService<StatusFileWriter>();

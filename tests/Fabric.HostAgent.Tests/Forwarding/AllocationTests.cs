@@ -31,10 +31,23 @@ public sealed class AllocationTests
         ArpSuppressed,
     }
 
-    [Fact]
-    public void After_a_warm_up_no_forwarding_path_allocates()
+    /// <param name="mirrored">
+    /// With port mirrors active on ports 0 and 1 (both directions, nobody reading: the rings fill and
+    /// overrun) or with none, the usual case, where the data plane reads null (issue 13: an idle
+    /// mirror costs nothing per frame).
+    /// </param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void After_a_warm_up_no_forwarding_path_allocates(bool mirrored)
     {
         var lab = new ForwardingLab();
+        var ring = new Mirroring.CaptureRing();
+        if (mirrored)
+        {
+            lab.DataPlane.Mirrors = Mirroring.MirrorSet.Of(PortCount, [(0, Mirroring.MirrorDirection.Both, ring), (1, Mirroring.MirrorDirection.Both, ring)]);
+        }
+
         lab.Output.Recording = false;
         lab.Seed(1, VniA, Vm1);
         lab.Seed(TrunkPort, VniB, Guest);
@@ -111,6 +124,8 @@ public sealed class AllocationTests
         Assert.Equal(17L * Frames, lab.Output.PortSends + lab.Output.VtepSends - sendsBefore);
         Assert.Equal(4L * Frames, lab.Total.TotalDrops - dropsBefore);
         Assert.Equal(1000L + Frames, lab.Total.ArpSuppressed);
+        Assert.Equal(mirrored, ring.TryRead(new byte[Mirroring.CaptureRing.SnapLength], out _, out _, out _));
+        Assert.Equal(mirrored, ring.Overruns > 0);
     }
     [Fact]
     public void Port_security_reserved_group_and_own_vtep_paths_allocate_nothing()
