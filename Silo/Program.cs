@@ -14,6 +14,7 @@ try
         .AddDashboard());
     builder.Services.AddFabricApi();
     builder.Services.AddFabricAgentRelay();
+    builder.AddFabricMetrics();
 
     var app = builder.Build();
     app.UseFabricProblemMapping();

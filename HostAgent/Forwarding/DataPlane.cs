@@ -188,8 +188,8 @@ internal sealed partial class DataPlane
         var snapshot = Volatile.Read(ref _snapshot);
         var port = snapshot.Ports[portIndex];
         var portCounters = Counters.Ports[portIndex];
-        portCounters.CountReceived();
-        Counters.Total.CountReceived();
+        portCounters.CountReceived(length);
+        Counters.Total.CountReceived(length);
         if (Volatile.Read(ref _mirrors) is { } mirrors)
         {
             // As the port sent it, before anything is popped or rewritten.
@@ -208,7 +208,7 @@ internal sealed partial class DataPlane
             return;
         }
 
-        segment.Counters.CountReceived();
+        segment.Counters.CountReceived(length);
         var frame = slot.Slice(FrameBatch.Headroom, length);
         var destination = MacAddress.Read(frame);
         if (IsFilteredReservedGroup(destination, segment))
@@ -523,8 +523,8 @@ internal sealed partial class DataPlane
     public void FromVtep(uint outerSource, Span<byte> slot, int length, ForwardingScratch scratch)
     {
         var counters = Counters.Vtep;
-        counters.CountReceived();
-        Counters.Total.CountReceived();
+        counters.CountReceived(length);
+        Counters.Total.CountReceived(length);
         var datagram = slot.Slice(FrameBatch.Headroom, length);
         if (!VxlanDecapsulator.TryDecapsulate(datagram, out var vni, out var innerView, out var reason))
         {
@@ -562,7 +562,7 @@ internal sealed partial class DataPlane
             return;
         }
 
-        segment.Counters.CountReceived();
+        segment.Counters.CountReceived(inner.Length);
         if (segment.ExternalVteps.Count != 0 && segment.ExternalVteps.Contains(outerSource))
         {
             // RFC 7348 §4.1: learn the inner source → outer source, for VTEPs with no agent of ours.
@@ -725,9 +725,9 @@ internal sealed partial class DataPlane
                 Mirroring.MirrorSet.Copy(mirrors.Egress[port.Index], this, outgoing, scratch);
             }
 
-            Counters.Ports[port.Index].CountDelivered();
-            segment.Counters.CountDelivered();
-            Counters.Total.CountDelivered();
+            Counters.Ports[port.Index].CountDelivered(outgoing.Length);
+            segment.Counters.CountDelivered(outgoing.Length);
+            Counters.Total.CountDelivered(outgoing.Length);
         }
         else
         {
@@ -846,8 +846,9 @@ internal sealed partial class DataPlane
     {
         if (output.SendSegmentedToVtep(vtep, bucket, train, datagramLength))
         {
-            Counters.Total.CountEncapsulated(count);
-            segment.Counters.CountEncapsulated(count);
+            Counters.Total.CountEncapsulated(count, train.Length);
+            Counters.Vtep.CountEncapsulated(count, train.Length);
+            segment.Counters.CountEncapsulated(count, train.Length - (count * VxlanHeader.Length));
             return;
         }
 
@@ -905,8 +906,9 @@ internal sealed partial class DataPlane
         // The raw socket takes the IPv4 packet; the kernel adds the outer Ethernet header.
         if ((scratch.Output ?? _output).SendToVtep(vtep, destination.Slice(OuterEthernet, written - OuterEthernet)))
         {
-            Counters.Total.CountEncapsulated();
-            segment.Counters.CountEncapsulated();
+            Counters.Total.CountEncapsulated(1, VxlanHeader.Length + length);
+            Counters.Vtep.CountEncapsulated(1, VxlanHeader.Length + length);
+            segment.Counters.CountEncapsulated(1, length);
         }
         else
         {

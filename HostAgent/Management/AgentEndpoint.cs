@@ -16,6 +16,7 @@ namespace Fabric.HostAgent.Management;
 /// Read-only towards the data plane: it changes no table and attaches nothing. Routes:
 /// <list type="bullet">
 /// <item><c>GET /v1/status</c>: the <see cref="AgentStatus"/> (counters per port, VNI and VTEP; flood lists; remote MACs; bindings), as the status file has it.</item>
+/// <item><c>GET /metrics</c>: the agent's metrics in the Prometheus text format (<see cref="AgentMetrics"/>).</item>
 /// <item><c>GET /v1/mirror?port=vm1&amp;direction=in|out|both&amp;count=N</c>: a local port mirror streamed as pcap (<see cref="Mirroring.LocalMirrors"/>) until the reader leaves, N frames were sent (0 or absent: no limit) or the port is detached; 400 naming a bad parameter, 404 for a port that is not attached, 503 when <see cref="Mirroring.LocalMirrors.MaxSessions"/> are active.</item>
 /// <item><c>POST /v1/trace</c> (<see cref="TraceRequest"/>): a dry run of a frame through the pipeline (<see cref="DataPlane.Trace"/>) → <see cref="FrameTrace"/>; 400 naming a bad field, 404 for a port that is not attached.</item>
 /// </list>
@@ -28,7 +29,8 @@ internal sealed partial class AgentEndpoint(
     Mirroring.LocalMirrors mirrors,
     ManagementAddress address,
     TimeProvider time,
-    ILogger<AgentEndpoint> logger) : IHostedService, IAsyncDisposable
+    ILogger<AgentEndpoint> logger,
+    OpenTelemetry.Metrics.MeterProvider? meterProvider = null) : IHostedService, IAsyncDisposable
 {
     /// <summary>JSON as the status file writes it (web defaults: camelCase).</summary>
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -86,6 +88,11 @@ internal sealed partial class AgentEndpoint(
 
     private void Map(WebApplication app)
     {
+        if (meterProvider is not null)
+        {
+            app.UseFabricMetrics(meterProvider);
+        }
+
         var v1 = app.MapGroup("/v1");
         v1.MapGet("/status", () => Results.Json(AgentStatus.Of(_options.HostId, dataPlane, time.GetUtcNow()), Json));
         v1.MapPost("/trace", TraceAsync);
