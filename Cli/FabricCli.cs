@@ -128,11 +128,18 @@ internal sealed class FabricCli
         {
             foreach (var error in parse.Errors)
             {
-                await _console.Error.WriteLineAsync($"fabricctl: {error.Message}");
+                // One line each: some of System.CommandLine's messages list choices on lines of their own.
+                string message = string.Join(' ', error.Message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+                await _console.Error.WriteLineAsync($"fabricctl: {message}");
             }
 
-            string path = string.Join(' ', parse.CommandResult.Command.Parents.OfType<Command>().Reverse().Append(parse.CommandResult.Command).Select(c => c is RootCommand ? "fabricctl" : c.Name));
-            await _console.Error.WriteLineAsync($"Try '{path} --help'.");
+            var names = new List<string>();
+            for (var result = parse.CommandResult; result is not null; result = result.Parent as System.CommandLine.Parsing.CommandResult)
+            {
+                names.Insert(0, result.Command is RootCommand ? "fabricctl" : result.Command.Name);
+            }
+
+            await _console.Error.WriteLineAsync($"Try '{string.Join(' ', names)} --help'.");
             return Usage;
         }
 
