@@ -86,13 +86,13 @@ internal sealed record LocalMacStatusView(uint Vni, string Mac, string Port, IRe
 internal sealed record ExternalMacStatusView(uint Vni, string Mac, string Vtep);
 
 /// <summary>The answer of <c>POST /api/hosts/{id}/trace</c>.</summary>
-internal sealed record TraceView(string? Host, string? Port, string? FrameHex, IReadOnlyList<TraceStepView>? Steps, string? Result, string? Drop, IReadOnlyList<TraceOutputView>? Outputs);
+internal sealed record TraceView(string? Host, string? Port, long? Vni, string? FrameHex, IReadOnlyList<TraceStepView>? Steps, string? Result, string? Drop, IReadOnlyList<TraceOutputView>? Outputs);
 
 /// <summary>One decision of the pipeline.</summary>
 internal sealed record TraceStepView(string? Stage, string? Verdict, string? Detail);
 
 /// <summary>Where the traced frame would go: a local port, a VTEP, or the agent's DHCP server.</summary>
-internal sealed record TraceOutputView(string? Kind, string? Port, string? Vtep, long? Vni, int? Vlan, bool? Flood);
+internal sealed record TraceOutputView(string? Kind, string? Port, string? Vtep, long? Vni, int? Vlan, bool? Flood, string? FrameHex);
 
 /// <summary>A remote mirror session: <c>GET /api/switches/{switch}/mirrors</c>.</summary>
 internal sealed record MirrorSessionView(string? Name, string? Host, string? Port, string? Direction, string? Destination, string? Encapsulation, long? Vni, long? SessionId);

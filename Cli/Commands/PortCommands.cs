@@ -26,7 +26,7 @@ internal static class PortCommands
                 return FabricCli.Success;
             }
 
-            Show(run.Out, run.Now, answer.As(CliJson.Default.HostPortsView));
+            Show(run.Out, answer.As(CliJson.Default.HostPortsView));
             return FabricCli.Success;
         }));
 
@@ -47,7 +47,7 @@ internal static class PortCommands
             string host = run.Get(setHost)!;
             string name = run.Get(setInterface);
             var answer = await run.Api.PutAsync($"api/hosts/{FabricClient.Segment(host)}/ports/{FabricClient.Segment(name)}", body, run.Wait, run.Cancellation);
-            run.Written(answer, $"port {host}/{name} requested", () => Show(run.Out, run.Now, answer.As(CliJson.Default.HostPortsView)));
+            run.Written(answer, $"port {host}/{name} requested", () => Show(run.Out, answer.As(CliJson.Default.HostPortsView)));
             return FabricCli.Success;
         }));
 
@@ -67,7 +67,7 @@ internal static class PortCommands
     }
 
     /// <summary>Prints a host's registered ports and requests.</summary>
-    public static void Show(IAnsiConsole console, DateTimeOffset now, HostPortsView ports)
+    public static void Show(IAnsiConsole console, HostPortsView ports)
     {
         var table = Tables.Create("PORT", "PORT GROUP", "SOURCE", "MAC", "IPV4", "STATUS", "ERROR");
         var requested = (ports.Requested ?? []).ToDictionary(r => r.Interface, StringComparer.Ordinal);

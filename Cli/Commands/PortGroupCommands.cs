@@ -69,7 +69,7 @@ internal static class PortGroupCommands
                 return FabricCli.Success;
             }
 
-            Show(run.Out, run.Now, switchName, answer.As(CliJson.Default.SwitchView).PortGroups!.First(g => g.Name == name));
+            Show(run.Out, switchName, answer.As(CliJson.Default.SwitchView).PortGroups!.First(g => g.Name == name));
             return FabricCli.Success;
         }));
 
@@ -181,7 +181,7 @@ internal static class PortGroupCommands
     }
 
     /// <summary>Prints one port group with every setting.</summary>
-    public static void Show(IAnsiConsole console, DateTimeOffset now, string switchName, PortGroupView group)
+    public static void Show(IAnsiConsole console, string switchName, PortGroupView group)
     {
         var rows = new List<(string, string?)>
         {

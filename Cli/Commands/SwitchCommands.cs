@@ -43,7 +43,7 @@ internal static class SwitchCommands
                 return FabricCli.Success;
             }
 
-            Show(run.Out, run.Now, answer.As(CliJson.Default.SwitchView));
+            Show(run.Out, answer.As(CliJson.Default.SwitchView));
             return FabricCli.Success;
         }));
 
@@ -79,7 +79,7 @@ internal static class SwitchCommands
     }
 
     /// <summary>Prints one switch: details, port groups, hosts.</summary>
-    public static void Show(IAnsiConsole console, DateTimeOffset now, SwitchView sw)
+    public static void Show(IAnsiConsole console, SwitchView sw)
     {
         console.Write(Tables.Details(
             ("Name", sw.Name),

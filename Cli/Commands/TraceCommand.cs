@@ -101,15 +101,16 @@ internal static class TraceCommand
                 return FabricCli.Success;
             }
 
-            Show(run.Out, run.Now, answer.As(CliJson.Default.TraceView));
+            Show(run.Out, answer.As(CliJson.Default.TraceView));
             return FabricCli.Success;
         });
     }
 
     /// <summary>Prints a trace: the steps in order, the result, and the output set.</summary>
-    public static void Show(IAnsiConsole console, DateTimeOffset now, TraceView trace)
+    public static void Show(IAnsiConsole console, TraceView trace)
     {
-        Tables.Line(console, $"trace on {trace.Host}/{trace.Port}: {trace.FrameHex}");
+        Tables.Line(console, $"host {trace.Host}, port {trace.Port}, vni {(trace.Vni is { } segment ? Tables.N(segment) : "none")}");
+        Tables.Line(console, $"frame {trace.FrameHex}");
         var steps = Tables.Create("#", "STAGE", "VERDICT", "DETAIL");
         int n = 0;
         foreach (var step in trace.Steps ?? [])

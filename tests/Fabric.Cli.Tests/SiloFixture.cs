@@ -53,12 +53,7 @@ public sealed class SiloFixture : IAsyncLifetime
                     ["Fabric:Cluster:ClusterId"] = clusterId,
                     ["Fabric:Cluster:Gateways:0"] = $"127.0.0.1:{_silo.GatewayPort}",
                 },
-                Settings = new Dictionary<string, string>
-                {
-                    ["Fabric:Agent:VxlanPort"] = FreePorts.Udp().ToString(CultureInfo.InvariantCulture),
-                    // The agent's management endpoint (issue 13): a free port, not the shared default.
-                    ["Fabric:Agent:ManagementUrl"] = $"http://127.0.0.1:{FreePorts.Tcp()}",
-                },
+                Settings = new Dictionary<string, string> { ["Fabric:Agent:VxlanPort"] = FreePorts.Udp().ToString(CultureInfo.InvariantCulture) },
             });
             await Eventually.WaitAsync(
                 async () => Agent.HasExited

@@ -162,6 +162,40 @@ public sealed class SiloTests(SiloFixture fabric)
     }
 
     [Fact]
+    public async Task Host_status_shows_the_agents_own_view_relayed_by_the_silo()
+    {
+        var status = await Ok("host", "status", SiloFixture.HostId);
+
+        Assert.EndsWith(SiloFixture.HostId, Row(status, "Host:"));
+        Assert.Equal(["PORT", "TRUNK", "MACS", "RECEIVED", "DELIVERED", "ENCAPSULATED", "FLOODED", "ARPSUPPRESSED", "DROPS"], Words(Row(status, "PORT")));
+        Assert.Equal(["VNI", "PORTS", "FLOOD", "LIST", "REMOTE", "MACS", "BINDINGS", "RECEIVED", "DELIVERED", "ENCAPSULATED", "FLOODED", "ARPSUPPRESSED", "DROPS"], Words(Row(status, "VNI")));
+
+        var json = JsonDocument.Parse((await Ok("host", "status", SiloFixture.HostId, "-o", "json")).Out).RootElement;
+        Assert.Equal(SiloFixture.HostId, json.GetProperty("hostId").GetString());
+    }
+
+    [Fact]
+    public async Task A_trace_on_a_port_the_host_does_not_have_is_the_agents_error_in_one_line()
+    {
+        var result = await _cli.RunAsync("trace", "--host", SiloFixture.HostId, "--port", "nosuchport", "--src-mac", "02:00:00:00:00:01", "--dst-mac", "02:00:00:00:00:02",
+            "--src-ip", "10.0.0.1", "--dst-ip", "10.0.0.2");
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.StartsWith("fabricctl: 404 port: ", Assert.Single(result.ErrorLines));
+    }
+
+    [Fact]
+    public async Task Status_and_trace_of_an_unknown_host_are_404_lines()
+    {
+        foreach (string[] args in new string[][] { ["host", "status", "no-such-host"], ["trace", "--host", "no-such-host", "--port", "vm1", "--hex", "ffffffffffff020000000001080600010800060400010200000000010a0000010000000000000a000002"] })
+        {
+            var result = await _cli.RunAsync(args);
+            Assert.True(result.ExitCode == 1, result.ToString());
+            Assert.StartsWith("fabricctl: 404 ", Assert.Single(result.ErrorLines));
+        }
+    }
+
+    [Fact]
     public async Task A_port_request_shows_what_the_agent_made_of_it_and_is_withdrawn()
     {
         await Ok("portgroup", "set", "vms", "--switch", SiloFixture.AgentSwitch, "--vni", "6301");
