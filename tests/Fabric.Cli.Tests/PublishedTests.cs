@@ -66,7 +66,7 @@ public sealed class PublishedTests(SiloFixture fabric)
             "$FABRICCTL" switch set dvs-bash --mtu 1450 >/dev/null
             COMP_WORDS=(fabricctl sw); COMP_CWORD=1; COMP_LINE="fabricctl sw"; COMP_POINT=${#COMP_LINE}
             COMP_WORDS[0]="$FABRICCTL"; _fabricctl_complete; echo "words: ${COMPREPLY[*]}"
-            COMP_WORDS=("$FABRICCTL" switch show dvs-b); COMP_CWORD=3; COMP_LINE="fabricctl switch show dvs-b"; COMP_POINT=${#COMP_LINE}
+            COMP_WORDS=("$FABRICCTL" switch show dvs-bas); COMP_CWORD=3; COMP_LINE="fabricctl switch show dvs-bas"; COMP_POINT=${#COMP_LINE}
             _fabricctl_complete; echo "switches: ${COMPREPLY[*]}"
             """, fabric.Silo.BaseAddress);
 
