@@ -153,8 +153,9 @@ internal static class MirrorCommands
         encapsulation.CompletionSources.Add("vxlan", "erspan");
         var vni = new Option<long?>("--vni") { Description = "VXLAN: the VNI the mirrored frames carry", HelpName = "VNI" };
         var sessionId = new Option<long?>("--session-id") { Description = "ERSPAN: the session id", HelpName = "ID" };
+        var snapLength = new Option<long?>("--snap-length") { Description = "Cut each mirrored frame to this many bytes", HelpName = "BYTES" };
         var file = Common.FileOption();
-        var set = new Command("set", "Create or replace a mirror session") { setName, setSwitch, host, port, direction, destination, encapsulation, vni, sessionId, file };
+        var set = new Command("set", "Create or replace a mirror session") { setName, setSwitch, host, port, direction, destination, encapsulation, vni, sessionId, snapLength, file };
         command.Add(cli.Runs(cli.Writes(set), async run =>
         {
             var body = Common.Body(run, file);
@@ -165,6 +166,7 @@ internal static class MirrorCommands
             Common.Set(body, "encapsulation", Common.Text(run.Get(encapsulation)));
             Common.Set(body, "vni", Common.Number(run.Get(vni)));
             Common.Set(body, "sessionId", Common.Number(run.Get(sessionId)));
+            Common.Set(body, "snapLength", Common.Number(run.Get(snapLength)));
             string switchName = await Common.SwitchAsync(run, run.Get(setSwitch));
             string name = run.Get(setName);
             var answer = await run.Api.PutAsync($"api/switches/{FabricClient.Segment(switchName)}/mirrors/{FabricClient.Segment(name)}", body, run.Wait, run.Cancellation);

@@ -230,6 +230,25 @@ public sealed class SiloTests(SiloFixture fabric)
     }
 
     [Fact]
+    public async Task A_remote_mirror_session_is_set_listed_and_removed_and_a_bad_one_names_its_field()
+    {
+        await Ok("mirror", "session", "set", "tap1", "--switch", SiloFixture.AgentSwitch, "--host", SiloFixture.HostId, "--port", "vm1",
+            "--destination", "10.99.1.1", "--encapsulation", "erspan", "--session-id", "7");
+
+        var ls = await Ok("mirror", "session", "ls", "--switch", SiloFixture.AgentSwitch);
+        Assert.Equal(["SWITCH", "NAME", "HOST", "PORT", "DIRECTION", "DESTINATION", "ENCAPSULATION", "VNI", "SESSION"], Words(ls.Lines[0]));
+        Assert.Equal([SiloFixture.AgentSwitch, "tap1", SiloFixture.HostId, "vm1", "both", "10.99.1.1", "erspan", "-", "7"], Words(Row(ls, $"{SiloFixture.AgentSwitch} tap1")));
+
+        var bad = await _cli.RunAsync("mirror", "session", "set", "tap2", "--switch", SiloFixture.AgentSwitch, "--host", SiloFixture.HostId, "--port", "vm1",
+            "--destination", "not-an-ip", "--encapsulation", "vxlan", "--vni", "9999");
+        Assert.Equal(1, bad.ExitCode);
+        Assert.StartsWith("fabricctl: 400 destination: ", Assert.Single(bad.ErrorLines));
+
+        await Ok("mirror", "session", "rm", "tap1", "--switch", SiloFixture.AgentSwitch);
+        Assert.DoesNotContain("tap1", (await Ok("mirror", "session", "ls")).Out);
+    }
+
+    [Fact]
     public async Task Wait_adds_the_barrier_query_to_the_write()
     {
         await Ok("switch", "set", "dvs-wait", "--mtu", "1450", "--wait", "--timeout", "3s");
