@@ -38,9 +38,27 @@ public static class PublishedCli
         }
     }
 
+    private const string Stem = "fabricctl-published-";
+
     private static async Task<string> PublishAsync()
     {
-        string output = Path.Combine(Path.GetTempPath(), $"fabricctl-published-{Environment.ProcessId}");
+        // One directory per test process, removed when it exits; a killed test host's is removed by the next run.
+        foreach (string stale in Directory.GetDirectories(Path.GetTempPath(), Stem + "*"))
+        {
+            if (int.TryParse(Path.GetFileName(stale)[Stem.Length..], out int pid) && pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}"))
+            {
+                Directory.Delete(stale, recursive: true);
+            }
+        }
+
+        string output = Path.Combine(Path.GetTempPath(), Stem + Environment.ProcessId);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            if (Directory.Exists(output))
+            {
+                Directory.Delete(output, recursive: true);
+            }
+        };
         string root = Environment.GetEnvironmentVariable("FABRIC_LAB_BUILD_ROOT") is { Length: > 0 } other ? other : Repository.Root;
         var result = await Shell.RunAsync(
             "dotnet",
