@@ -17,6 +17,9 @@ apt_packages=(libpcap0.8 iproute2 iputils-ping tshark iperf3 ethtool procps psmi
   gcc zlib1g-dev nftables conntrack dnsmasq-base python3)
 # promtool and a real Prometheus server for the metrics tests (Category=Ops).
 apt_packages+=(prometheus)
+# The packaging tests (Category=Ops, deploy/packaging): systemd for systemd-analyze verify and
+# systemctl --root; libicu72, which the packaged silo depends on and is run with.
+apt_packages+=(systemd libicu72)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
