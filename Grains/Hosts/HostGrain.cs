@@ -13,7 +13,9 @@ internal sealed class HostState
 {
     [Id(0)] public bool Registered { get; set; }
 
-    [Id(1)] public IPAddress Vtep { get; set; } = IPAddress.None;
+    // Not IPAddress.None: that is a read-only subclass the JSON grain storage serializer (embedded
+    // mode's memory storage) cannot write, so storing port requests for a host not yet registered failed.
+    [Id(1)] public IPAddress Vtep { get; set; } = new([255, 255, 255, 255]);
 
     [Id(2)] public string AgentVersion { get; set; } = "";
 
