@@ -68,7 +68,8 @@ public static class ManagementApi
         });
 
         // Writes of switch configuration take ?wait=applied&timeout=10s (ApplyBarrier): checked
-        // before the write, awaited after it on the generation the write produced.
+        // before the write, awaited after it on the generation the write produced; a route whose
+        // answer does not show the hosts takes the barrier in one line (WithApplyBarrier).
         api.MapPut("/switches/{name}", async (string name, SwitchRequest? body, IGrainFactory grains, HttpContext http) =>
         {
             RequestMapping.CheckName("name", name);
@@ -88,26 +89,22 @@ public static class ManagementApi
             return Results.NoContent();
         });
 
-        api.MapPut("/switches/{name}/portgroups/{portGroup}", async (string name, string portGroup, PortGroupRequest? body, IGrainFactory grains, HttpContext http) =>
+        api.MapPut("/switches/{name}/portgroups/{portGroup}", async (string name, string portGroup, PortGroupRequest? body, IGrainFactory grains) =>
         {
             RequestMapping.CheckName("name", name);
             RequestMapping.CheckName("portGroup", portGroup);
-            ApplyBarrier.Requested(http);
             var config = await grains.GetGrain<ISwitchGrain>(name).SetPortGroupAsync(portGroup, RequestMapping.ToSpec(body));
-            await ApplyBarrier.SwitchAppliedAsync(http, grains, name, config.Version);
             var group = config.PortGroups.Single(g => g.Name == portGroup);
             return Results.Ok(PortGroupView.From(group));
-        });
+        }).WithApplyBarrier("name");
 
-        api.MapDelete("/switches/{name}/portgroups/{portGroup}", async (string name, string portGroup, IGrainFactory grains, HttpContext http) =>
+        api.MapDelete("/switches/{name}/portgroups/{portGroup}", async (string name, string portGroup, IGrainFactory grains) =>
         {
             RequestMapping.CheckName("name", name);
             RequestMapping.CheckName("portGroup", portGroup);
-            ApplyBarrier.Requested(http);
-            var config = await grains.GetGrain<ISwitchGrain>(name).RemovePortGroupAsync(portGroup);
-            await ApplyBarrier.SwitchAppliedAsync(http, grains, name, config.Version);
+            await grains.GetGrain<ISwitchGrain>(name).RemovePortGroupAsync(portGroup);
             return Results.NoContent();
-        });
+        }).WithApplyBarrier("name");
 
         // IPAM: what the port group's pool has handed out (address order), and freeing a leaked one.
         api.MapGet("/switches/{name}/portgroups/{portGroup}/allocations", async (string name, string portGroup, IGrainFactory grains) =>

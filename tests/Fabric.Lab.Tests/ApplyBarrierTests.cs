@@ -138,14 +138,14 @@ public sealed class ApplyBarrierTests(BarrierFixture lab, ITestOutputHelper outp
     }
 
     /// <summary>
-    /// The figures of docs/architecture.md "Generations": 60 port group changes, each awaited on the
+    /// The figures of docs/architecture.md "Generations": 100 port group changes, each awaited on the
     /// 3 hosts, one after the other. Run alone:
     /// <c>dotnet test tests/Fabric.Lab.Tests --filter FullyQualifiedName~ApplyBarrierTests.Barrier_latency --logger "console;verbosity=detailed"</c>.
     /// </summary>
     [Fact]
-    public async Task Barrier_latency_over_60_port_group_changes_on_3_hosts()
+    public async Task Barrier_latency_over_100_port_group_changes_on_3_hosts()
     {
-        const int Writes = 60;
+        const int Writes = 100;
         var took = new List<double>();
         try
         {
