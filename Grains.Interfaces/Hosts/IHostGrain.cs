@@ -100,6 +100,57 @@ public interface IHostGrain : IGrainWithStringKey
     /// <returns>The host, with the last heartbeat this activation heard.</returns>
     [ReadOnly, Alias("get")]
     Task<HostInfo?> GetAsync();
+
+    /// <summary>
+    /// Waits until the host's agent reports (in a heartbeat) that it applied at least
+    /// <paramref name="generation"/> of switch <paramref name="switchName"/>, or until the host can
+    /// no longer do so (not registered, declared dead, or on another switch), or until
+    /// <paramref name="wait"/> has passed; then answers the host as it stands. The convergence
+    /// barrier of the management API (<c>?wait=applied</c>) waits on this instead of polling. It
+    /// interleaves with the grain's other calls (heartbeats go on while it waits) and changes nothing.
+    /// </summary>
+    /// <param name="switchName">The switch whose generation is awaited.</param>
+    /// <param name="generation">The <see cref="SwitchConfig.Version"/> to wait for.</param>
+    /// <param name="wait">How long to wait at most; cut to <see cref="HostWaits.MaxWait"/> (the caller asks again for longer), negative taken as zero.</param>
+    /// <returns>The host (null if it is not registered); the caller checks <see cref="HostInfo.AppliedGeneration"/>.</returns>
+    [AlwaysInterleave, Alias("wait-for-generation")]
+    Task<HostInfo?> WaitForGenerationAsync(string switchName, long generation, TimeSpan wait);
+
+    /// <summary>
+    /// Waits until the agent reported on the port requests of <paramref name="version"/> or a later
+    /// one (<see cref="ReportPortRequestsAsync"/>), or until <paramref name="wait"/> has passed, then
+    /// answers the requests with their status. Interleaves; changes nothing.
+    /// </summary>
+    /// <param name="version">The <see cref="PortRequests.Version"/> to wait for a report on.</param>
+    /// <param name="wait">How long to wait at most; cut to <see cref="HostWaits.MaxWait"/>, negative taken as zero.</param>
+    /// <returns>The requests; reported when <see cref="PortRequests.ReportedVersion"/> ≥ <paramref name="version"/>.</returns>
+    [AlwaysInterleave, Alias("wait-for-port-report")]
+    Task<PortRequests> WaitForPortReportAsync(long version, TimeSpan wait);
+
+    /// <summary>
+    /// Subscribes the host's agent to hints that the operator's port requests changed, or renews the
+    /// subscription (see <see cref="IHostObserver"/>). Memory only, expires after
+    /// <c>Fabric:Observers:SubscriptionExpiry</c> unless renewed, lost with the activation; the
+    /// heartbeat answer's <see cref="HeartbeatAck.PortRequestsVersion"/> stays the fallback.
+    /// </summary>
+    /// <param name="observer">A grain observer reference.</param>
+    /// <returns>A completed task.</returns>
+    /// <exception cref="FabricValidationException">Field <c>observer</c>: null.</exception>
+    [Alias("subscribe")]
+    Task SubscribeAsync(IHostObserver observer);
+}
+
+/// <summary>Receives a host grain's hints for its agent (see <see cref="IHostGrain.SubscribeAsync"/>).</summary>
+[Alias("fabric.host-observer")]
+public interface IHostObserver : IGrainObserver
+{
+    /// <summary>
+    /// The operator's port requests are now at <paramref name="version"/> (persisted). A one-way
+    /// hint: it may be lost or arrive out of order; read the requests to act on it. Return quickly.
+    /// </summary>
+    /// <param name="version">The <see cref="PortRequests.Version"/> after the change.</param>
+    [Alias("on-port-requests-changed")]
+    void OnPortRequestsChanged(long version);
 }
 
 /// <summary>

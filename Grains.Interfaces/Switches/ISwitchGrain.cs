@@ -143,4 +143,41 @@ public interface ISwitchGrain : IGrainWithStringKey
     /// <returns>Every port group of the switch → host ids (empty when unused); empty when the switch does not exist.</returns>
     [ReadOnly, Alias("get-port-group-usage")]
     Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> GetPortGroupUsageAsync();
+
+    /// <summary>
+    /// Subscribes <paramref name="observer"/> to hints that the configuration changed, or renews its
+    /// subscription, and returns the configuration as it stands (so one call both reads and
+    /// subscribes). After every change that bumps <see cref="SwitchConfig.Version"/> (once it is
+    /// persisted) the switch calls <see cref="ISwitchObserver.OnSwitchChanged"/>: a hint, not the
+    /// configuration, so the agent reads the switch and need not wait for its periodic read. Like
+    /// every subscription it lives in this activation's memory only, expires after
+    /// <c>Fabric:Observers:SubscriptionExpiry</c> (2 minutes) unless renewed, and is lost with the
+    /// activation: subscribers renew it on a timer and keep reading the switch periodically.
+    /// </summary>
+    /// <param name="observer">A grain observer reference (for a client, from <c>IGrainFactory.CreateObjectReference</c>).</param>
+    /// <returns>The configuration, or null if the switch does not exist (the subscription is kept: it may be created).</returns>
+    /// <exception cref="FabricValidationException">Field <c>observer</c>: null.</exception>
+    [Alias("subscribe")]
+    Task<SwitchConfig?> SubscribeAsync(ISwitchObserver observer);
+
+    /// <summary>Ends a subscription; does nothing for null or an observer that is not subscribed.</summary>
+    /// <param name="observer">The observer reference given to <see cref="SubscribeAsync"/>.</param>
+    /// <returns>A completed task.</returns>
+    [Alias("unsubscribe")]
+    Task UnsubscribeAsync(ISwitchObserver observer);
+}
+
+/// <summary>Receives a switch's "configuration changed" hints (see <see cref="ISwitchGrain.SubscribeAsync"/>).</summary>
+[Alias("fabric.switch-observer")]
+public interface ISwitchObserver : IGrainObserver
+{
+    /// <summary>
+    /// The switch's configuration is now at <paramref name="version"/> (persisted). A one-way call:
+    /// it may be lost, and two may arrive out of order, so ignore a version at or below the one your
+    /// tables were built from and read the switch for the rest. Return quickly.
+    /// </summary>
+    /// <param name="switchName">The switch.</param>
+    /// <param name="version">Its <see cref="SwitchConfig.Version"/> after the change.</param>
+    [Alias("on-switch-changed")]
+    void OnSwitchChanged(string switchName, long version);
 }

@@ -4,6 +4,7 @@ using Fabric.Grains.Hosting;
 using Fabric.Grains.Validation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Utilities;
 
 namespace Fabric.Grains.Hosts;
 
@@ -12,7 +13,9 @@ internal sealed class HostState
 {
     [Id(0)] public bool Registered { get; set; }
 
-    [Id(1)] public IPAddress Vtep { get; set; } = IPAddress.None;
+    // Not IPAddress.None: that is a read-only subclass the JSON grain storage serializer (embedded
+    // mode's memory storage) cannot write, so storing port requests for a host not yet registered failed.
+    [Id(1)] public IPAddress Vtep { get; set; } = new([255, 255, 255, 255]);
 
     [Id(2)] public string AgentVersion { get; set; } = "";
 
@@ -48,6 +51,7 @@ internal sealed class HostState
 internal sealed partial class HostGrain(
     [PersistentState("host", "fabric")] IPersistentState<HostState> state,
     IOptions<HostLivenessOptions> livenessOptions,
+    IOptions<ObserverOptions> observerOptions,
     IClusterMembershipService membership,
     TimeProvider time,
     GrainMetrics metrics,
@@ -60,6 +64,11 @@ internal sealed partial class HostGrain(
     // What the agent last reported on the port requests: soft, reported again after any change.
     private long _reportedVersion;
     private IReadOnlyList<PortRequestStatus> _statuses = [];
+
+    // The agent's subscription to port request hints, and the convergence barrier's waiting calls
+    // (each completes when its condition holds after a heartbeat, report or liveness change).
+    private readonly ObserverManager<IHostObserver> _observers = new(observerOptions.Value.SubscriptionExpiry, logger);
+    private readonly List<Waiter> _waiters = [];
 
     // When this activation could hear heartbeats again after its last turn that waited on storage
     // or other grains: while such a turn hangs (a storage outage, a call to a silo that just died),
@@ -172,6 +181,7 @@ internal sealed partial class HostGrain(
         await state.WriteOrDeactivateAsync(this);
         ShowLiveness();
         StartLivenessTimer();
+        WakeWaiters();
         Log.Registered(logger, Id, registration.Vtep, registration.Switch, registration.Ports.Count, wanted.Count, wasAlive);
         return Info();
     }
@@ -196,6 +206,7 @@ internal sealed partial class HostGrain(
             State.AppliedGeneration = appliedGeneration;
             State.LastHeartbeat = _lastHeartbeat;
             await state.WriteOrDeactivateAsync(this);
+            WakeWaiters();
         }
 
         return new HeartbeatAck(revived, membership.CurrentSnapshot.Version.Value, State.PortRequestsVersion);
@@ -245,6 +256,7 @@ internal sealed partial class HostGrain(
         State.RequestedPorts = [.. State.RequestedPorts.Where(p => p.Interface != port.Interface), normalized];
         State.PortRequestsVersion++;
         await state.WriteOrDeactivateAsync(this);
+        HintPortRequests();
         return PortRequestsView();
     }
 
@@ -258,6 +270,7 @@ internal sealed partial class HostGrain(
         State.RequestedPorts = [.. State.RequestedPorts.Where(p => p.Interface != interfaceName)];
         State.PortRequestsVersion++;
         await state.WriteOrDeactivateAsync(this);
+        HintPortRequests();
         return true;
     }
 
@@ -270,10 +283,80 @@ internal sealed partial class HostGrain(
         {
             _reportedVersion = version;
             _statuses = [.. statuses];
+            WakeWaiters();
         }
 
         return Task.CompletedTask;
     }
+
+    public async Task<HostInfo?> WaitForGenerationAsync(string switchName, long generation, TimeSpan wait)
+    {
+        // Done when applied, or when it can no longer be: unregistered, dead, or moved to another switch.
+        await WaitUntilAsync(() => !State.Registered || !State.Alive || State.Switch != switchName || State.AppliedGeneration >= generation, wait);
+        return State.Registered ? Info() : null;
+    }
+
+    public async Task<PortRequests> WaitForPortReportAsync(long version, TimeSpan wait)
+    {
+        await WaitUntilAsync(() => _reportedVersion >= version, wait);
+        return PortRequestsView();
+    }
+
+    public Task SubscribeAsync(IHostObserver observer)
+    {
+        Guard.NotNull(observer, "observer");
+        _observers.Subscribe(observer, observer);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Waits (interleaved with the grain's other calls) until <paramref name="done"/> holds or
+    /// <paramref name="wait"/> (cut to <see cref="HostWaits.MaxWait"/>) has passed. The condition is
+    /// checked again by <see cref="WakeWaiters"/> after every change that could make it true, so
+    /// nothing polls.
+    /// </summary>
+    private async Task WaitUntilAsync(Func<bool> done, TimeSpan wait)
+    {
+        if (done() || wait <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        var waiter = new Waiter(done, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        _waiters.Add(waiter);
+        try
+        {
+            await waiter.Completed.Task.WaitAsync(wait < HostWaits.MaxWait ? wait : HostWaits.MaxWait, time);
+        }
+        catch (TimeoutException)
+        {
+            // Answered as it stands; the caller sees what is still missing.
+        }
+        finally
+        {
+            _waiters.Remove(waiter);
+        }
+    }
+
+    private void WakeWaiters()
+    {
+        foreach (var waiter in _waiters)
+        {
+            if (waiter.Done())
+            {
+                waiter.Completed.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>Tells the agent (one-way, a hint) that the port requests changed, so it need not wait for its next heartbeat.</summary>
+    private void HintPortRequests()
+    {
+        long version = State.PortRequestsVersion;
+        _observers.Notify(o => o.OnPortRequestsChanged(version));
+    }
+
+    private sealed record Waiter(Func<bool> Done, TaskCompletionSource Completed);
 
     private PortRequests PortRequestsView() => new(State.PortRequestsVersion, [.. State.RequestedPorts], _reportedVersion, _statuses);
 
@@ -287,6 +370,7 @@ internal sealed partial class HostGrain(
         await state.ClearStateAsync();
         state.State = new HostState(); // providers differ on what a cleared state holds
         ShowLiveness();
+        WakeWaiters();
         Log.Unregistered(logger, Id);
     }
 
@@ -349,6 +433,7 @@ internal sealed partial class HostGrain(
         State.Alive = false;
         await state.WriteOrDeactivateAsync(this);
         ShowLiveness();
+        WakeWaiters();
     }
 
     /// <summary>Shows the silo's metrics what the state says now (see <see cref="GrainMetrics"/>).</summary>

@@ -3,17 +3,23 @@ using Fabric.Grains.Diagnostics;
 using Fabric.Grains.Hosting;
 using Fabric.Grains.Validation;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Utilities;
 
 namespace Fabric.Grains.Switches;
 
 /// <summary>
 /// A switch's configuration: hard state, written before every call that changes it returns.
-/// Calls out only to the directory (which calls nobody), so host grains may call in freely.
+/// Calls out only to the directory (which calls nobody), so host grains may call in freely; its
+/// subscribers (agents, not grains) get a one-way "configuration changed" hint after each change.
 /// </summary>
 internal sealed partial class SwitchGrain(
     [PersistentState("switch", "fabric")] IPersistentState<SwitchState> state,
+    IOptions<ObserverOptions> observerOptions,
     ILogger<SwitchGrain> logger) : Grain, ISwitchGrain
 {
+    private readonly ObserverManager<ISwitchObserver> _observers = new(observerOptions.Value.SubscriptionExpiry, logger);
+
     private SwitchState State => state.State;
 
     private string Name => this.GetPrimaryKeyString();
@@ -290,6 +296,23 @@ internal sealed partial class SwitchGrain(
         return Task.FromResult<IReadOnlyDictionary<string, IReadOnlyList<string>>>(usage);
     }
 
+    public Task<SwitchConfig?> SubscribeAsync(ISwitchObserver observer)
+    {
+        Guard.NotNull(observer, "observer");
+        _observers.Subscribe(observer, observer);
+        return GetAsync();
+    }
+
+    public Task UnsubscribeAsync(ISwitchObserver observer)
+    {
+        if (observer is not null)
+        {
+            _observers.Unsubscribe(observer);
+        }
+
+        return Task.CompletedTask;
+    }
+
     private List<string> UsersOf(string portGroup)
         => [.. State.AttachedHosts.Where(h => h.Value.Contains(portGroup, StringComparer.Ordinal)).Select(h => h.Key)];
 
@@ -327,11 +350,20 @@ internal sealed partial class SwitchGrain(
     private SwitchConfig Snapshot()
         => new(Name, State.Mtu, State.Version, [.. State.PortGroups.Values], [.. State.Members.Select(m => new SwitchMember(m.Key, m.Value))], [.. State.Mirrors.Values]);
 
-    /// <summary>A configuration change: the next generation, persisted before the caller hears of it.</summary>
-    private Task CommitAsync()
+    /// <summary>
+    /// A configuration change: the next generation, persisted before the caller hears of it, then
+    /// hinted to the subscribed agents (one-way), so they apply it without waiting for their
+    /// periodic read of the switch and the convergence barrier answers in milliseconds.
+    /// </summary>
+    private async Task CommitAsync()
     {
         State.Version++;
-        return WriteAsync();
+        await WriteAsync();
+
+        // After the write: a subscriber never hears of a version a new activation would not have.
+        string name = Name;
+        long version = State.Version;
+        _observers.Notify(o => o.OnSwitchChanged(name, version));
     }
 
     private async Task WriteAsync()

@@ -3,7 +3,8 @@ namespace Fabric.HostAgent.Control;
 /// <summary>
 /// How the control services tell the replica's sync loop what they saw, without calling each
 /// other: the heartbeat reports a failure, a revival or a membership change; a delta with a gap
-/// asks for a snapshot. Every signal wakes the loop at once. Thread-safe.
+/// asks for a snapshot; a pushed hint says the switch changed. Every signal wakes the loop at once.
+/// The other way, the sync loop asks the heartbeat to report a newly applied generation now. Thread-safe.
 /// </summary>
 internal sealed class ControlSignals
 {
@@ -14,6 +15,8 @@ internal sealed class ControlSignals
     private int _portSync;
     private long _portRequestsVersion = -1;
     private readonly SemaphoreSlim _portRequests = new(0);
+    private readonly SemaphoreSlim _heartbeatNow = new(0);
+    private long _switchHint = -1;
     private int _connected;
 
     /// <summary>True while the replica is filled from the cluster and current (between a full sync and an outage).</summary>
@@ -71,6 +74,44 @@ internal sealed class ControlSignals
 
     /// <summary>Waits until the operator's port requests changed or <paramref name="timeout"/>; true when they changed.</summary>
     public Task<bool> WaitPortRequestsAsync(TimeSpan timeout, CancellationToken cancellationToken) => _portRequests.WaitAsync(timeout, cancellationToken);
+
+    /// <summary>
+    /// The switch pushed a hint that its configuration is now at <paramref name="version"/>: kept (the
+    /// highest seen) and the sync loop woken, which starts over when it is newer than its tables.
+    /// </summary>
+    public void HintSwitchVersion(long version)
+    {
+        long seen = Interlocked.Read(ref _switchHint);
+        while (version > seen)
+        {
+            long was = Interlocked.CompareExchange(ref _switchHint, version, seen);
+            if (was == seen)
+            {
+                _wake.Release();
+                return;
+            }
+
+            seen = was;
+        }
+    }
+
+    /// <summary>Takes the highest hinted switch version (-1: none since the last take).</summary>
+    public long TakeSwitchHint() => Interlocked.Exchange(ref _switchHint, -1);
+
+    /// <summary>
+    /// The data plane now forwards on tables of a new configuration generation: the heartbeat should
+    /// report it now rather than at its next interval, so the API's convergence barrier answers at once.
+    /// </summary>
+    public void RequestHeartbeat()
+    {
+        if (_heartbeatNow.CurrentCount == 0)
+        {
+            _heartbeatNow.Release();
+        }
+    }
+
+    /// <summary>Waits until a heartbeat is asked for or <paramref name="timeout"/>.</summary>
+    public Task WaitHeartbeatAsync(TimeSpan timeout, CancellationToken cancellationToken) => _heartbeatNow.WaitAsync(timeout, cancellationToken);
 
     /// <summary>Wakes the loop (a delta marked a VNI stale).</summary>
     public void Wake() => _wake.Release();

@@ -7,8 +7,10 @@ namespace Fabric.HostAgent.Control;
 
 /// <summary>
 /// The host's registration and liveness: registers the host with its VTEP and ports (called by the
-/// sync loop at each full sync), then every <see cref="AgentOptions.HeartbeatInterval"/> tells the
-/// host grain it is alive and which configuration generation its data plane forwards on. From the
+/// sync loop at each full sync), then every <see cref="AgentOptions.HeartbeatInterval"/>, and at once
+/// when the sync loop asks (<see cref="ControlSignals.RequestHeartbeat"/>: tables of a new generation
+/// were published), tells the host grain it is alive and which configuration generation its data
+/// plane forwards on. From the
 /// answer it signals (<see cref="ControlSignals"/>): declared dead meanwhile → resync (its MACs were
 /// withdrawn); cluster membership changed → renew subscriptions; no answer → failure.
 /// </summary>
@@ -52,7 +54,8 @@ internal sealed class Heartbeat(
         {
             try
             {
-                await Task.Delay(_options.HeartbeatInterval, time, stoppingToken);
+                // Every interval, or at once when the sync loop applied a new configuration generation.
+                await signals.WaitHeartbeatAsync(_options.HeartbeatInterval, stoppingToken);
             }
             catch (OperationCanceledException)
             {

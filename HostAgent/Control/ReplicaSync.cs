@@ -18,7 +18,7 @@ namespace Fabric.HostAgent.Control;
 /// watches the switch configuration. A failure ends the session; the next one starts a second later.
 /// The data plane forwards on the last tables meanwhile.
 /// </summary>
-internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver, IMacTableObserver
+internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver, IMacTableObserver, ISwitchObserver, IHostObserver
 {
     private readonly IClusterClient _client;
     private readonly AgentOptions _options;
@@ -38,6 +38,8 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
     // (docs/architecture.md, "Known pitfalls on Linux").
     private ISegmentObserver? _segmentObserver;
     private IMacTableObserver? _macObserver;
+    private ISwitchObserver? _switchObserver;
+    private IHostObserver? _hostObserver;
 
     private uint[] _subscribed = [];
     private bool _everConnected;
@@ -85,6 +87,8 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
     {
         _segmentObserver = _client.CreateObjectReference<ISegmentObserver>(this);
         _macObserver = _client.CreateObjectReference<IMacTableObserver>(this);
+        _switchObserver = _client.CreateObjectReference<ISwitchObserver>(this);
+        _hostObserver = _client.CreateObjectReference<IHostObserver>(this);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -127,7 +131,8 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
 
     private async Task FullSyncAsync()
     {
-        var config = await _client.GetGrain<ISwitchGrain>(_options.Switch).GetAsync().Bounded(_options, _time)
+        // Reading the switch subscribes to its "configuration changed" hints too (or renews that).
+        var config = await _client.GetGrain<ISwitchGrain>(_options.Switch).SubscribeAsync(_switchObserver!).Bounded(_options, _time)
             ?? throw new FabricNotFoundException("switch", _options.Switch);
         var unknown = new List<PortForwarding>();
         IReadOnlyList<HostPort> hostPorts;
@@ -143,9 +148,14 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
 
         LogUnknown(unknown);
         await _heartbeat.RegisterAsync(new HostRegistration(_vtep, _version, _options.Switch, hostPorts, _management.Registered));
+        var hostHints = _client.GetGrain<IHostGrain>(_options.HostId).SubscribeAsync(_hostObserver!).Bounded(_options, _time);
         ForgetUncarried();
         await SubscribeAsync(_subscribed, replace: true);
+        await hostHints;
         _ports.MarkRegistered(portsVersion);
+
+        // The tables of this generation are published: report it now, not at the next interval.
+        _signals.RequestHeartbeat();
 
         // The MAC tables may have lost us (host declared dead, or a silo restarted on memory
         // storage): publish every MAC we hold again, with its addresses; learning is idempotent.
@@ -265,6 +275,12 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
                 return;
             }
 
+            if (HintedNewerConfiguration() is { } hinted)
+            {
+                Log.Resync(_logger, $"the switch pushed configuration version {hinted}");
+                return;
+            }
+
             if (_signals.TakePortSync())
             {
                 await SyncPortsAsync();
@@ -278,6 +294,7 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
                 // Renewing returns each grain's snapshot; one from a new activation replaces ours.
                 nextRefresh = now + _options.SubscriptionRefreshInterval;
                 await SubscribeAsync(_subscribed, replace: false);
+                await RenewHintsAsync();
             }
 
             if (_configCheck is null && now >= nextConfigCheck)
@@ -312,6 +329,46 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
             return check.Result is not { } config || config.Version != _replica.Switch?.Version;
         }
     }
+
+    /// <summary>
+    /// A version the switch pushed (<see cref="OnSwitchChanged"/>) newer than the one the tables were
+    /// built from, or null. One at or below ours is a late or duplicate push and is ignored.
+    /// </summary>
+    private long? HintedNewerConfiguration()
+    {
+        long hinted = _signals.TakeSwitchHint();
+        lock (_gate)
+        {
+            return hinted > (_replica.Switch?.Version ?? long.MaxValue) ? hinted : null;
+        }
+    }
+
+    /// <summary>
+    /// Renews the subscriptions to the switch's and the host grain's hints. The switch's answer is
+    /// also a read of it: a version the pushes missed is caught here as by the periodic read.
+    /// </summary>
+    private async Task RenewHintsAsync()
+    {
+        var config = await _client.GetGrain<ISwitchGrain>(_options.Switch).SubscribeAsync(_switchObserver!).Bounded(_options, _time);
+        if (config is not null)
+        {
+            _signals.HintSwitchVersion(config.Version);
+        }
+
+        await _client.GetGrain<IHostGrain>(_options.HostId).SubscribeAsync(_hostObserver!).Bounded(_options, _time);
+    }
+
+    /// <inheritdoc />
+    public void OnSwitchChanged(string switchName, long version)
+    {
+        if (switchName == _options.Switch)
+        {
+            _signals.HintSwitchVersion(version);
+        }
+    }
+
+    /// <inheritdoc />
+    public void OnPortRequestsChanged(long version) => _signals.ObservePortRequestsVersion(version);
 
     /// <summary>
     /// Subscribes (or renews) on the segment and MAC table of each of <paramref name="vnis"/> (all
@@ -427,6 +484,7 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
         try
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await _client.GetGrain<ISwitchGrain>(_options.Switch).UnsubscribeAsync(_switchObserver!).WaitAsync(cts.Token);
             foreach (uint vni in _subscribed)
             {
                 await _client.GetGrain<ISegmentGrain>(vni).UnsubscribeAsync(_segmentObserver!).WaitAsync(cts.Token);

@@ -67,16 +67,24 @@ public static class ManagementApi
             return Results.Ok(SwitchView.From(config, await HostGenerationsAsync(grains, name)));
         });
 
-        api.MapPut("/switches/{name}", async (string name, SwitchRequest? body, IGrainFactory grains) =>
+        // Writes of switch configuration take ?wait=applied&timeout=10s (ApplyBarrier): checked
+        // before the write, awaited after it on the generation the write produced; a route whose
+        // answer does not show the hosts takes the barrier in one line (WithApplyBarrier).
+        api.MapPut("/switches/{name}", async (string name, SwitchRequest? body, IGrainFactory grains, HttpContext http) =>
         {
             RequestMapping.CheckName("name", name);
+            ApplyBarrier.Requested(http);
             var config = await grains.GetGrain<ISwitchGrain>(name).ConfigureAsync(RequestMapping.ToSettings(body));
+            await ApplyBarrier.SwitchAppliedAsync(http, grains, name, config.Version);
             return Results.Ok(SwitchView.From(config, await HostGenerationsAsync(grains, name)));
         });
 
-        api.MapDelete("/switches/{name}", async (string name, IGrainFactory grains) =>
+        api.MapDelete("/switches/{name}", async (string name, IGrainFactory grains, HttpContext http) =>
         {
             RequestMapping.CheckName("name", name);
+
+            // A switch with registered hosts cannot be deleted, so with wait=applied this answers at once.
+            ApplyBarrier.Requested(http);
             await grains.GetGrain<ISwitchGrain>(name).DeleteAsync();
             return Results.NoContent();
         });
@@ -88,7 +96,7 @@ public static class ManagementApi
             var config = await grains.GetGrain<ISwitchGrain>(name).SetPortGroupAsync(portGroup, RequestMapping.ToSpec(body));
             var group = config.PortGroups.Single(g => g.Name == portGroup);
             return Results.Ok(PortGroupView.From(group));
-        });
+        }).WithApplyBarrier("name");
 
         api.MapDelete("/switches/{name}/portgroups/{portGroup}", async (string name, string portGroup, IGrainFactory grains) =>
         {
@@ -96,7 +104,7 @@ public static class ManagementApi
             RequestMapping.CheckName("portGroup", portGroup);
             await grains.GetGrain<ISwitchGrain>(name).RemovePortGroupAsync(portGroup);
             return Results.NoContent();
-        });
+        }).WithApplyBarrier("name");
 
         // IPAM: what the port group's pool has handed out (address order), and freeing a leaked one.
         api.MapGet("/switches/{name}/portgroups/{portGroup}/allocations", async (string name, string portGroup, IGrainFactory grains) =>
@@ -106,8 +114,9 @@ public static class ManagementApi
             return Results.Ok(allocations.Select(IpAllocationView.From).ToArray());
         });
 
-        api.MapDelete("/switches/{name}/portgroups/{portGroup}/allocations/{ip}", async (string name, string portGroup, string ip, IGrainFactory grains) =>
+        api.MapDelete("/switches/{name}/portgroups/{portGroup}/allocations/{ip}", async (string name, string portGroup, string ip, IGrainFactory grains, HttpContext http) =>
         {
+            ApplyBarrier.NotAvailable(http, NothingForHosts);
             await RequirePortGroupAsync(grains, name, portGroup);
             var address = RequestMapping.ParseIpv4("ip", ip);
             bool released = await grains.GetGrain<IIpamGrain>(IIpamGrain.KeyOf(name, portGroup)).ReleaseAddressAsync(address);
@@ -151,8 +160,9 @@ public static class ManagementApi
             return Results.Ok(MacTableView.From(snapshot));
         });
 
-        api.MapPut("/segments/{vni}/macs/{mac}", async (string vni, string mac, StaticMacRequest? body, IGrainFactory grains) =>
+        api.MapPut("/segments/{vni}/macs/{mac}", async (string vni, string mac, StaticMacRequest? body, IGrainFactory grains, HttpContext http) =>
         {
+            ApplyBarrier.NotAvailable(http, SegmentWrites);
             var id = RequestMapping.ParseVni(vni);
             var address = RequestMapping.ParseMac(mac);
             MacEntry entry;
@@ -174,8 +184,9 @@ public static class ManagementApi
             return Results.Ok(MacEntryView.From(entry));
         });
 
-        api.MapPut("/segments/{vni}/vteps/{address}", async (string vni, string address, IGrainFactory grains) =>
+        api.MapPut("/segments/{vni}/vteps/{address}", async (string vni, string address, IGrainFactory grains, HttpContext http) =>
         {
+            ApplyBarrier.NotAvailable(http, SegmentWrites);
             var id = RequestMapping.ParseVni(vni);
             var vtep = RequestMapping.ParseVtep(address);
             await EnsureNotAFabricHostAsync(grains, vtep, "address");
@@ -183,16 +194,18 @@ public static class ManagementApi
             return Results.Ok(new { vni = id.Value, snapshot.Version, floodList = snapshot.FloodList.Select(e => new FloodListEntryView(e.HostId, e.Vtep.ToString())) });
         });
 
-        api.MapDelete("/segments/{vni}/vteps/{address}", async (string vni, string address, IGrainFactory grains) =>
+        api.MapDelete("/segments/{vni}/vteps/{address}", async (string vni, string address, IGrainFactory grains, HttpContext http) =>
         {
+            ApplyBarrier.NotAvailable(http, SegmentWrites);
             var id = RequestMapping.ParseVni(vni);
             var vtep = RequestMapping.ParseVtep(address);
             await grains.GetGrain<ISegmentGrain>(id.Value).LeaveAsync(ExternalVteps.HostId(vtep));
             return Results.NoContent();
         });
 
-        api.MapDelete("/segments/{vni}/macs/{mac}", async (string vni, string mac, IGrainFactory grains) =>
+        api.MapDelete("/segments/{vni}/macs/{mac}", async (string vni, string mac, IGrainFactory grains, HttpContext http) =>
         {
+            ApplyBarrier.NotAvailable(http, SegmentWrites);
             var id = RequestMapping.ParseVni(vni);
             var address = RequestMapping.ParseMac(mac);
             return await grains.GetGrain<IMacTableGrain>(id.Value).RemoveAsync(address)
@@ -200,8 +213,9 @@ public static class ManagementApi
                 : throw new FabricNotFoundException("MAC entry", mac);
         });
 
-        api.MapDelete("/segments/{vni}/ips/{ip}", async (string vni, string ip, IGrainFactory grains) =>
+        api.MapDelete("/segments/{vni}/ips/{ip}", async (string vni, string ip, IGrainFactory grains, HttpContext http) =>
         {
+            ApplyBarrier.NotAvailable(http, SegmentWrites);
             var id = RequestMapping.ParseVni(vni);
             var address = RequestMapping.ParseIpv4("ip", ip);
             return await grains.GetGrain<IMacTableGrain>(id.Value).RemoveIpBindingAsync(address)
@@ -240,24 +254,42 @@ public static class ManagementApi
             return Results.Ok(HostPortsView.From(id, await host.GetAsync(), await host.GetPortRequestsAsync()));
         });
 
-        api.MapPut("/hosts/{id}/ports/{interfaceName}", async (string id, string interfaceName, PortAttachRequest? body, IGrainFactory grains) =>
+        // With ?wait=applied the answer waits for the agent's report: 200 with the request attached or failed.
+        api.MapPut("/hosts/{id}/ports/{interfaceName}", async (string id, string interfaceName, PortAttachRequest? body, IGrainFactory grains, HttpContext http) =>
         {
             RequestMapping.CheckName("id", id);
+            ApplyBarrier.Requested(http);
             var host = grains.GetGrain<IHostGrain>(id);
             var requests = await host.RequestPortAsync(new RequestedPort(interfaceName, body?.PortGroup ?? string.Empty, body?.Mac, body?.Ipv4));
+            if (await ApplyBarrier.PortRequestsReportedAsync(http, grains, id, requests.Version) is { } reported)
+            {
+                return Results.Ok(HostPortsView.From(id, await host.GetAsync(), reported));
+            }
+
             return Results.Accepted($"/api/hosts/{id}/ports", HostPortsView.From(id, await host.GetAsync(), requests));
         });
 
-        api.MapDelete("/hosts/{id}/ports/{interfaceName}", async (string id, string interfaceName, IGrainFactory grains) =>
+        api.MapDelete("/hosts/{id}/ports/{interfaceName}", async (string id, string interfaceName, IGrainFactory grains, HttpContext http) =>
         {
             RequestMapping.CheckName("id", id);
-            return await grains.GetGrain<IHostGrain>(id).WithdrawPortRequestAsync(interfaceName)
-                ? Results.NoContent()
-                : throw new FabricNotFoundException("port request", $"{id}/{interfaceName}");
+            ApplyBarrier.Requested(http);
+            var host = grains.GetGrain<IHostGrain>(id);
+            if (!await host.WithdrawPortRequestAsync(interfaceName))
+            {
+                throw new FabricNotFoundException("port request", $"{id}/{interfaceName}");
+            }
+
+            // The version now is the withdrawal's or a later one: a report on it covers the withdrawal.
+            await ApplyBarrier.PortRequestsReportedAsync(http, grains, id, (await host.GetPortRequestsAsync()).Version);
+            return Results.NoContent();
         });
 
         return app;
     }
+
+    private const string SegmentWrites = "segment writes reach the agents as pushed deltas, and agents do not report which segment or MAC table version they applied.";
+
+    private const string NothingForHosts = "releasing an address changes only the IPAM grain, which the agents ask per request; no host has anything to apply.";
 
     /// <summary>
     /// VTEPs without a Fabric agent (a Linux kernel VXLAN device, a hardware VTEP) join a segment's

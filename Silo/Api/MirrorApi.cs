@@ -24,7 +24,7 @@ public sealed record MirrorSessionView(string Name, string Host, string Port, st
 /// </summary>
 public static class MirrorApi
 {
-    /// <summary>Maps <c>GET /api/switches/{switch}/mirrors</c>, <c>PUT</c> and <c>DELETE .../mirrors/{name}</c>.</summary>
+    /// <summary>Maps <c>GET /api/switches/{switch}/mirrors</c>, <c>PUT</c> and <c>DELETE .../mirrors/{name}</c> (the writes take <c>?wait=applied</c>, <see cref="ApplyBarrier"/>).</summary>
     /// <param name="app">The endpoint route builder.</param>
     /// <returns><paramref name="app"/>, for chaining.</returns>
     public static IEndpointRouteBuilder MapFabricMirrors(this IEndpointRouteBuilder app)
@@ -41,13 +41,13 @@ public static class MirrorApi
             RequestMapping.CheckName("name", name);
             var config = await grains.GetGrain<ISwitchGrain>(name).SetMirrorAsync(ToSession(mirror, body));
             return Results.Ok(MirrorSessionView.From(config.Mirrors!.First(m => m.Name == mirror)));
-        });
+        }).WithApplyBarrier("name");
         mirrors.MapDelete("/{mirror}", async (string name, string mirror, IGrainFactory grains) =>
         {
             RequestMapping.CheckName("name", name);
             await grains.GetGrain<ISwitchGrain>(name).RemoveMirrorAsync(mirror);
             return Results.NoContent();
-        });
+        }).WithApplyBarrier("name");
         return app;
     }
 

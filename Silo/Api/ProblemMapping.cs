@@ -8,8 +8,10 @@ namespace Fabric.Silo.Api;
 
 /// <summary>
 /// Maps what goes wrong in a management call to an RFC 7807 problem: our validation errors to
-/// 400 naming the field, unknown names to 404, unreadable JSON to 400 naming the JSON path, and an
-/// unreachable cluster or storage to 503. Nothing here changes state, so a failed call has none.
+/// 400 naming the field, unknown names to 404, unreadable JSON to 400 naming the JSON path, an
+/// unreachable cluster or storage to 503, and a convergence barrier that ran out of time to 504
+/// with the <c>hosts</c> that have not applied the change. Nothing here changes state: a failed call
+/// changed nothing, except a 504, whose write is stored.
 /// </summary>
 internal sealed partial class ProblemMapping(RequestDelegate next, ILogger<ProblemMapping> logger)
 {
@@ -22,6 +24,11 @@ internal sealed partial class ProblemMapping(RequestDelegate next, ILogger<Probl
         catch (FabricValidationException ex)
         {
             await WriteAsync(context, StatusCodes.Status400BadRequest, "Invalid request", ex.Message, ex.Field);
+        }
+        catch (ApplyTimeoutException ex)
+        {
+            // The write is stored; the convergence barrier (?wait=applied) ran out of time.
+            await WriteAsync(context, StatusCodes.Status504GatewayTimeout, "Not applied in time", ex.Message, null, ex.Hosts);
         }
         catch (FabricNotFoundException ex)
         {
@@ -62,7 +69,7 @@ internal sealed partial class ProblemMapping(RequestDelegate next, ILogger<Probl
 
     private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 
-    private static Task WriteAsync(HttpContext context, int status, string title, string detail, string? field)
+    private static Task WriteAsync(HttpContext context, int status, string title, string detail, string? field, IReadOnlyList<string>? hosts = null)
     {
         if (context.Response.HasStarted)
         {
@@ -80,6 +87,11 @@ internal sealed partial class ProblemMapping(RequestDelegate next, ILogger<Probl
         if (field is not null)
         {
             problem.Extensions["field"] = field;
+        }
+
+        if (hosts is not null)
+        {
+            problem.Extensions["hosts"] = hosts;
         }
 
         context.Response.Clear();
