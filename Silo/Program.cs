@@ -6,18 +6,22 @@ using Orleans.Dashboard;
 
 try
 {
-    var builder = WebApplication.CreateBuilder(args);
+    // appsettings.json is read next to the binary, wherever the silo is started from.
+    var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
     var fabric = builder.AddFabricSiloOptions();
     builder.UseOrleans(silo => silo
         .UseFabricCluster(fabric)
         .AddFabricGrains()
         .AddDashboard());
     builder.Services.AddFabricApi();
+    builder.Services.AddFabricOpenApi();
 
     var app = builder.Build();
     app.UseFabricProblemMapping();
     app.MapFabricHealth();
     app.MapFabricApi();
+    app.MapFabricPage();
+    app.MapFabricOpenApi();
     app.MapOrleansDashboard();
     await app.CheckFabricStorageAsync();
     app.Run();

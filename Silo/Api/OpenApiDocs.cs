@@ -1,0 +1,81 @@
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
+using Scalar.AspNetCore;
+
+namespace Fabric.Silo.Api;
+
+/// <summary>
+/// The management API described as an OpenAPI 3.1 document at <c>/openapi/v1.json</c>
+/// (Microsoft.AspNetCore.OpenApi), and a reference page that reads it at <c>/scalar</c>
+/// (Scalar.AspNetCore). The page's script is served from Scalar's assembly and its default web
+/// fonts, telemetry and AI agent are off, so it works on a machine with no route to the internet.
+/// </summary>
+public static class OpenApiDocs
+{
+    /// <summary>The document's name: it is served at <c>/openapi/{DocumentName}.json</c>.</summary>
+    public const string DocumentName = "v1";
+
+    /// <summary>Where the reference page is: <c>/scalar</c> (also <c>/scalar/v1</c>).</summary>
+    public const string ReferencePath = "/scalar";
+
+    /// <summary>
+    /// Describes the routes under <c>/api</c> (not the dashboard's, the fabric page's or the
+    /// reference page's own), each operation tagged by its resource (<c>switches</c>,
+    /// <c>segments</c>, <c>hosts</c>, <c>fabric</c>, ...), with the problem+json answer every call
+    /// may give (README "Management API").
+    /// </summary>
+    /// <param name="services">The web host's services.</param>
+    /// <returns><paramref name="services"/>, for chaining.</returns>
+    public static IServiceCollection AddFabricOpenApi(this IServiceCollection services) => services.AddOpenApi(DocumentName, options =>
+    {
+        options.ShouldInclude = description => description.RelativePath?.StartsWith("api/", StringComparison.Ordinal) == true;
+        options.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info = new OpenApiInfo
+            {
+                Title = "Fabric management API",
+                Version = DocumentName,
+                Description = "Switches, port groups, segments, MAC tables and hosts of a Fabric distributed virtual switch. "
+                    + "JSON (camelCase); errors are RFC 7807 problem details (application/problem+json) whose `field` names a bad value.",
+            };
+
+            // One tag per resource, as the operations name them (instead of the assembly's name).
+            var tags = new SortedSet<string>(StringComparer.Ordinal);
+            foreach (var operation in document.Paths.Values.SelectMany(p => p.Operations?.Values ?? []))
+            {
+                tags.UnionWith(operation.Tags?.Select(t => t.Name).OfType<string>() ?? []);
+            }
+
+            document.Tags = new HashSet<OpenApiTag>(tags.Select(t => new OpenApiTag { Name = t }));
+            return Task.CompletedTask;
+        });
+        options.AddOperationTransformer((operation, context, _) =>
+        {
+            string resource = context.Description.RelativePath?.Split('/') is ["api", var first, ..] ? first : "api";
+            operation.Tags = new HashSet<OpenApiTagReference> { new(resource, context.Document) };
+            operation.Responses ??= new OpenApiResponses();
+            operation.Responses.TryAdd("default", new OpenApiResponse
+            {
+                Description = "An error as an RFC 7807 problem: 400 names the bad `field`, 404 an unknown name, 503 an unreachable cluster or storage.",
+                Content = new Dictionary<string, OpenApiMediaType> { ["application/problem+json"] = new() },
+            });
+            return Task.CompletedTask;
+        });
+    });
+
+    /// <summary>Maps the OpenAPI document (<c>/openapi/v1.json</c>) and the reference page (<c>/scalar</c>).</summary>
+    /// <param name="app">The endpoint route builder.</param>
+    /// <returns><paramref name="app"/>, for chaining.</returns>
+    public static IEndpointRouteBuilder MapFabricOpenApi(this IEndpointRouteBuilder app)
+    {
+        app.MapOpenApi();
+        app.MapScalarApiReference(ReferencePath, options => options
+            .WithTitle("Fabric management API")
+            .AddDocument(DocumentName)
+            .DisableDefaultFonts()
+            .DisableTelemetry()
+            .DisableAgent()
+            .DisableMcp());
+        return app;
+    }
+}
