@@ -14,12 +14,14 @@ try
         .AddFabricGrains()
         .AddDashboard());
     builder.Services.AddFabricApi();
+    builder.Services.AddFabricAgentRelay();
     builder.Services.AddFabricOpenApi();
 
     var app = builder.Build();
     app.UseFabricProblemMapping();
     app.MapFabricHealth();
     app.MapFabricApi();
+    app.MapFabricAgentRelay();
     app.MapFabricPage();
     app.MapFabricOpenApi();
     app.MapOrleansDashboard();

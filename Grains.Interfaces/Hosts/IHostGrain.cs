@@ -117,12 +117,18 @@ public sealed record HostPort([property: Id(0)] string Name, [property: Id(1)] s
 /// <param name="AgentVersion">The agent's version, 1..64 characters, for operators.</param>
 /// <param name="Switch">The switch the host's ports are on; it must exist.</param>
 /// <param name="Ports">The host's ports; may be empty, names unique.</param>
+/// <param name="ManagementUrl">
+/// Where the agent's management endpoint answers (an absolute http or https URL, at most 256
+/// characters; e.g. <c>http://10.0.0.1:9650</c>), from which the silo relays status, traces and
+/// port mirrors; null when the agent serves none.
+/// </param>
 [GenerateSerializer, Immutable, Alias("fabric.host-registration")]
 public sealed record HostRegistration(
     [property: Id(0)] IPAddress Vtep,
     [property: Id(1)] string AgentVersion,
     [property: Id(2)] string Switch,
-    [property: Id(3)] IReadOnlyList<HostPort> Ports);
+    [property: Id(3)] IReadOnlyList<HostPort> Ports,
+    [property: Id(4)] string? ManagementUrl = null);
 
 /// <summary>A registered host as its grain sees it.</summary>
 /// <param name="Id">The host id (the grain key).</param>
@@ -136,6 +142,7 @@ public sealed record HostRegistration(
 /// </param>
 /// <param name="Alive">False once the host was declared dead for silence, until its next heartbeat.</param>
 /// <param name="AppliedGeneration">The switch configuration generation (<see cref="SwitchConfig.Version"/>) the agent last reported having applied; 0 before its first heartbeat.</param>
+/// <param name="ManagementUrl">The agent's management endpoint as it registered it (<see cref="HostRegistration.ManagementUrl"/>); null when none.</param>
 [GenerateSerializer, Immutable, Alias("fabric.host-info")]
 public sealed record HostInfo(
     [property: Id(0)] string Id,
@@ -145,7 +152,8 @@ public sealed record HostInfo(
     [property: Id(4)] IReadOnlyList<HostPort> Ports,
     [property: Id(5)] DateTimeOffset LastHeartbeat,
     [property: Id(6)] bool Alive,
-    [property: Id(7)] long AppliedGeneration);
+    [property: Id(7)] long AppliedGeneration,
+    [property: Id(8)] string? ManagementUrl = null);
 
 /// <summary>The answer to a heartbeat.</summary>
 /// <param name="Revived">

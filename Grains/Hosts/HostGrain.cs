@@ -35,6 +35,9 @@ internal sealed class HostState
 
     /// <summary>Grows with every change of <see cref="RequestedPorts"/>.</summary>
     [Id(10)] public long PortRequestsVersion { get; set; }
+
+    /// <summary>The agent's management endpoint, as registered; null when it serves none.</summary>
+    [Id(11)] public string? ManagementUrl { get; set; }
 }
 
 /// <summary>
@@ -91,6 +94,12 @@ internal sealed partial class HostGrain(
         }
 
         Guard.Name(registration.Switch, "switch");
+        if (registration.ManagementUrl is { } url
+            && (url.Length > 256 || !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
+        {
+            Guard.Throw("managementUrl", "managementUrl must be an absolute http or https URL of at most 256 characters.");
+        }
+
         Guard.NotNull(registration.Ports, "ports");
         var names = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < registration.Ports.Count; i++)
@@ -139,6 +148,7 @@ internal sealed partial class HostGrain(
         State.Registered = true;
         State.Vtep = registration.Vtep;
         State.AgentVersion = registration.AgentVersion;
+        State.ManagementUrl = registration.ManagementUrl;
         State.Switch = registration.Switch;
         State.Ports = [.. registration.Ports];
         State.Vnis = wanted;
@@ -265,7 +275,7 @@ internal sealed partial class HostGrain(
     public Task<HostInfo?> GetAsync() => Task.FromResult(State.Registered ? Info() : null);
 
     private HostInfo Info()
-        => new(Id, State.Vtep, State.AgentVersion, State.Switch, [.. State.Ports], _lastHeartbeat, State.Alive, State.AppliedGeneration);
+        => new(Id, State.Vtep, State.AgentVersion, State.Switch, [.. State.Ports], _lastHeartbeat, State.Alive, State.AppliedGeneration, State.ManagementUrl);
 
     private void EnsureRegistered()
     {

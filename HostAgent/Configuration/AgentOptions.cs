@@ -149,6 +149,40 @@ public sealed class AgentOptions
     public string? StatusFile { get; set; }
 
     /// <summary>
+    /// Where the agent's management endpoint listens (HTTP; <c>http://address:port</c>): its status,
+    /// frame traces, port mirrors and Prometheus metrics, which the silo relays to operators. Defaults
+    /// to <c>http://127.0.0.1:9650</c> (loopback: a silo on this host only); on a cluster, the host's
+    /// management address, e.g. <c>http://0.0.0.0:9650</c> with <see cref="ManagementAdvertisedUrl"/>.
+    /// Empty: no endpoint. It authenticates nobody yet (docs/architecture.md, "Trust"): keep it on a
+    /// management network. A port that is taken is logged (event 3502) and the agent forwards without it.
+    /// </summary>
+    public string? ManagementUrl { get; set; } = "http://127.0.0.1:9650";
+
+    /// <summary>
+    /// The URL the agent registers for its management endpoint, for the silos to reach it. Defaults to
+    /// <see cref="ManagementUrl"/>, with an unspecified address (0.0.0.0) replaced by <see cref="VtepAddress"/>.
+    /// </summary>
+    public string? ManagementAdvertisedUrl { get; set; }
+
+    /// <summary>The management endpoint's URL as registered with the host grain (see <see cref="ManagementAdvertisedUrl"/>); null when there is no endpoint.</summary>
+    public string? AdvertisedManagementUrl()
+    {
+        if (ManagementAdvertisedUrl is { Length: > 0 } advertised)
+        {
+            return advertised;
+        }
+
+        if (ManagementUrl is not { Length: > 0 } listen || !Uri.TryCreate(listen, UriKind.Absolute, out var uri))
+        {
+            return null;
+        }
+
+        return uri.Host is "0.0.0.0" or "[::]" or "*" or "+"
+            ? new UriBuilder(uri) { Host = VtepAddress }.Uri.ToString().TrimEnd('/')
+            : listen.TrimEnd('/');
+    }
+
+    /// <summary>
     /// Optional file where the agent keeps its last forwarding tables (rewritten at most once a
     /// second when they change, and at least every third of <see cref="ForwardingCacheMaxAge"/>,
     /// also while the cluster is unreachable), so that after a restart it forwards as soon as its
@@ -274,6 +308,14 @@ internal sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
             || options.CallTimeout <= TimeSpan.Zero || options.ForwardingCacheMaxAge <= TimeSpan.Zero)
         {
             failures.Add($"{s}: intervals, CallTimeout, ForwardingCacheMaxAge and MacAgingTime must be positive.");
+        }
+
+        foreach (var (key, url) in new[] { ("ManagementUrl", options.ManagementUrl), ("ManagementAdvertisedUrl", options.ManagementAdvertisedUrl) })
+        {
+            if (url is { Length: > 0 } && !(Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme == "http" && uri.AbsolutePath == "/" && url.Length <= 256))
+            {
+                failures.Add($"{s}:{key} '{url}' must be http://address:port (at most 256 characters).");
+            }
         }
 
         if (options.ForwardingCacheFile is { Length: > 0 } cache && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(cache))))

@@ -32,6 +32,7 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
     private readonly Lock _gate = new();
     private readonly ClusterReplica _replica;
     private readonly PortRegistry _ports;
+    private readonly Management.ManagementAddress _management;
 
     // Orleans holds client observers weakly: these fields keep the references alive
     // (docs/architecture.md, "Known pitfalls on Linux").
@@ -43,9 +44,10 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
     private bool _outageReported;
     private Task<SwitchConfig?>? _configCheck;
 
-    public ReplicaSync(IClusterClient client, IOptions<AgentOptions> options, Heartbeat heartbeat, DataPlane dataPlane, PortRegistry ports, ControlSignals signals, TimeProvider time, ILogger<ReplicaSync> logger)
+    public ReplicaSync(IClusterClient client, IOptions<AgentOptions> options, Heartbeat heartbeat, DataPlane dataPlane, PortRegistry ports, ControlSignals signals, TimeProvider time, ILogger<ReplicaSync> logger, Management.ManagementAddress management)
     {
         _ports = ports;
+        _management = management;
         _client = client;
         _options = options.Value;
         _heartbeat = heartbeat;
@@ -140,7 +142,7 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
         }
 
         LogUnknown(unknown);
-        await _heartbeat.RegisterAsync(new HostRegistration(_vtep, _version, _options.Switch, hostPorts));
+        await _heartbeat.RegisterAsync(new HostRegistration(_vtep, _version, _options.Switch, hostPorts, _management.Registered));
         ForgetUncarried();
         await SubscribeAsync(_subscribed, replace: true);
         _ports.MarkRegistered(portsVersion);
@@ -214,7 +216,7 @@ internal sealed partial class ReplicaSync : BackgroundService, ISegmentObserver,
         }
 
         LogUnknown(unknown);
-        await _heartbeat.RegisterAsync(new HostRegistration(_vtep, _version, _options.Switch, hostPorts));
+        await _heartbeat.RegisterAsync(new HostRegistration(_vtep, _version, _options.Switch, hostPorts, _management.Registered));
         ForgetUncarried();
         if (added.Length != 0)
         {

@@ -90,6 +90,17 @@ internal static class AgentEventIds
     /// <summary>Plumbing the host's networks failed (a command refused); retried.</summary>
     public const int HostNetworksFailed = 3402;
 
+    // The management endpoint: status, traces, mirrors, metrics (3500–3599).
+
+    /// <summary>The management endpoint listens (its URL, and the URL registered for the silos).</summary>
+    public const int ManagementListening = 3501;
+
+    /// <summary>The management endpoint could not listen (address in use, no such address); the agent forwards without it.</summary>
+    public const int ManagementFailed = 3502;
+
+    /// <summary>A port mirror started or ended (local capture through the endpoint, or a remote session).</summary>
+    public const int MirrorChanged = 3503;
+
     /// <summary>Local MACs not seen for MacAgingTime were forgotten.</summary>
     public const int Aged = 3004;
 

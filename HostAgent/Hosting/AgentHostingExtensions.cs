@@ -82,6 +82,8 @@ public static partial class AgentHostingExtensions
         services.AddSingleton<ReceiveLoops>();
         services.AddHostedService<DataPlaneHost>();
         services.AddHostedService<LocalPortApi>();
+        services.AddSingleton<Management.ManagementAddress>();
+        services.AddHostedService<Management.AgentEndpoint>();
         services.AddHostedService<ForwardingHousekeeping>();
         services.AddHostedService<StatusFileWriter>();
         services.AddMetrics();

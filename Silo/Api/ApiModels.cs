@@ -119,9 +119,10 @@ public sealed record MacEntryView(string Mac, string HostId, string Vtep, string
 /// <summary>An IPv4 binding: its MAC, mobility sequence, and whether it is flagged duplicate (no longer proxied).</summary>
 public sealed record IpBindingView(string Ip, string Mac, long Sequence, bool Duplicate);
 
-public sealed record HostView(string Id, string Vtep, string AgentVersion, string Switch, IReadOnlyList<HostPortView> Ports, DateTimeOffset LastHeartbeat, bool Alive, long AppliedGeneration)
+/// <summary>A registered host (<c>GET /api/hosts</c>); <c>managementUrl</c> is its agent's management endpoint, null when it serves none.</summary>
+public sealed record HostView(string Id, string Vtep, string AgentVersion, string Switch, IReadOnlyList<HostPortView> Ports, DateTimeOffset LastHeartbeat, bool Alive, long AppliedGeneration, string? ManagementUrl)
 {
-    internal static HostView From(HostInfo h) => new(h.Id, h.Vtep.ToString(), h.AgentVersion, h.Switch, h.Ports.Select(p => new HostPortView(p.Name, p.PortGroup)).ToArray(), h.LastHeartbeat, h.Alive, h.AppliedGeneration);
+    internal static HostView From(HostInfo h) => new(h.Id, h.Vtep.ToString(), h.AgentVersion, h.Switch, h.Ports.Select(p => new HostPortView(p.Name, p.PortGroup)).ToArray(), h.LastHeartbeat, h.Alive, h.AppliedGeneration, h.ManagementUrl);
 }
 
 public sealed record HostPortView(string Name, string PortGroup);

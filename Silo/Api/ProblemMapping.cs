@@ -36,6 +36,10 @@ internal sealed partial class ProblemMapping(RequestDelegate next, ILogger<Probl
         {
             await WriteAsync(context, ex.StatusCode, "Bad request", ex.Message, "body");
         }
+        catch (AgentUnreachableException ex)
+        {
+            await WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "Agent unreachable", ex.Message, null);
+        }
         catch (Exception ex) when (IsUnavailable(ex))
         {
             LogUnavailable(logger, context.Request.Path, ex.Message);

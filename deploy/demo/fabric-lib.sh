@@ -227,7 +227,8 @@ fl_start_agent() {
   local args=(--Fabric:Cluster:Gateways:0 "127.0.0.1:$gw" --Fabric:Cluster:ClusterId "$cluster"
     --Fabric:Agent:HostId "$host" --Fabric:Agent:VtepAddress "$vtep" --Fabric:Agent:Switch dvs
     --Fabric:Agent:NetworkNamespace "$ns" --Fabric:Agent:StatusFile "$status"
-    --Fabric:Agent:ForwardingCacheFile "${status%.json}-forwarding.json") i=0 b
+    --Fabric:Agent:ForwardingCacheFile "${status%.json}-forwarding.json"
+    --Fabric:Agent:ManagementUrl "http://127.0.0.1:$(fl_free_port)") i=0 b
   for b in "$@"; do
     args+=("--Fabric:Agent:Ports:$i:Interface" "${b%%=*}" "--Fabric:Agent:Ports:$i:PortGroup" "${b#*=}")
     i=$((i + 1))

@@ -50,6 +50,12 @@ public sealed record AgentSpec
     /// </summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// The agent's management endpoint (<c>Fabric:Agent:ManagementUrl</c>): by default a free loopback
+    /// port of its own, so several agents on one machine never share one (the agent's default, 9650, would).
+    /// </summary>
+    public string ManagementUrl { get; init; } = $"http://127.0.0.1:{FreePorts.Tcp()}";
+
     /// <summary>The command line (<c>--Key value</c> pairs).</summary>
     public IEnumerable<string> Arguments()
     {
@@ -59,6 +65,7 @@ public sealed record AgentSpec
             ("Fabric:Agent:VtepAddress", VtepAddress),
             ("Fabric:Agent:Switch", Switch),
             ("Fabric:Agent:StatusFile", StatusFile),
+            ("Fabric:Agent:ManagementUrl", ManagementUrl),
             ("Logging:Console:TimestampFormat", "HH:mm:ss.fff "),
         };
         if (NetworkNamespace is { } ns)
