@@ -18,6 +18,32 @@ public static class OpenApiDocs
     /// <summary>Where the reference page is: <c>/scalar</c> (also <c>/scalar/v1</c>).</summary>
     public const string ReferencePath = "/scalar";
 
+    // One line per operation, from README "Management API", for the routes that carry no summary of their own.
+    private static readonly Dictionary<string, string> Summaries = new(StringComparer.Ordinal)
+    {
+        ["GET api/switches"] = "All switches with their port groups, members and the generation each host applied.",
+        ["GET api/switches/{name}"] = "One switch (404 if unknown).",
+        ["PUT api/switches/{name}"] = "Creates or updates a switch: {\"mtu\":1450} (576..9216).",
+        ["DELETE api/switches/{name}"] = "Deletes a switch; refused while port groups remain.",
+        ["PUT api/switches/{name}/portgroups/{portGroup}"] = "Creates or updates a port group: VNI, VLAN and security policy, IPv4 pool, routing, network mode.",
+        ["DELETE api/switches/{name}/portgroups/{portGroup}"] = "Deletes a port group (400 while a host port uses it); its segment ends.",
+        ["GET api/switches/{name}/portgroups/{portGroup}/allocations"] = "What the port group's IPv4 pool handed out, in address order.",
+        ["DELETE api/switches/{name}/portgroups/{portGroup}/allocations/{ip}"] = "Frees an allocated address (a leaked one).",
+        ["GET api/segments/{vni}"] = "A segment: its port group and flood list.",
+        ["GET api/segments/{vni}/macs"] = "A segment's FDB (MAC entries) and IP bindings.",
+        ["PUT api/segments/{vni}/macs/{mac}"] = "A static MAC entry, at a host's port or behind an external VTEP.",
+        ["DELETE api/segments/{vni}/macs/{mac}"] = "Removes a MAC entry.",
+        ["PUT api/segments/{vni}/vteps/{address}"] = "An external VTEP (kernel or hardware) joins the segment's flood list.",
+        ["DELETE api/segments/{vni}/vteps/{address}"] = "An external VTEP leaves the segment's flood list.",
+        ["DELETE api/segments/{vni}/ips/{ip}"] = "Removes an IP binding (clears a duplicate flag).",
+        ["GET api/hosts"] = "All hosts: VTEP, agent version, ports, liveness, applied generation.",
+        ["GET api/hosts/{id}"] = "One host (404 if unknown).",
+        ["GET api/hosts/{id}/ports"] = "A host's registered ports and the operator's attach requests with their status.",
+        ["PUT api/hosts/{id}/ports/{interfaceName}"] = "Asks the host's agent to attach an interface to a port group (202).",
+        ["DELETE api/hosts/{id}/ports/{interfaceName}"] = "Withdraws an attach request; the agent detaches the port.",
+        ["GET api/hosts/{id}/status"] = "The host agent's status: counters per port, VNI and VTEP, flood lists, remote MACs, bindings (503 if the agent does not answer).",
+    };
+
     /// <summary>
     /// Describes the routes under <c>/api</c> (not the dashboard's, the fabric page's or the
     /// reference page's own), each operation tagged by its resource (<c>switches</c>,
@@ -41,7 +67,7 @@ public static class OpenApiDocs
 
             // One tag per resource, as the operations name them (instead of the assembly's name).
             var tags = new SortedSet<string>(StringComparer.Ordinal);
-            foreach (var operation in document.Paths.Values.SelectMany(p => p.Operations?.Values ?? []))
+            foreach (var operation in document.Paths.Values.SelectMany(p => p.Operations?.Values.AsEnumerable() ?? []))
             {
                 tags.UnionWith(operation.Tags?.Select(t => t.Name).OfType<string>() ?? []);
             }
@@ -53,6 +79,11 @@ public static class OpenApiDocs
         {
             string resource = context.Description.RelativePath?.Split('/') is ["api", var first, ..] ? first : "api";
             operation.Tags = new HashSet<OpenApiTagReference> { new(resource, context.Document) };
+            if (operation.Summary is null && Summaries.TryGetValue($"{context.Description.HttpMethod} {context.Description.RelativePath}", out string? summary))
+            {
+                operation.Summary = summary;
+            }
+
             operation.Responses ??= new OpenApiResponses();
             operation.Responses.TryAdd("default", new OpenApiResponse
             {
@@ -72,6 +103,8 @@ public static class OpenApiDocs
         app.MapScalarApiReference(ReferencePath, options => options
             .WithTitle("Fabric management API")
             .AddDocument(DocumentName)
+            .ExpandAllTags()
+            .HideDeveloperTools()
             .DisableDefaultFonts()
             .DisableTelemetry()
             .DisableAgent()

@@ -243,6 +243,10 @@
 
   function renderPorts(o, statuses) {
     const byHost = new Map(statuses.map(s => [s.host, s]));
+    if (o.hosts.length === 0) {
+      replace('ports', h('p', { class: 'muted' }, 'No host has registered yet.'));
+      return;
+    }
     replace('ports', o.hosts.map(host => {
       const title = h('h3', {}, `${host.id} `, h('span', { class: 'muted mono' }, host.vtep));
       const entry = byHost.get(host.id);
