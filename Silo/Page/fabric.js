@@ -262,10 +262,11 @@
       const rows = [
         ...status.ports.map(p => counterRow(host.id, p.name, p.counters, at, { 'data-port': p.name }, { trunk: p.trunk, macs: p.macs })),
         counterRow(host.id, 'VTEP', status.vtep, at, { 'data-port': '(vtep)', class: 'muted' }, { kind: 'UDP 4789' }),
+        counterRow(host.id, 'Total', status.total, at, { 'data-port': '(total)', class: 'total' }, { kind: 'all' }),
       ];
       ui.previous.set(host.id, {
         at,
-        ports: new Map([...status.ports.map(p => [p.name, p.counters.received || 0]), ['VTEP', status.vtep.received || 0]]),
+        ports: new Map([...status.ports.map(p => [p.name, p.counters.received || 0]), ['VTEP', status.vtep.received || 0], ['Total', status.total.received || 0]]),
       });
       return h('div', { 'data-host': host.id }, title,
         h('table', { class: 'counters' },
