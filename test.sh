@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs Fabric's test suite: installs prerequisites, builds, runs every test project.
 # Extra arguments go to `dotnet test`, e.g. ./test.sh --filter Category=Unit
-# Categories: Unit, Cluster, Storage, Lab, Interop, Chaos, Cni, Routing.
+# Categories: Unit, Cluster, Storage, Lab, Interop, Chaos, Cni, Routing, Ops.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$repo"

@@ -15,6 +15,7 @@ try
         .AddDashboard());
     builder.Services.AddFabricApi();
     builder.Services.AddFabricAgentRelay();
+    builder.AddFabricMetrics();
     builder.Services.AddFabricOpenApi();
 
     var app = builder.Build();
@@ -22,6 +23,7 @@ try
     app.MapFabricHealth();
     app.MapFabricApi();
     app.MapFabricAgentRelay();
+    app.MapFabricMirrors();
     app.MapFabricPage();
     app.MapFabricOpenApi();
     app.MapOrleansDashboard();

@@ -15,6 +15,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 apt_packages=(libpcap0.8 iproute2 iputils-ping tshark iperf3 ethtool procps psmisc jq openvswitch-switch netsniff-ng
   util-linux iptables podman runc containernetworking-plugins golang-go golang-github-appc-cni-dev busybox-static
   gcc zlib1g-dev nftables conntrack dnsmasq-base python3)
+# promtool and a real Prometheus server for the metrics tests (Category=Ops).
+apt_packages+=(prometheus)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

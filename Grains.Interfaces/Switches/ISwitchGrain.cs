@@ -71,6 +71,24 @@ public interface ISwitchGrain : IGrainWithStringKey
     Task<SwitchConfig> RemovePortGroupAsync(string portGroup);
 
     /// <summary>
+    /// Adds or replaces a remote port mirroring session (<see cref="MirrorSession"/>): a new
+    /// configuration generation, which the session's host applies; the same session again changes nothing.
+    /// </summary>
+    /// <param name="session">The session.</param>
+    /// <returns>The configuration after the change.</returns>
+    /// <exception cref="FabricValidationException">A field of the session is invalid (named as in <see cref="MirrorSession.Validate"/>); <c>vni</c>: a VXLAN mirror's VNI is one of the switch's segments; <c>name</c>: the switch holds <see cref="MirrorSession.MaxPerSwitch"/> already.</exception>
+    /// <exception cref="FabricNotFoundException">Kind <c>switch</c>: the switch does not exist.</exception>
+    [Alias("set-mirror")]
+    Task<SwitchConfig> SetMirrorAsync(MirrorSession session);
+
+    /// <summary>Removes a remote port mirroring session.</summary>
+    /// <param name="name">The session name.</param>
+    /// <returns>The configuration after the change.</returns>
+    /// <exception cref="FabricNotFoundException">Kind <c>switch</c> or <c>mirror session</c>: either does not exist.</exception>
+    [Alias("remove-mirror")]
+    Task<SwitchConfig> RemoveMirrorAsync(string name);
+
+    /// <summary>
     /// Adds or updates a member host and its uplink; the same uplink again changes nothing. Members
     /// are a record for operators: registering a host does not require it.
     /// </summary>

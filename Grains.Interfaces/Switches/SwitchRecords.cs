@@ -28,13 +28,15 @@ public sealed record SwitchSettings([property: Id(0)] int Mtu)
 /// <param name="Version">The configuration generation: 1 after the first creation, + 1 per change; it never goes back, not even across a delete.</param>
 /// <param name="PortGroups">The port groups, in name order (ordinal).</param>
 /// <param name="Members">The member hosts and their uplinks, in host id order (ordinal).</param>
+/// <param name="Mirrors">The remote port mirroring sessions, in name order (ordinal); null reads as none (a configuration from before they existed).</param>
 [GenerateSerializer, Immutable, Alias("fabric.switch-config")]
 public sealed record SwitchConfig(
     [property: Id(0)] string Name,
     [property: Id(1)] int Mtu,
     [property: Id(2)] long Version,
     [property: Id(3)] IReadOnlyList<PortGroup> PortGroups,
-    [property: Id(4)] IReadOnlyList<SwitchMember> Members);
+    [property: Id(4)] IReadOnlyList<SwitchMember> Members,
+    [property: Id(5)] IReadOnlyList<MirrorSession>? Mirrors = null);
 
 /// <summary>A host that is a member of the switch, with the uplink interface it uses for the underlay.</summary>
 /// <param name="HostId">The host id.</param>

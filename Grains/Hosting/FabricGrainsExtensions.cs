@@ -8,6 +8,13 @@ namespace Fabric.Grains.Hosting;
 public static class FabricGrainsExtensions
 {
     /// <summary>
+    /// The name of the meter the grains report on (System.Diagnostics.Metrics): MAC table sizes,
+    /// frozen MACs, duplicate IPs and moves per VNI, hosts alive and dead, and the learn→push latency
+    /// histogram. An exporter subscribes to it by this name (the silo's <c>/metrics</c> does).
+    /// </summary>
+    public const string MeterName = Diagnostics.GrainMetrics.MeterName;
+
+    /// <summary>
     /// Registers what the control-plane grains need: their options (bound from <c>Fabric:HostLiveness</c>,
     /// <c>Fabric:MacMobility</c>, <c>Fabric:Observers</c> and validated at start, so a bad value stops
     /// the silo with <see cref="OptionsValidationException"/> naming it), the host liveness sweep, and
@@ -36,6 +43,8 @@ public static class FabricGrainsExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MacMobilityOptions>, MacMobilityOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ObserverOptions>, ObserverOptionsValidator>());
         services.AddHostedService<HostLivenessSweep>();
+        services.AddMetrics();
+        services.TryAddSingleton<Diagnostics.GrainMetrics>();
         return services;
     }
 }

@@ -50,6 +50,7 @@ internal sealed partial class HostGrain(
     IOptions<HostLivenessOptions> livenessOptions,
     IClusterMembershipService membership,
     TimeProvider time,
+    GrainMetrics metrics,
     ILogger<HostGrain> logger) : Grain, IHostGrain
 {
     private readonly HostLivenessOptions _liveness = livenessOptions.Value;
@@ -64,6 +65,7 @@ internal sealed partial class HostGrain(
     // or other grains: while such a turn hangs (a storage outage, a call to a silo that just died),
     // heartbeats wait in its queue, and that silence is not the agent's.
     private DateTimeOffset _listeningSince;
+    private HostGauges? _gauges;
 
     private HostState State => state.State;
 
@@ -77,6 +79,19 @@ internal sealed partial class HostGrain(
         if (State.Registered && State.Alive)
         {
             StartLivenessTimer();
+        }
+
+        _gauges = new HostGauges(Id);
+        ShowLiveness();
+        metrics.Register(_gauges);
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_gauges is not null)
+        {
+            metrics.Unregister(_gauges);
         }
 
         return Task.CompletedTask;
@@ -155,6 +170,7 @@ internal sealed partial class HostGrain(
         State.Alive = true;
         State.LastHeartbeat = _lastHeartbeat;
         await state.WriteOrDeactivateAsync(this);
+        ShowLiveness();
         StartLivenessTimer();
         Log.Registered(logger, Id, registration.Vtep, registration.Switch, registration.Ports.Count, wanted.Count, wasAlive);
         return Info();
@@ -170,6 +186,7 @@ internal sealed partial class HostGrain(
         {
             await Task.WhenAll(State.Vnis.Select(v => GrainFactory.GetGrain<ISegmentGrain>(v).JoinAsync(Id, State.Vtep)));
             State.Alive = true;
+            ShowLiveness();
             StartLivenessTimer();
             Log.Revived(logger, Id);
         }
@@ -269,6 +286,7 @@ internal sealed partial class HostGrain(
         await GrainFactory.GetGrain<IFabricDirectoryGrain>(IFabricDirectoryGrain.Key).UnregisterHostAsync(Id);
         await state.ClearStateAsync();
         state.State = new HostState(); // providers differ on what a cleared state holds
+        ShowLiveness();
         Log.Unregistered(logger, Id);
     }
 
@@ -330,7 +348,11 @@ internal sealed partial class HostGrain(
         StopLivenessTimer();
         State.Alive = false;
         await state.WriteOrDeactivateAsync(this);
+        ShowLiveness();
     }
+
+    /// <summary>Shows the silo's metrics what the state says now (see <see cref="GrainMetrics"/>).</summary>
+    private void ShowLiveness() => _gauges?.Set(State.Registered, State.Alive);
 
     private void MarkListening() => _listeningSince = time.GetUtcNow();
 

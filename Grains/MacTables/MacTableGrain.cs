@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using Fabric.Addressing;
 using Fabric.Grains.Diagnostics;
@@ -38,6 +39,7 @@ internal sealed partial class MacTableGrain(
     IOptions<MacMobilityOptions> mobilityOptions,
     IOptions<ObserverOptions> observerOptions,
     TimeProvider time,
+    GrainMetrics metrics,
     ILogger<MacTableGrain> logger) : Grain, IMacTableGrain
 {
     public const int MaxBatch = 4096;
@@ -48,6 +50,7 @@ internal sealed partial class MacTableGrain(
     private readonly Dictionary<IPAddress, Queue<DateTimeOffset>> _ipMoves = [];
     private readonly MacMobilityOptions _mobility = mobilityOptions.Value;
     private IGrainTimer? _externalAging;
+    private MacTableGauges? _gauges;
 
     private MacTableState State => state.State;
 
@@ -68,11 +71,30 @@ internal sealed partial class MacTableGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         EnsureExternalAging();
+        if (Vni.TryCreate(this.GetPrimaryKeyLong(), out var vni))
+        {
+            _gauges = new MacTableGauges(vni.Value);
+            _gauges.SetSizes(State.Entries.Count, State.IpBindings.Count, State.DuplicateIps.Count);
+            _gauges.SetFrozen(State.Entries.Values.Count(e => e.Frozen));
+            metrics.Register(_gauges);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_gauges is not null)
+        {
+            metrics.Unregister(_gauges);
+        }
+
         return Task.CompletedTask;
     }
 
     public async Task<IReadOnlyList<MacLearnOutcome>> LearnAsync(IReadOnlyList<MacLearnRequest> batch)
     {
+        long started = Stopwatch.GetTimestamp();
         var vni = Vni;
         Guard.NotNull(batch, "batch");
         if (batch.Count > MaxBatch)
@@ -108,6 +130,11 @@ internal sealed partial class MacTableGrain(
         }
 
         await CommitAsync(vni, changes, bindings, writeAnyway: refreshed);
+        if (changes.Count != 0 || bindings.Count != 0)
+        {
+            metrics.LearnPushDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        }
+
         EnsureExternalAging();
         return outcomes;
     }
@@ -162,6 +189,7 @@ internal sealed partial class MacTableGrain(
             var frozen = current with { Frozen = true };
             State.Entries[request.Mac] = frozen;
             changes.Add(new MacChange(MacChangeKind.Frozen, frozen, null));
+            _gauges?.AddFrozen(1);
             Log.Frozen(logger, Vni.Value, request.Mac, moves.Count, _mobility.Window, current.HostId, request.HostId);
             return (MacLearnResult.Frozen, frozen);
         }
@@ -170,6 +198,7 @@ internal sealed partial class MacTableGrain(
         var moved = new MacEntry(request.Mac, request.HostId, request.Vtep, request.Port, current.Sequence + 1, now, Static: false, Frozen: false);
         State.Entries[request.Mac] = moved;
         changes.Add(new MacChange(MacChangeKind.Moved, moved, current.Location));
+        _gauges?.CountMove();
         return (MacLearnResult.Moved, moved);
     }
 
@@ -187,6 +216,11 @@ internal sealed partial class MacTableGrain(
         var entry = new MacEntry(mac, hostId, vtep, port, current is null ? 1 : moves ? current.Sequence + 1 : current.Sequence, time.GetUtcNow(), Static: true, Frozen: false);
         State.Entries[mac] = entry;
         _moves.Remove(mac);
+        if (current is { Frozen: true })
+        {
+            _gauges?.AddFrozen(-1);
+        }
+
         await CommitAsync(vni, [new MacChange(MacChangeKind.Static, entry, moves ? current!.Location : null)], []);
         return entry;
     }
@@ -435,6 +469,11 @@ internal sealed partial class MacTableGrain(
         }
 
         _moves.Remove(mac);
+        if (removed.Frozen)
+        {
+            _gauges?.AddFrozen(-1);
+        }
+
         changes.Add(new MacChange(MacChangeKind.Removed, removed, null));
         foreach (var ip in State.IpBindings.Where(b => b.Value == mac).Select(b => b.Key).ToList())
         {
@@ -471,6 +510,7 @@ internal sealed partial class MacTableGrain(
         }
 
         await state.WriteOrDeactivateAsync(this);
+        _gauges?.SetSizes(State.Entries.Count, State.IpBindings.Count, State.DuplicateIps.Count);
 
         if (changed)
         {

@@ -168,6 +168,43 @@ internal sealed partial class SwitchGrain(
         return Snapshot();
     }
 
+    public async Task<SwitchConfig> SetMirrorAsync(MirrorSession session)
+    {
+        EnsureCreated();
+        Guard.NotNull(session, "session");
+        session.Validate();
+        if (State.Mirrors.TryGetValue(session.Name, out var current) && current == session)
+        {
+            return Snapshot();
+        }
+
+        if (current is null && State.Mirrors.Count >= MirrorSession.MaxPerSwitch)
+        {
+            Guard.Throw("name", $"switch '{Name}' has {MirrorSession.MaxPerSwitch} mirror sessions, the most it holds; remove one first.");
+        }
+
+        if (session.Encapsulation == MirrorEncapsulation.Vxlan && State.PortGroups.Values.FirstOrDefault(g => g.Vni.Value == session.Vni) is { } clash)
+        {
+            Guard.Throw("vni", $"VNI {session.Vni} is port group '{clash.Name}''s segment; a mirror's VNI must not be one of the switch's segments.");
+        }
+
+        State.Mirrors[session.Name] = session;
+        await CommitAsync();
+        return Snapshot();
+    }
+
+    public async Task<SwitchConfig> RemoveMirrorAsync(string name)
+    {
+        EnsureCreated();
+        if (name is null || !State.Mirrors.Remove(name))
+        {
+            Guard.NotFound("mirror session", name ?? "");
+        }
+
+        await CommitAsync();
+        return Snapshot();
+    }
+
     public async Task<SwitchConfig> AddHostAsync(string hostId, string uplink)
     {
         EnsureCreated();
@@ -288,7 +325,7 @@ internal sealed partial class SwitchGrain(
     }
 
     private SwitchConfig Snapshot()
-        => new(Name, State.Mtu, State.Version, [.. State.PortGroups.Values], [.. State.Members.Select(m => new SwitchMember(m.Key, m.Value))]);
+        => new(Name, State.Mtu, State.Version, [.. State.PortGroups.Values], [.. State.Members.Select(m => new SwitchMember(m.Key, m.Value))], [.. State.Mirrors.Values]);
 
     /// <summary>A configuration change: the next generation, persisted before the caller hears of it.</summary>
     private Task CommitAsync()

@@ -17,4 +17,7 @@ internal sealed class SwitchState
 
     /// <summary>Registered host → the port groups its ports use.</summary>
     [Id(5)] public SortedDictionary<string, List<string>> AttachedHosts { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Remote port mirroring sessions by name.</summary>
+    [Id(6)] public SortedDictionary<string, MirrorSession> Mirrors { get; set; } = new(StringComparer.Ordinal);
 }

@@ -251,6 +251,23 @@ internal static class ForwardingBuilder
             Generation = generation,
             MaxInnerFrameLength = mtu + Wire.EthernetFrame.HeaderLength,
             Routes = [.. routers.Values.OrderBy(r => r.Vni)],
+            RemoteMirrors = RemoteMirrorsOf(config, hostId, ports),
         };
+    }
+
+    /// <summary>The switch's remote mirror sessions of this host's attached ports, in session name order.</summary>
+    private static Mirroring.RemoteMirrorSpec[] RemoteMirrorsOf(SwitchConfig? config, string hostId, PortForwarding[] ports)
+    {
+        var specs = new List<Mirroring.RemoteMirrorSpec>();
+        foreach (var session in config?.Mirrors ?? [])
+        {
+            int slot = session.Host == hostId ? Array.FindIndex(ports, p => p.Attached && p.Name == session.Port) : -1;
+            if (slot >= 0)
+            {
+                specs.Add(new Mirroring.RemoteMirrorSpec(slot, session.Direction, session));
+            }
+        }
+
+        return [.. specs];
     }
 }

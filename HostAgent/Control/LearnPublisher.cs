@@ -20,7 +20,8 @@ namespace Fabric.HostAgent.Control;
 /// </summary>
 /// <remarks>
 /// The entry is read when the batch is built, not when the key was queued: a MAC that moved or was
-/// forgotten meanwhile is published as it stands now, or not at all.
+/// forgotten meanwhile is published as it stands now, or not at all. Each MAC accepted is timed from
+/// its earliest pending learn (<see cref="ControlPlaneMetrics.LearnPublishDuration"/>).
 /// </remarks>
 internal sealed partial class LearnPublisher(
     IClusterClient client,
@@ -29,15 +30,17 @@ internal sealed partial class LearnPublisher(
     ExternalMacTable external,
     LocalPorts.PortRegistry ports,
     TimeProvider time,
-    ILogger<LearnPublisher> logger) : BackgroundService
+    ILogger<LearnPublisher> logger,
+    ControlPlaneMetrics? metrics = null) : BackgroundService
 {
     /// <summary>Most requests in one call; a VNI with more pending is sent in several calls.</summary>
     public const int MaxBatch = 1024;
 
     private readonly AgentOptions _options = options.Value;
     private readonly IPAddress _vtep = IPAddress.Parse(options.Value.VtepAddress);
-    private readonly Dictionary<uint, HashSet<ulong>> _pending = [];
-    private readonly Dictionary<uint, HashSet<ulong>> _pendingExternal = [];
+    // VNI → MAC → when its earliest pending learn was queued (Environment.TickCount64 ms; 0: requeued).
+    private readonly Dictionary<uint, Dictionary<ulong, long>> _pending = [];
+    private readonly Dictionary<uint, Dictionary<ulong, long>> _pendingExternal = [];
 
     /// <summary>How many MACs wait to be published (after the last round).</summary>
     public int Pending => _pending.Values.Sum(s => s.Count) + _pendingExternal.Values.Sum(s => s.Count);
@@ -73,14 +76,14 @@ internal sealed partial class LearnPublisher(
     /// </summary>
     public async Task PublishAsync()
     {
-        while (macs.TryTakeLearned(out var key))
+        while (macs.TryTakeLearned(out var key, out long queuedAt))
         {
-            Add(_pending, key);
+            Add(_pending, key, queuedAt);
         }
 
-        while (external.TryTakeLearned(out var key))
+        while (external.TryTakeLearned(out var key, out long queuedAt))
         {
-            Add(_pendingExternal, key);
+            Add(_pendingExternal, key, queuedAt);
         }
 
         var hostLocal = ports.Switch?.PortGroups.Where(g => g.IsHostLocal).Select(g => g.Vni.Value).ToHashSet() ?? [];
@@ -112,6 +115,7 @@ internal sealed partial class LearnPublisher(
                     var chunk = batch.GetRange(start, Math.Min(MaxBatch, batch.Count - start));
                     await client.GetGrain<IMacTableGrain>(vni).LearnAsync(chunk).Bounded(_options, time);
                     Calls++;
+                    RecordAccepted(chunk, local, behindExternal);
                 }
             }
             catch (FabricValidationException ex)
@@ -126,19 +130,43 @@ internal sealed partial class LearnPublisher(
         }
     }
 
-    private static void Add(Dictionary<uint, HashSet<ulong>> pending, MacKey key)
+    private static void Add(Dictionary<uint, Dictionary<ulong, long>> pending, MacKey key, long queuedAt)
     {
         if (!pending.TryGetValue(key.Vni, out var set))
         {
             pending[key.Vni] = set = [];
         }
 
-        set.Add(key.Mac);
+        // The earliest learn still pending is the one the latency is about.
+        set[key.Mac] = set.TryGetValue(key.Mac, out long earlier) && earlier != 0 && (queuedAt == 0 || earlier < queuedAt) ? earlier : queuedAt;
     }
 
-    private void Build(uint vni, HashSet<ulong> pending, List<MacLearnRequest> requests)
+    /// <summary>Times every MAC of an accepted call once, from its earliest pending learn; requeued ones (0) are not learns and are not timed.</summary>
+    private void RecordAccepted(List<MacLearnRequest> chunk, Dictionary<ulong, long>? local, Dictionary<ulong, long>? behindExternal)
     {
-        foreach (ulong value in pending)
+        if (metrics is null)
+        {
+            return;
+        }
+
+        long now = Environment.TickCount64;
+        foreach (var request in chunk)
+        {
+            // Timed once: a MAC with several claimed addresses is several requests, and a round that
+            // fails after this call sends it again; 0 marks it timed.
+            ulong mac = request.Mac.Value;
+            var pending = local is not null && local.ContainsKey(mac) ? local : behindExternal;
+            if (pending is not null && pending.TryGetValue(mac, out long queuedAt) && queuedAt != 0)
+            {
+                metrics.LearnPublishDuration.Record(Math.Max(0, now - queuedAt) / 1000.0);
+                pending[mac] = 0;
+            }
+        }
+    }
+
+    private void Build(uint vni, Dictionary<ulong, long> pending, List<MacLearnRequest> requests)
+    {
+        foreach (ulong value in pending.Keys)
         {
             if (!macs.TryGet(vni, value, out var entry) || ports.NameOf(entry.Port) is not { } port)
             {
@@ -161,9 +189,9 @@ internal sealed partial class LearnPublisher(
     }
 
     /// <summary>MACs behind external VTEPs, published under the VTEP's own host id (<see cref="ExternalVteps"/>).</summary>
-    private void BuildExternal(uint vni, HashSet<ulong> pending, List<MacLearnRequest> requests)
+    private void BuildExternal(uint vni, Dictionary<ulong, long> pending, List<MacLearnRequest> requests)
     {
-        foreach (ulong value in pending)
+        foreach (ulong value in pending.Keys)
         {
             if (external.TryGet(vni, value, out var entry))
             {

@@ -98,8 +98,11 @@ internal static class AgentEventIds
     /// <summary>The management endpoint could not listen (address in use, no such address); the agent forwards without it.</summary>
     public const int ManagementFailed = 3502;
 
-    /// <summary>A port mirror started or ended (local capture through the endpoint, or a remote session).</summary>
-    public const int MirrorChanged = 3503;
+    /// <summary>A local port mirror started (a capture streamed through the endpoint).</summary>
+    public const int MirrorStarted = 3503;
+
+    /// <summary>A local port mirror ended (its reader left, its count was reached or its port was detached), with the frames it could not keep up with.</summary>
+    public const int MirrorEnded = 3504;
 
     /// <summary>Local MACs not seen for MacAgingTime were forgotten.</summary>
     public const int Aged = 3004;

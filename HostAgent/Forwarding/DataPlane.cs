@@ -60,6 +60,9 @@ internal sealed class ForwardingScratch
     /// </summary>
     public byte[] Originated { get; } = new byte[FrameBatch.Headroom + EthernetFrame.HeaderLength + DataPlane.MaxIcmpErrorLength];
 
+    /// <summary>A mirrored copy with its encapsulation (<see cref="DataPlane.SendMirrorCopy"/>): headroom and a jumbo frame.</summary>
+    public byte[] Mirror { get; } = new byte[FrameBatch.Headroom + Mirroring.CaptureRing.SnapLength];
+
     public ushort NextIdentification;
 
     /// <summary>
@@ -82,6 +85,7 @@ internal sealed partial class DataPlane
     private readonly Dhcp.DhcpPunts? _dhcp;
     private readonly VxlanEncapsulator _encapsulator;
     private ForwardingSnapshot _snapshot;
+    private Mirroring.MirrorSet? _mirrors;
     private long _publications;
 
     /// <param name="sourcePorts">The outer UDP source ports flows are spread over (RFC 7348 §5); 49152..65535 by default.</param>
@@ -114,11 +118,60 @@ internal sealed partial class DataPlane
     /// <summary>How many times <see cref="Publish"/> replaced the tables: housekeeping saves them when it moves.</summary>
     public long Publications => Volatile.Read(ref _publications);
 
+    /// <summary>
+    /// The port mirrors active now (local captures and this host's remote sessions); null while there
+    /// are none (the common case: one load and a branch per frame). Tests set it directly.
+    /// </summary>
+    public Mirroring.MirrorSet? Mirrors
+    {
+        get => Volatile.Read(ref _mirrors);
+        set => Volatile.Write(ref _mirrors, value);
+    }
+
+    private readonly Lock _mirrorGate = new();
+    private (int Slot, Grains.MirrorDirection Direction, Mirroring.MirrorSink Sink)[] _localMirrors = [];
+    private Mirroring.RemoteMirrorSpec[] _remoteSpecs = [];
+    private (int Slot, Grains.MirrorDirection Direction, Mirroring.MirrorSink Sink)[] _remoteMirrors = [];
+
+    /// <summary>Control side: the local captures now active (<see cref="Mirroring.LocalMirrors"/>); the mirrors are rebuilt with them.</summary>
+    public void SetLocalMirrors((int Slot, Grains.MirrorDirection Direction, Mirroring.MirrorSink Sink)[] local)
+    {
+        lock (_mirrorGate)
+        {
+            _localMirrors = local;
+            RebuildMirrorsLocked();
+        }
+    }
+
+    /// <summary>
+    /// After a publication: when the remote sessions of the new tables differ from those running,
+    /// their sinks are made again (a session that did not change keeps its sink and its sequence).
+    /// </summary>
+    private void UpdateRemoteMirrors(ForwardingSnapshot snapshot)
+    {
+        if (snapshot.RemoteMirrors.AsSpan().SequenceEqual(_remoteSpecs))
+        {
+            return;
+        }
+
+        lock (_mirrorGate)
+        {
+            var previous = _remoteSpecs.Zip(_remoteMirrors).ToDictionary(p => p.First, p => p.Second.Sink);
+            _remoteMirrors = [.. snapshot.RemoteMirrors.Select(spec => (spec.Slot, spec.Direction, previous.TryGetValue(spec, out var sink) ? sink : new Mirroring.RemoteMirror(spec.Session, _encapsulator.DestinationPort)))];
+            _remoteSpecs = snapshot.RemoteMirrors;
+            RebuildMirrorsLocked();
+        }
+    }
+
+    private void RebuildMirrorsLocked()
+        => Volatile.Write(ref _mirrors, Mirroring.MirrorSet.Of(Snapshot.Ports.Length, _localMirrors.Concat(_remoteMirrors)));
+
     /// <summary>Control plane: replaces the tables the data plane reads (copy-on-write; readers never wait).</summary>
     public void Publish(ForwardingSnapshot snapshot)
     {
         Volatile.Write(ref _snapshot, snapshot);
         Interlocked.Increment(ref _publications);
+        UpdateRemoteMirrors(snapshot);
     }
 
     /// <summary>
@@ -135,8 +188,13 @@ internal sealed partial class DataPlane
         var snapshot = Volatile.Read(ref _snapshot);
         var port = snapshot.Ports[portIndex];
         var portCounters = Counters.Ports[portIndex];
-        portCounters.CountReceived();
-        Counters.Total.CountReceived();
+        portCounters.CountReceived(length);
+        Counters.Total.CountReceived(length);
+        if (Volatile.Read(ref _mirrors) is { } mirrors)
+        {
+            // As the port sent it, before anything is popped or rewritten.
+            Mirroring.MirrorSet.Copy(mirrors.Ingress[portIndex], this, slot.Slice(FrameBatch.Headroom, length), scratch);
+        }
 
         var offload = received;
         if (!TryClassifyVlan(port, portCounters, slot, ref length, ref offload, out uint vni))
@@ -150,7 +208,7 @@ internal sealed partial class DataPlane
             return;
         }
 
-        segment.Counters.CountReceived();
+        segment.Counters.CountReceived(length);
         var frame = slot.Slice(FrameBatch.Headroom, length);
         var destination = MacAddress.Read(frame);
         if (IsFilteredReservedGroup(destination, segment))
@@ -465,8 +523,8 @@ internal sealed partial class DataPlane
     public void FromVtep(uint outerSource, Span<byte> slot, int length, ForwardingScratch scratch)
     {
         var counters = Counters.Vtep;
-        counters.CountReceived();
-        Counters.Total.CountReceived();
+        counters.CountReceived(length);
+        Counters.Total.CountReceived(length);
         var datagram = slot.Slice(FrameBatch.Headroom, length);
         if (!VxlanDecapsulator.TryDecapsulate(datagram, out var vni, out var innerView, out var reason))
         {
@@ -504,7 +562,7 @@ internal sealed partial class DataPlane
             return;
         }
 
-        segment.Counters.CountReceived();
+        segment.Counters.CountReceived(inner.Length);
         if (segment.ExternalVteps.Count != 0 && segment.ExternalVteps.Contains(outerSource))
         {
             // RFC 7348 §4.1: learn the inner source → outer source, for VTEPs with no agent of ours.
@@ -662,9 +720,14 @@ internal sealed partial class DataPlane
 
         if ((scratch.Output ?? _output).SendToPort(port.Index, outgoing, outgoingOffload))
         {
-            Counters.Ports[port.Index].CountDelivered();
-            segment.Counters.CountDelivered();
-            Counters.Total.CountDelivered();
+            if (Volatile.Read(ref _mirrors) is { } mirrors)
+            {
+                Mirroring.MirrorSet.Copy(mirrors.Egress[port.Index], this, outgoing, scratch);
+            }
+
+            Counters.Ports[port.Index].CountDelivered(outgoing.Length);
+            segment.Counters.CountDelivered(outgoing.Length);
+            Counters.Total.CountDelivered(outgoing.Length);
         }
         else
         {
@@ -783,8 +846,9 @@ internal sealed partial class DataPlane
     {
         if (output.SendSegmentedToVtep(vtep, bucket, train, datagramLength))
         {
-            Counters.Total.CountEncapsulated(count);
-            segment.Counters.CountEncapsulated(count);
+            Counters.Total.CountEncapsulated(count, train.Length);
+            Counters.Vtep.CountEncapsulated(count, train.Length);
+            segment.Counters.CountEncapsulated(count, train.Length - (count * VxlanHeader.Length));
             return;
         }
 
@@ -842,8 +906,9 @@ internal sealed partial class DataPlane
         // The raw socket takes the IPv4 packet; the kernel adds the outer Ethernet header.
         if ((scratch.Output ?? _output).SendToVtep(vtep, destination.Slice(OuterEthernet, written - OuterEthernet)))
         {
-            Counters.Total.CountEncapsulated();
-            segment.Counters.CountEncapsulated();
+            Counters.Total.CountEncapsulated(1, VxlanHeader.Length + length);
+            Counters.Vtep.CountEncapsulated(1, VxlanHeader.Length + length);
+            segment.Counters.CountEncapsulated(1, length);
         }
         else
         {

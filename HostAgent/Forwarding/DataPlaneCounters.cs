@@ -7,6 +7,13 @@ namespace Fabric.HostAgent.Forwarding;
 /// Plain counters the data plane increments with <see cref="Interlocked"/> and the metrics
 /// exporter and status endpoint read. One set per port, one per VNI, one for the VTEP.
 /// </summary>
+/// <remarks>
+/// Bytes are counted with frames where the data plane knows the length: on a port, the Ethernet
+/// frames as the port hands them over or takes them (without FCS; a GSO super-frame is one frame of
+/// its whole length); on the VTEP, the UDP payloads (VXLAN header and inner frame); per VNI, the inner
+/// frames, untagged. A frame dropped before it was counted as received (too long for a slot) counts
+/// no bytes.
+/// </remarks>
 internal sealed class TrafficCounters
 {
     private static readonly int DropCount = Enum.GetValues<DataPlaneDrop>().Length;
@@ -21,6 +28,9 @@ internal sealed class TrafficCounters
     private long _arpSuppressed;
     private long _routed;
     private long _icmpSent;
+    private long _receivedBytes;
+    private long _deliveredBytes;
+    private long _encapsulatedBytes;
 
     public long Received => Volatile.Read(ref _received);
 
@@ -29,6 +39,15 @@ internal sealed class TrafficCounters
     public long Encapsulated => Volatile.Read(ref _encapsulated);
 
     public long Flooded => Volatile.Read(ref _flooded);
+
+    /// <summary>Bytes of the frames or datagrams counted in <see cref="Received"/> (see the class's remarks for what a byte is where).</summary>
+    public long ReceivedBytes => Volatile.Read(ref _receivedBytes);
+
+    /// <summary>Bytes of the frames counted in <see cref="Delivered"/>.</summary>
+    public long DeliveredBytes => Volatile.Read(ref _deliveredBytes);
+
+    /// <summary>Bytes of the frames or datagrams counted in <see cref="Encapsulated"/>.</summary>
+    public long EncapsulatedBytes => Volatile.Read(ref _encapsulatedBytes);
 
     /// <summary>ARP requests answered locally from the segment's bindings instead of flooded.</summary>
     public long ArpSuppressed => Volatile.Read(ref _arpSuppressed);
@@ -59,12 +78,30 @@ internal sealed class TrafficCounters
 
     public void CountReceived() => Interlocked.Increment(ref _received);
 
+    /// <summary>One frame or datagram of <paramref name="bytes"/> received.</summary>
+    public void CountReceived(int bytes)
+    {
+        Interlocked.Increment(ref _received);
+        Interlocked.Add(ref _receivedBytes, bytes);
+    }
+
     public void CountDelivered() => Interlocked.Increment(ref _delivered);
+
+    /// <summary>One frame of <paramref name="bytes"/> delivered to a local port.</summary>
+    public void CountDelivered(int bytes)
+    {
+        Interlocked.Increment(ref _delivered);
+        Interlocked.Add(ref _deliveredBytes, bytes);
+    }
 
     public void CountEncapsulated() => Interlocked.Increment(ref _encapsulated);
 
-    /// <summary>Counts <paramref name="datagrams"/> encapsulated at once (a UDP GSO train).</summary>
-    public void CountEncapsulated(int datagrams) => Interlocked.Add(ref _encapsulated, datagrams);
+    /// <summary>Counts <paramref name="datagrams"/> encapsulated at once (a UDP GSO train) of <paramref name="bytes"/> in all.</summary>
+    public void CountEncapsulated(int datagrams, int bytes)
+    {
+        Interlocked.Add(ref _encapsulated, datagrams);
+        Interlocked.Add(ref _encapsulatedBytes, bytes);
+    }
 
     public void CountFlooded() => Interlocked.Increment(ref _flooded);
 
@@ -90,6 +127,9 @@ internal sealed class TrafficCounters
             ["delivered"] = Delivered,
             ["encapsulated"] = Encapsulated,
             ["flooded"] = Flooded,
+            ["receivedBytes"] = ReceivedBytes,
+            ["deliveredBytes"] = DeliveredBytes,
+            ["encapsulatedBytes"] = EncapsulatedBytes,
             ["arpSuppressed"] = ArpSuppressed,
             ["routed"] = Routed,
             ["icmpSent"] = IcmpSent,

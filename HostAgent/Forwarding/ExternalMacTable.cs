@@ -37,7 +37,7 @@ internal sealed class ExternalMacTable
     public const int Capacity = 16_384;
 
     private readonly ConcurrentDictionary<MacKey, ExternalMac> _entries = new();
-    private readonly ConcurrentQueue<MacKey> _learned = new();
+    private readonly ConcurrentQueue<QueuedKey> _learned = new();
     private long _notLearned;
 
     /// <summary>How many MACs the table holds.</summary>
@@ -63,7 +63,7 @@ internal sealed class ExternalMacTable
             if (entry.Vtep != vtep)
             {
                 entry.Vtep = vtep;
-                _learned.Enqueue(key);
+                _learned.Enqueue(new QueuedKey(key, now));
             }
 
             return;
@@ -77,7 +77,7 @@ internal sealed class ExternalMacTable
 
         if (_entries.TryAdd(key, new ExternalMac(vtep, now)))
         {
-            _learned.Enqueue(key);
+            _learned.Enqueue(new QueuedKey(key, now));
         }
     }
 
@@ -85,7 +85,15 @@ internal sealed class ExternalMacTable
     public bool TryGet(uint vni, ulong mac, out ExternalMac entry) => _entries.TryGetValue(new MacKey(vni, mac), out entry!);
 
     /// <summary>Control plane: takes the next key to publish.</summary>
-    public bool TryTakeLearned(out MacKey key) => _learned.TryDequeue(out key);
+    public bool TryTakeLearned(out MacKey key) => TryTakeLearned(out key, out _);
+
+    /// <summary>Control plane: takes the next key to publish, with when it was queued (0: queued again, not learned).</summary>
+    public bool TryTakeLearned(out MacKey key, out long queuedAt)
+    {
+        bool taken = _learned.TryDequeue(out var queued);
+        (key, queuedAt) = (queued.Key, queued.QueuedAt);
+        return taken;
+    }
 
     /// <summary>
     /// Control plane: queues again every MAC seen since <paramref name="since"/> (ms), so the MAC
@@ -99,7 +107,7 @@ internal sealed class ExternalMacTable
         {
             if (entry.SeenAt >= since)
             {
-                _learned.Enqueue(key);
+                _learned.Enqueue(new QueuedKey(key, 0));
                 queued++;
             }
         }

@@ -123,6 +123,29 @@ internal sealed class SegmentForwarding
     public bool HostLocal { get; init; }
 
     /// <summary>
+    /// A copy for a dry run (<see cref="DataPlane.Trace"/>): the same tables with counters of its own
+    /// and <paramref name="router"/> (a fresh copy of <see cref="Router"/>), so running a frame through
+    /// it changes nothing the data plane reads. Every property is copied (a unit test holds that).
+    /// </summary>
+    public SegmentForwarding ForTrace(RouterInterface? router) => new()
+    {
+        Vni = Vni,
+        LocalPorts = LocalPorts,
+        FloodList = FloodList,
+        Vteps = Vteps,
+        RemoteMacs = RemoteMacs,
+        ArpBindings = ArpBindings,
+        ExternalVteps = ExternalVteps,
+        PromiscuousPorts = PromiscuousPorts,
+        ReservedGroupForwardMask = ReservedGroupForwardMask,
+        Counters = new TrafficCounters(),
+        Router = router,
+        Dhcp = Dhcp,
+        HostLocal = HostLocal,
+        UplinkPort = UplinkPort,
+    };
+
+    /// <summary>
     /// A bridged segment (<see cref="Grains.NetworkMode.Bridged"/>): the slot of the host's uplink
     /// port, which stands for the whole physical LAN: a VM's unicast to a MAC not on this host goes
     /// there alone (not flooded to the other VMs, as a vSphere switch does with its uplinks), and
@@ -187,6 +210,9 @@ internal sealed class RouterInterface
     /// <summary>Whether <paramref name="address"/> (host order) is in the subnet.</summary>
     public bool Contains(uint address) => (address & Mask) == Network;
 
+    /// <summary>The same interface with an empty ARP rate-limit table, for a dry run (<see cref="DataPlane.Trace"/>).</summary>
+    public RouterInterface ForTrace() => new() { Vni = Vni, Gateway = Gateway, Network = Network, Mask = Mask };
+
     private readonly uint[] _resolving = new uint[ResolveSlots];
     private readonly long[] _resolvedAt = new long[ResolveSlots];
 
@@ -247,9 +273,42 @@ internal sealed class ForwardingSnapshot
     public int Mtu => MaxInnerFrameLength - EthernetFrame.HeaderLength;
 
     /// <summary>
+    /// A copy for a dry run (<see cref="DataPlane.Trace"/>): the same tables, with segments that count
+    /// into counters of their own and gateways with rate-limit state of their own.
+    /// </summary>
+    public ForwardingSnapshot ForTrace()
+    {
+        var routers = new Dictionary<RouterInterface, RouterInterface>(ReferenceEqualityComparer.Instance);
+        RouterInterface CopyOf(RouterInterface router)
+        {
+            if (!routers.TryGetValue(router, out var copy))
+            {
+                routers[router] = copy = router.ForTrace();
+            }
+
+            return copy;
+        }
+
+        return new ForwardingSnapshot
+        {
+            Ports = Ports,
+            Segments = Segments.ToFrozenDictionary(kv => kv.Key, kv => kv.Value.ForTrace(kv.Value.Router is { } r ? CopyOf(r) : null)),
+            Generation = Generation,
+            MaxInnerFrameLength = MaxInnerFrameLength,
+            Routes = [.. Routes.Select(CopyOf)],
+        };
+    }
+
+    /// <summary>
     /// The routing domain this host routes in: the routed port groups of its switch, when one of
     /// its ports is in one; empty otherwise. Subnets of one switch never overlap, so an address
     /// matches at most one.
     /// </summary>
     public RouterInterface[] Routes { get; init; } = [];
+
+    /// <summary>
+    /// The switch's remote mirror sessions of this host's ports (<see cref="Grains.MirrorSession"/>), in
+    /// session order; the data plane makes their sinks when they change (<see cref="DataPlane.Publish"/>).
+    /// </summary>
+    public Mirroring.RemoteMirrorSpec[] RemoteMirrors { get; init; } = [];
 }

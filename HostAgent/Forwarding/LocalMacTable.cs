@@ -96,6 +96,12 @@ internal sealed class LocalMac(int port, long seenAt)
 internal readonly record struct MacKey(uint Vni, ulong Mac);
 
 /// <summary>
+/// A key in a learn queue with when it was queued (<see cref="Environment.TickCount64"/> ms) for
+/// the learn publish latency; 0 for a key queued again wholesale (a requeue is no learn to time).
+/// </summary>
+internal readonly record struct QueuedKey(MacKey Key, long QueuedAt);
+
+/// <summary>
 /// MACs learned on local ports, and the one route by which what the data plane learns reaches the
 /// control plane: <see cref="Learned"/>, a queue of keys whose entry is new, moved to another local
 /// port, or claimed a new IPv4 address. The data plane reads and updates entries lock-free and adds
@@ -105,7 +111,7 @@ internal readonly record struct MacKey(uint Vni, ulong Mac);
 internal sealed class LocalMacTable(int portCount)
 {
     private readonly ConcurrentDictionary<MacKey, LocalMac> _entries = new();
-    private readonly ConcurrentQueue<MacKey> _learned = new();
+    private readonly ConcurrentQueue<QueuedKey> _learned = new();
     private readonly int[] _perPort = new int[portCount];
     private readonly long[] _firstLearned = new long[portCount];
 
@@ -169,7 +175,7 @@ internal sealed class LocalMacTable(int portCount)
                 Interlocked.Decrement(ref _perPort[previous]);
                 Interlocked.Increment(ref _perPort[port]);
                 entry.Port = port;
-                _learned.Enqueue(key);
+                _learned.Enqueue(new QueuedKey(key, now));
             }
 
             return true;
@@ -183,7 +189,7 @@ internal sealed class LocalMacTable(int portCount)
         if (_entries.TryAdd(key, new LocalMac(port, now)))
         {
             Interlocked.Increment(ref _perPort[port]);
-            _learned.Enqueue(key);
+            _learned.Enqueue(new QueuedKey(key, now));
         }
 
         return true;
@@ -205,19 +211,27 @@ internal sealed class LocalMacTable(int portCount)
         var key = new MacKey(vni, mac);
         if (_entries.TryGetValue(key, out var entry) && entry.Claim(ipv4))
         {
-            _learned.Enqueue(key);
+            _learned.Enqueue(new QueuedKey(key, Environment.TickCount64));
         }
     }
 
     /// <summary>Control plane: takes the next key whose entry changed (see <see cref="Learned"/>).</summary>
-    public bool TryTakeLearned(out MacKey key) => _learned.TryDequeue(out key);
+    public bool TryTakeLearned(out MacKey key) => TryTakeLearned(out key, out _);
+
+    /// <summary>Control plane: takes the next key whose entry changed, with when it was queued (0: requeued, see <see cref="QueuedKey"/>).</summary>
+    public bool TryTakeLearned(out MacKey key, out long queuedAt)
+    {
+        bool taken = _learned.TryDequeue(out var queued);
+        (key, queuedAt) = (queued.Key, queued.QueuedAt);
+        return taken;
+    }
 
     /// <summary>Control plane: queues every entry again (the MAC tables may have lost them: host revived, silo restarted).</summary>
     public void RequeueAll()
     {
         foreach (var key in _entries.Keys)
         {
-            _learned.Enqueue(key);
+            _learned.Enqueue(new QueuedKey(key, 0));
         }
     }
 
@@ -276,5 +290,34 @@ internal sealed class LocalMacTable(int portCount)
     }
 
     /// <summary>A unicast IPv4 address (host order): not 0.0.0.0, not 255.255.255.255, not 224/4 multicast.</summary>
+    /// <summary>
+    /// A copy for a dry run (<see cref="DataPlane.Trace"/>): the same entries (port, last seen, claims),
+    /// per-port counts and first-learned MACs, with an empty learn queue, so what the dry run would
+    /// learn or publish shows in the copy (<see cref="TryTakeLearned"/>) and never in this table.
+    /// O(entries); for diagnostics, never per frame.
+    /// </summary>
+    public LocalMacTable CloneForTrace()
+    {
+        var copy = new LocalMacTable(_perPort.Length);
+        foreach (var (key, entry) in _entries)
+        {
+            var clone = new LocalMac(entry.Port, entry.SeenAt);
+            foreach (uint ip in entry.Claims)
+            {
+                clone.Claim(ip);
+            }
+
+            copy._entries[key] = clone;
+        }
+
+        for (int i = 0; i < _perPort.Length; i++)
+        {
+            copy._perPort[i] = Volatile.Read(ref _perPort[i]);
+            copy._firstLearned[i] = Volatile.Read(ref _firstLearned[i]);
+        }
+
+        return copy;
+    }
+
     public static bool IsBindable(uint ipv4) => ipv4 != 0 && ipv4 != uint.MaxValue && ipv4 >> 28 != 0xE;
 }

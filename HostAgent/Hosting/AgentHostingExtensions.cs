@@ -5,6 +5,7 @@ using Fabric.HostAgent.Configuration;
 using Fabric.HostAgent.Control;
 using Fabric.HostAgent.Forwarding;
 using Fabric.HostAgent.LocalPorts;
+using Fabric.HostAgent.Management;
 using Fabric.HostAgent.Ports;
 using Fabric.HostAgent.Status;
 using Microsoft.Extensions.Options;
@@ -83,11 +84,11 @@ public static partial class AgentHostingExtensions
         services.AddHostedService<DataPlaneHost>();
         services.AddHostedService<LocalPortApi>();
         services.AddSingleton<Management.ManagementAddress>();
+        services.AddSingleton<Mirroring.LocalMirrors>();
         services.AddHostedService<Management.AgentEndpoint>();
         services.AddHostedService<ForwardingHousekeeping>();
         services.AddHostedService<StatusFileWriter>();
-        services.AddMetrics();
-        services.AddSingleton<DataPlaneMetrics>();
+        services.AddFabricAgentMetrics();
         return services;
     }
 
@@ -130,6 +131,7 @@ public static partial class AgentHostingExtensions
         });
         // The control side: liveness, the replica of the cluster state, and the learn route.
         builder.Services.AddSingleton<ControlSignals>();
+        builder.Services.AddSingleton<ControlPlaneMetrics>();
         builder.Services.AddSingleton<Heartbeat>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Heartbeat>());
         builder.Services.AddHostedService<ReplicaSync>();

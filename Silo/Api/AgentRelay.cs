@@ -25,7 +25,13 @@ public static class AgentRelay
         return services;
     }
 
-    /// <summary>Maps <c>GET /api/hosts/{id}/status</c> (more relayed routes are documented in the README's API table).</summary>
+    /// <summary>
+    /// Maps <c>GET /api/hosts/{id}/status</c> (the agent's status: counters, tables) and
+    /// <c>POST /api/hosts/{id}/trace</c> (a dry run of a frame through the host's pipeline; the body
+    /// and the answer are the agent's, README "Operating the fabric") and
+    /// <c>GET /api/hosts/{id}/ports/{port}/mirror?direction=in|out|both&amp;count=N</c> (a local port
+    /// mirror, streamed as pcap for as long as the caller reads).
+    /// </summary>
     /// <param name="app">The endpoint route builder.</param>
     /// <returns><paramref name="app"/>, for chaining.</returns>
     public static IEndpointRouteBuilder MapFabricAgentRelay(this IEndpointRouteBuilder app)
@@ -44,6 +50,74 @@ public static class AgentRelay
             catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
             {
                 return Unreachable(host, endpoint, ex);
+            }
+        });
+        hosts.MapPost("/{id}/trace", async (string id, HttpRequest request, IGrainFactory grains, IHttpClientFactory clients, CancellationToken ct) =>
+        {
+            var (host, endpoint) = await AgentOfAsync(grains, id);
+            using var body = new MemoryStream();
+            await request.Body.CopyToAsync(body, ct);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(CallTimeout);
+            try
+            {
+                using var content = new ByteArrayContent(body.ToArray());
+                content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+                using var response = await clients.CreateClient(ClientName).PostAsync(new Uri(endpoint, "v1/trace"), content, timeout.Token);
+                return await PassThroughAsync(response, timeout.Token);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
+            {
+                return Unreachable(host, endpoint, ex);
+            }
+        });
+        hosts.MapGet("/{id}/ports/{port}/mirror", async (string id, string port, HttpContext context, IGrainFactory grains, IHttpClientFactory clients) =>
+        {
+            var ct = context.RequestAborted;
+            var (host, endpoint) = await AgentOfAsync(grains, id);
+            var query = context.Request.QueryString.HasValue ? context.Request.QueryString.Value!.TrimStart('?') + "&" : "";
+            var uri = new Uri(endpoint, $"v1/mirror?{query}port={Uri.EscapeDataString(port)}");
+            HttpResponseMessage response;
+            using (var connect = CancellationTokenSource.CreateLinkedTokenSource(ct))
+            {
+                connect.CancelAfter(CallTimeout);
+                try
+                {
+                    response = await clients.CreateClient(ClientName).GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, connect.Token);
+                }
+                catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
+                {
+                    await Unreachable(host, endpoint, ex).ExecuteAsync(context);
+                    return;
+                }
+            }
+
+            using (response)
+            {
+                if (!response.IsSuccessStatusCode)
+                {
+                    await (await PassThroughAsync(response, ct)).ExecuteAsync(context);
+                    return;
+                }
+
+                // A pcap stream for as long as the operator reads it: copied as it comes, flushed per chunk.
+                context.Response.ContentType = "application/vnd.tcpdump.pcap";
+                await context.Response.StartAsync(ct);
+                try
+                {
+                    await using var source = await response.Content.ReadAsStreamAsync(ct);
+                    var buffer = new byte[64 * 1024];
+                    int read;
+                    while ((read = await source.ReadAsync(buffer, ct)) > 0)
+                    {
+                        await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), ct);
+                        await context.Response.Body.FlushAsync(ct);
+                    }
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
+                {
+                    // The operator or the agent left: the mirror ends (the agent ends its session when we close).
+                }
             }
         });
         return app;

@@ -31,10 +31,33 @@ public sealed class AllocationTests
         ArpSuppressed,
     }
 
-    [Fact]
-    public void After_a_warm_up_no_forwarding_path_allocates()
+    /// <param name="mirror">
+    /// <c>none</c>, the usual case, where the data plane reads null (issue 13: an idle mirror costs
+    /// nothing per frame); <c>local</c>, a capture on ports 0 and 1 (both directions, nobody reading:
+    /// the ring fills and overruns); <c>vxlan</c> and <c>erspan</c>, remote sessions on those ports.
+    /// </param>
+    [Theory]
+    [InlineData("none")]
+    [InlineData("local")]
+    [InlineData("vxlan")]
+    [InlineData("erspan")]
+    public void After_a_warm_up_no_forwarding_path_allocates(string mirror)
     {
         var lab = new ForwardingLab();
+        var ring = new Mirroring.CaptureRing();
+        var collector = System.Net.IPAddress.Parse("10.0.0.200");
+        Mirroring.MirrorSink? sink = mirror switch
+        {
+            "local" => ring,
+            "vxlan" => new Mirroring.RemoteMirror(new Grains.MirrorSession("m", "h1", "port0", Grains.MirrorDirection.Both, collector, Grains.MirrorEncapsulation.Vxlan, Vni: 9999), lab.VxlanPort),
+            "erspan" => new Mirroring.RemoteMirror(new Grains.MirrorSession("m", "h1", "port0", Grains.MirrorDirection.Both, collector, Grains.MirrorEncapsulation.Erspan, SessionId: 7), lab.VxlanPort),
+            _ => null,
+        };
+        if (sink is not null)
+        {
+            lab.DataPlane.Mirrors = Mirroring.MirrorSet.Of(PortCount, [(0, Grains.MirrorDirection.Both, sink), (1, Grains.MirrorDirection.Both, sink)]);
+        }
+
         lab.Output.Recording = false;
         lab.Seed(1, VniA, Vm1);
         lab.Seed(TrunkPort, VniB, Guest);
@@ -92,6 +115,7 @@ public sealed class AllocationTests
         }
 
         long sendsBefore = lab.Output.PortSends + lab.Output.VtepSends;
+        long mirroredBefore = (sink as Mirroring.RemoteMirror)?.Sent ?? 0;
         long dropsBefore = lab.Total.TotalDrops;
         var allocated = new Dictionary<Path, long>();
         foreach (var (path, input) in inputs)
@@ -107,10 +131,15 @@ public sealed class AllocationTests
 
         Assert.True(allocated.Values.All(bytes => bytes == 0), string.Join(", ", allocated.Select(kv => $"{kv.Key}: {kv.Value} bytes")));
 
-        // The loops did the work they claim: 1+1+6+1+1+1+5+1 sends and 4 drops per round of paths.
-        Assert.Equal(17L * Frames, lab.Output.PortSends + lab.Output.VtepSends - sendsBefore);
+        // The loops did the work they claim: 1+1+6+1+1+1+5+1 sends and 4 drops per round of paths,
+        // and a remote session's copies on top.
+        long mirrored = ((sink as Mirroring.RemoteMirror)?.Sent ?? 0) - mirroredBefore;
+        Assert.Equal(17L * Frames, lab.Output.PortSends + lab.Output.VtepSends - sendsBefore - mirrored);
+        Assert.Equal(mirror is "vxlan" or "erspan", mirrored > 0);
         Assert.Equal(4L * Frames, lab.Total.TotalDrops - dropsBefore);
         Assert.Equal(1000L + Frames, lab.Total.ArpSuppressed);
+        Assert.Equal(mirror == "local", ring.TryRead(new byte[Mirroring.CaptureRing.SnapLength], out _, out _, out _));
+        Assert.Equal(mirror == "local", ring.Overruns > 0);
     }
     [Fact]
     public void Port_security_reserved_group_and_own_vtep_paths_allocate_nothing()

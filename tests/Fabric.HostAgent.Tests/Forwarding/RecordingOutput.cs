@@ -116,12 +116,19 @@ internal sealed class RecordingOutput(ushort vxlanPort = VxlanHeader.DefaultPort
         return Accept;
     }
 
+    /// <summary>Every outer IPv4 packet sent, as it was (VXLAN and, for mirror sessions, ERSPAN over GRE), with its destination (host order).</summary>
+    public List<(uint Destination, byte[] Packet)> RawPackets { get; } = [];
+
     public bool SendToVtep(RemoteVtep vtep, ReadOnlySpan<byte> ipv4Packet)
     {
         VtepSends++;
         if (Recording)
         {
-            _datagrams.Add(Decode(vtep, ipv4Packet, vxlanPort));
+            RawPackets.Add((vtep.Address, ipv4Packet.ToArray()));
+            if (ipv4Packet[9] == IpProtocol.Udp)
+            {
+                _datagrams.Add(Decode(vtep, ipv4Packet, vxlanPort));
+            }
         }
 
         return Accept;
