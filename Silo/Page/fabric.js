@@ -10,6 +10,7 @@
     ['received', 'Received'], ['delivered', 'Delivered'], ['encapsulated', 'Encapsulated'],
     ['flooded', 'Flooded'], ['arpSuppressed', 'ARP suppressed'], ['routed', 'Routed'],
   ];
+  const BYTES = [['receivedBytes', 'Bytes in'], ['deliveredBytes', 'Bytes out']];
 
   const ui = {
     lastSuccess: 0,
@@ -37,6 +38,13 @@
 
   const badge = (kind, text, title) => h('span', { class: `badge ${kind}`, title }, text);
   const num = n => (n ?? 0).toLocaleString('en-US');
+  function bytes(n) {
+    n = n || 0;
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`;
+  }
   const clock = iso => new Date(iso).toLocaleTimeString('en-GB', { hour12: false });
 
   function ago(iso, now) {
@@ -237,6 +245,7 @@
       h('td', {}, extra.trunk ? 'trunk' : extra.kind || 'access'),
       h('td', { class: 'num' }, extra.macs ?? ''),
       COUNTERS.map(([key]) => h('td', { class: 'num', 'data-counter': key }, num(counters[key]))),
+      BYTES.map(([key]) => h('td', { class: 'num', 'data-counter': key, title: `${num(counters[key])} bytes` }, bytes(counters[key]))),
       h('td', { class: 'num', 'data-counter': 'drops', title: d.reasons || 'none' }, d.total ? badge('warn', num(d.total)) : '0'),
       h('td', { class: 'num' }, perSecond === undefined ? '–' : perSecond.toFixed(1)));
   }
@@ -271,7 +280,8 @@
       return h('div', { 'data-host': host.id }, title,
         h('table', { class: 'counters' },
           h('thead', {}, h('tr', {}, h('th', {}, 'Port'), h('th', {}, 'Mode'), h('th', { class: 'num' }, 'MACs'),
-            COUNTERS.map(([, label]) => h('th', { class: 'num' }, label)), h('th', { class: 'num' }, 'Drops'), h('th', { class: 'num' }, 'Rx frames/s'))),
+            COUNTERS.map(([, label]) => h('th', { class: 'num' }, label)), BYTES.map(([, label]) => h('th', { class: 'num' }, label)),
+            h('th', { class: 'num' }, 'Drops'), h('th', { class: 'num' }, 'Rx frames/s'))),
           h('tbody', {}, rows)));
     }));
   }
