@@ -17,6 +17,8 @@ apt_packages=(libpcap0.8 iproute2 iputils-ping tshark iperf3 ethtool procps psmi
   gcc zlib1g-dev nftables conntrack dnsmasq-base python3)
 # promtool and a real Prometheus server for the metrics tests (Category=Ops).
 apt_packages+=(prometheus)
+# Debian's Chromium for the fabric page's browser tests (Category=Ops; PuppeteerSharp never downloads one).
+apt_packages+=(chromium)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -29,6 +29,9 @@ public static class OpenApiDocs
         ["DELETE api/switches/{name}/portgroups/{portGroup}"] = "Deletes a port group (400 while a host port uses it); its segment ends.",
         ["GET api/switches/{name}/portgroups/{portGroup}/allocations"] = "What the port group's IPv4 pool handed out, in address order.",
         ["DELETE api/switches/{name}/portgroups/{portGroup}/allocations/{ip}"] = "Frees an allocated address (a leaked one).",
+        ["GET api/switches/{name}/mirrors"] = "A switch's remote mirror sessions.",
+        ["PUT api/switches/{name}/mirrors/{mirror}"] = "Creates or updates a remote mirror session: a host's port copied to a collector in VXLAN or ERSPAN.",
+        ["DELETE api/switches/{name}/mirrors/{mirror}"] = "Ends a remote mirror session.",
         ["GET api/segments/{vni}"] = "A segment: its port group and flood list.",
         ["GET api/segments/{vni}/macs"] = "A segment's FDB (MAC entries) and IP bindings.",
         ["PUT api/segments/{vni}/macs/{mac}"] = "A static MAC entry, at a host's port or behind an external VTEP.",
@@ -41,6 +44,8 @@ public static class OpenApiDocs
         ["GET api/hosts/{id}/ports"] = "A host's registered ports and the operator's attach requests with their status.",
         ["PUT api/hosts/{id}/ports/{interfaceName}"] = "Asks the host's agent to attach an interface to a port group (202).",
         ["DELETE api/hosts/{id}/ports/{interfaceName}"] = "Withdraws an attach request; the agent detaches the port.",
+        ["POST api/hosts/{id}/trace"] = "Where a frame arriving on a host's port would go: each pipeline stage's decision and the outputs, nothing sent or learned.",
+        ["GET api/hosts/{id}/ports/{port}/mirror"] = "A pcap stream of what a port sends and receives, until the client closes.",
         ["GET api/hosts/{id}/status"] = "The host agent's status: counters per port, VNI and VTEP, flood lists, remote MACs, bindings (503 if the agent does not answer).",
     };
 
@@ -79,7 +84,7 @@ public static class OpenApiDocs
         {
             string resource = context.Description.RelativePath?.Split('/') is ["api", var first, ..] ? first : "api";
             operation.Tags = new HashSet<OpenApiTagReference> { new(resource, context.Document) };
-            if (operation.Summary is null && Summaries.TryGetValue($"{context.Description.HttpMethod} {context.Description.RelativePath}", out string? summary))
+            if (operation.Summary is null && Summaries.TryGetValue($"{context.Description.HttpMethod} {context.Description.RelativePath?.TrimEnd('/')}", out string? summary))
             {
                 operation.Summary = summary;
             }
