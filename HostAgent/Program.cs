@@ -4,7 +4,8 @@ using Microsoft.Extensions.Options;
 
 try
 {
-    var builder = Host.CreateApplicationBuilder(args);
+    // appsettings.json is read next to the binary, wherever the agent is started from.
+    var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
     builder.AddFabricAgentOptions();
     builder.Services.AddFabricDataPlane();
     builder.AddFabricClusterClient();

@@ -6,7 +6,8 @@ using Orleans.Dashboard;
 
 try
 {
-    var builder = WebApplication.CreateBuilder(args);
+    // appsettings.json is read next to the binary, wherever the silo is started from.
+    var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
     var fabric = builder.AddFabricSiloOptions();
     builder.UseOrleans(silo => silo
         .UseFabricCluster(fabric)
@@ -15,6 +16,7 @@ try
     builder.Services.AddFabricApi();
     builder.Services.AddFabricAgentRelay();
     builder.AddFabricMetrics();
+    builder.Services.AddFabricOpenApi();
 
     var app = builder.Build();
     app.UseFabricProblemMapping();
@@ -22,6 +24,8 @@ try
     app.MapFabricApi();
     app.MapFabricAgentRelay();
     app.MapFabricMirrors();
+    app.MapFabricPage();
+    app.MapFabricOpenApi();
     app.MapOrleansDashboard();
     await app.CheckFabricStorageAsync();
     app.Run();

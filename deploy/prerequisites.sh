@@ -20,6 +20,8 @@ apt_packages+=(prometheus)
 # The packaging tests (Category=Ops, deploy/packaging): systemd for systemd-analyze verify and
 # systemctl --root; libicu72, which the packaged silo depends on and is run with.
 apt_packages+=(systemd libicu72)
+# Debian's Chromium for the fabric page's browser tests (Category=Ops; PuppeteerSharp never downloads one).
+apt_packages+=(chromium)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
