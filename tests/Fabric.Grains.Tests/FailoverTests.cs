@@ -58,7 +58,8 @@ public sealed class FailoverTests(ClusterFixture fixture, ITestOutputHelper outp
         {
             var after = await RetryAsync(() => Switch(sw).GetAsync());
             Assert.NotNull(after);
-            Assert.Equal(before, after with { PortGroups = before!.PortGroups, Members = before.Members });
+            Assert.Equal(before, after with { PortGroups = before!.PortGroups, Members = before.Members, Mirrors = before.Mirrors });
+            Assert.Equal(before.Mirrors, after.Mirrors);
             Assert.Equal(before.PortGroups, after.PortGroups);
             Assert.Equal(before.Members, after.Members);
             Assert.NotEqual(victim.SiloAddress, await management.GetActivationAddress(Switch(sw)));
