@@ -61,10 +61,10 @@ internal sealed class TraceOutput(IDataPlaneOutput real) : IDataPlaneOutput
     /// <inheritdoc />
     public bool SendToVtep(RemoteVtep vtep, ReadOnlySpan<byte> ipv4Packet)
     {
-        // Outer IPv4 (20) / UDP (8) / VXLAN (8: flags, reserved, VNI in bytes 4..6) / inner frame.
-        const int vxlan = Ipv4Packet.MinHeaderLength + 8;
-        uint vni = (uint)(ipv4Packet[vxlan + 4] << 16 | ipv4Packet[vxlan + 5] << 8 | ipv4Packet[vxlan + 6]);
-        Sends.Add(new Sent(-1, vtep.Address, vni, ipv4Packet.Slice(vxlan + VxlanHeader.Length).ToArray()));
+        // Outer IPv4 (20, as the encapsulator writes it) / UDP (8) / VXLAN (8) / inner frame.
+        const int vxlan = Ipv4Packet.MinHeaderLength + UdpDatagram.HeaderLength;
+        VxlanHeader.TryRead(ipv4Packet.Slice(vxlan), out var vni, out _);
+        Sends.Add(new Sent(-1, vtep.Address, vni.Value, ipv4Packet.Slice(vxlan + VxlanHeader.Length).ToArray()));
         return true;
     }
 }

@@ -38,38 +38,17 @@ public static class AgentRelay
     {
         var hosts = app.MapGroup("/api/hosts");
         hosts.MapGet("/{id}/status", async (string id, IGrainFactory grains, IHttpClientFactory clients, CancellationToken ct) =>
-        {
-            var (host, endpoint) = await AgentOfAsync(grains, id);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(CallTimeout);
-            try
-            {
-                using var response = await clients.CreateClient(ClientName).GetAsync(new Uri(endpoint, "v1/status"), timeout.Token);
-                return await PassThroughAsync(response, timeout.Token);
-            }
-            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
-            {
-                return Unreachable(host, endpoint, ex);
-            }
-        });
+            await RelayAsync(grains, id, clients, (client, endpoint, token) => client.GetAsync(new Uri(endpoint, "v1/status"), token), ct));
         hosts.MapPost("/{id}/trace", async (string id, HttpRequest request, IGrainFactory grains, IHttpClientFactory clients, CancellationToken ct) =>
         {
-            var (host, endpoint) = await AgentOfAsync(grains, id);
             using var body = new MemoryStream();
             await request.Body.CopyToAsync(body, ct);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(CallTimeout);
-            try
+            return await RelayAsync(grains, id, clients, (client, endpoint, token) =>
             {
-                using var content = new ByteArrayContent(body.ToArray());
+                var content = new ByteArrayContent(body.ToArray());
                 content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-                using var response = await clients.CreateClient(ClientName).PostAsync(new Uri(endpoint, "v1/trace"), content, timeout.Token);
-                return await PassThroughAsync(response, timeout.Token);
-            }
-            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
-            {
-                return Unreachable(host, endpoint, ex);
-            }
+                return client.PostAsync(new Uri(endpoint, "v1/trace"), content, token);
+            }, ct);
         });
         hosts.MapGet("/{id}/ports/{port}/mirror", async (string id, string port, HttpContext context, IGrainFactory grains, IHttpClientFactory clients) =>
         {
@@ -121,6 +100,26 @@ public static class AgentRelay
             }
         });
         return app;
+    }
+
+    /// <summary>
+    /// One call to host <paramref name="id"/>'s agent, bounded by <see cref="CallTimeout"/>: its answer
+    /// passed through as it is, or 503 naming the host when it does not answer.
+    /// </summary>
+    private static async Task<IResult> RelayAsync(IGrainFactory grains, string id, IHttpClientFactory clients, Func<HttpClient, Uri, CancellationToken, Task<HttpResponseMessage>> call, CancellationToken ct)
+    {
+        var (host, endpoint) = await AgentOfAsync(grains, id);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(CallTimeout);
+        try
+        {
+            using var response = await call(clients.CreateClient(ClientName), endpoint, timeout.Token);
+            return await PassThroughAsync(response, timeout.Token);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
+        {
+            return Unreachable(host, endpoint, ex);
+        }
     }
 
     /// <summary>The host and its agent's endpoint (with a trailing slash); 404 for an unknown host, 503 when it has no endpoint.</summary>

@@ -76,8 +76,7 @@ public static class MirrorApi
             throw new FabricValidationException("destination", "destination is the collector's IPv4 address.");
         }
 
-        var session = new MirrorSession(name, body.Host ?? "", body.Port ?? "", direction, destination, encapsulation, body.Vni, body.SessionId, body.SnapLength);
-        session.Validate();
-        return session;
+        // The switch grain validates the rest (MirrorSession.Validate), naming the field.
+        return new MirrorSession(name, body.Host ?? "", body.Port ?? "", direction, destination, encapsulation, body.Vni, body.SessionId, body.SnapLength);
     }
 }

@@ -7,7 +7,7 @@
 #   fabric-agent_VERSION_ARCH.deb   the agent in /opt/fabric/agent, fabric-agent.service,
 #                                   /etc/fabric/agent.env, the CNI plugin /usr/lib/cni/fabric
 #                                   (and /opt/cni/bin/fabric, a link to it)
-#   fabricctl_VERSION_ARCH.deb      /usr/bin/fabricctl (only when Cli/Fabric.Cli.csproj exists)
+#   fabricctl_VERSION_ARCH.deb      /usr/bin/fabricctl
 #
 # VERSION is a Debian version (1.2.0, 1.2.0-1, 1.2.0~rc1); its leading digits and dots (1.2.0) are
 # the assemblies' version, the whole of it their informational version. ARCH is this machine's
@@ -172,20 +172,16 @@ build "$root"
 packages+=("fabric-agent_${version}_$arch.deb")
 
 # --- fabricctl ----------------------------------------------------------------------------------
-if [[ -f $repo/Cli/Fabric.Cli.csproj ]]; then
-  publish cli Cli/Fabric.Cli.csproj fabricctl
-  root=$work/fabricctl
-  install -D -m 0755 "$publish_dir/cli/fabricctl" "$root/usr/bin/fabricctl"
-  control "$root" fabricctl "libc6 (>= 2.27)" \
-    "Fabric distributed virtual switch: command-line client
+publish cli Cli/Fabric.Cli.csproj fabricctl
+root=$work/fabricctl
+install -D -m 0755 "$publish_dir/cli/fabricctl" "$root/usr/bin/fabricctl"
+control "$root" fabricctl "libc6 (>= 2.27)" \
+  "Fabric distributed virtual switch: command-line client
  fabricctl shows and changes switches, port groups, segments, hosts, FDBs and ports through the
  silo's management API, traces a frame and mirrors a port. One native executable." \
-    "libssl3 | libssl3t64"
-  build "$root"
-  packages+=("fabricctl_${version}_$arch.deb")
-else
-  echo "$ME: fabricctl: no Cli/Fabric.Cli.csproj in $repo, package not built" >&2
-fi
+  "libssl3 | libssl3t64"
+build "$root"
+packages+=("fabricctl_${version}_$arch.deb")
 
 for p in "${packages[@]}"; do
   echo "$outdir/$p"

@@ -223,7 +223,7 @@ public sealed class PackageTests(PackagesFixture packages, ITestOutputHelper out
         Assert.NotNull(root.PasswdEntry("fabric"));
     }
 
-    [CliFact]
+    [Fact]
     public async Task Fabricctl_installs_as_usr_bin_fabricctl_runs_upgrades_and_purges()
     {
         using var root = packages.NewRoot();
@@ -305,21 +305,6 @@ public sealed class PackageTests(PackagesFixture packages, ITestOutputHelper out
         if (result.ExitCode != 0)
         {
             throw new CommandFailedException($"{file} {string.Join(' ', arguments)} exited {result.ExitCode}:\n{result.Output}");
-        }
-    }
-}
-
-/// <summary>
-/// A test of the fabricctl package: it runs once the project Cli/Fabric.Cli.csproj exists (the build
-/// script packages fabricctl then), and is reported skipped, with the reason, before.
-/// </summary>
-public sealed class CliFactAttribute : FactAttribute
-{
-    public CliFactAttribute()
-    {
-        if (!PackagesFixture.HasCli)
-        {
-            Skip = "Cli/Fabric.Cli.csproj does not exist yet: build-debs.sh builds no fabricctl package";
         }
     }
 }

@@ -21,9 +21,6 @@ public sealed class PackagesFixture : IAsyncLifetime
     /// <summary>Where the packages, the published files and the throwaway roots live (removed on dispose).</summary>
     public string WorkDirectory { get; } = Path.Combine(Path.GetTempPath(), $"{Stem}{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}");
 
-    /// <summary>Whether the fabricctl project exists (Cli/Fabric.Cli.csproj), so the script built its package.</summary>
-    public static bool HasCli => File.Exists(Repository.Path("Cli", "Fabric.Cli.csproj"));
-
     /// <summary>The dpkg status stanzas (this machine's) of every package the fabric packages depend on.</summary>
     public string DependencyStatus { get; private set; } = string.Empty;
 
